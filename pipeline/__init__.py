@@ -1,0 +1,1 @@
+"""Data steps with no model weights: sources, validation, redaction, store, aggregates, exports."""

