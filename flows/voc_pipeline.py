@@ -1,0 +1,137 @@
+"""The ``voc_pipeline`` flow: prepare → embed → topics → sentiment → insights, each stage a task.
+
+Every task reads its inputs from the store and writes its outputs back, keyed by ids, so a run that
+stops halfway is finished by the next one. Tasks take the store path (never a connection) and plain
+settings; the store itself decides what is new, so no Prefect result cache is needed.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from models.embedder import Embedder
+from models.lemmas import lemmatize
+from models.sentiment import SentimentModel
+from models.topic_model import TopicModel
+from pipeline import embeddings, prepare, runs, sentiment_store, topics_store, weekly
+from pipeline.store import Store
+from voc.config import Settings
+
+EMBED_BATCH = 2048
+
+
+@task(name="prepare", cache_policy=NO_CACHE)
+def prepare_task(store_path: str, languages: list[str], default_language: str) -> dict[str, int]:
+    return prepare.prepare_messages(Store(store_path), languages, default_language)
+
+
+@task(name="embed", cache_policy=NO_CACHE, retries=1)
+def embed_task(store_path: str, model: str, batch_size: int, show_progress: bool = False) -> dict[str, int]:
+    store = Store(store_path)
+    todo = embeddings.pending_texts(store, model)
+    embedder = Embedder(model, batch_size=batch_size)
+    done = 0
+    for start in range(0, len(todo), EMBED_BATCH):  # commit per batch: a crash loses one batch at most
+        chunk = todo.iloc[start : start + EMBED_BATCH]
+        vectors = embedder.transform(chunk["text"].tolist(), show_progress=show_progress)
+        done += embeddings.save_vectors(store, model, chunk["text_hash"].tolist(), vectors)
+    return {"embedded": done}
+
+
+@task(name="topics", cache_policy=NO_CACHE)
+def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: str) -> dict[str, Any]:
+    store = Store(store_path)
+    messages, X = embeddings.customer_messages_with_vectors(store, model)
+    if messages.empty:
+        return {"topics": 0, "customer_messages": 0, "outlier_share": 0.0}
+    tokens = lemmatize(messages["text"].tolist(), messages["language"].fillna("xx").tolist(), settings["spacy_models"])
+    tp = settings["topics"]
+    tm = TopicModel(
+        n_neighbors=tp["n_neighbors"],
+        n_components=tp["n_components"],
+        min_cluster_size=tp["min_cluster_size"],
+        min_samples=tp["min_samples"],
+        n_keywords=tp["n_keywords"],
+        n_representatives=tp["n_representatives"],
+        seed=tp["seed"],
+    ).fit(X, tokens)
+    topics_store.save_topics(store, messages, tm.topics_, tm.labels_, tm.probabilities_, run_id)
+    return {
+        "topics": int((tm.topics_["topic_id"] >= 0).sum()),
+        "customer_messages": len(messages),
+        "outlier_share": round(tm.outlier_share_, 4),
+        "min_cluster_size": tm.params_.min_cluster_size,
+    }
+
+
+@task(name="sentiment", cache_policy=NO_CACHE)
+def sentiment_task(store_path: str, batch_size: int) -> dict[str, int]:
+    store = Store(store_path)
+    model = SentimentModel.load()
+    # The shipped model reads its own embedding space; embed for it if the topic model uses another.
+    embed_task.fn(store_path, model.embedding_model, batch_size)
+    todo = sentiment_store.pending_sentiment(store, model.embedding_model)
+    scored = 0
+    if not todo.empty:
+        import numpy as np
+
+        proba = model.predict_proba(np.vstack(todo["vector"].to_numpy()))
+        scored = sentiment_store.save_message_sentiment(store, todo["message_id"].tolist(), proba, "minilm-logreg")
+    conversations = sentiment_store.refresh_conversation_sentiment(store)
+    return {"scored": scored, "conversations_scored": conversations}
+
+
+@task(name="insights", cache_policy=NO_CACHE)
+def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]:
+    store = Store(store_path)
+    table = weekly.compute_weekly(store, timezone)
+    rows = weekly.save_weekly(store, table, run_id) if not table.empty else 0
+    return {"weekly_rows": rows, "weeks": int(table["week"].nunique()) if rows else 0}
+
+
+@flow(name="voc_pipeline")
+def voc_pipeline(store_path: str, settings: dict[str, Any] | None = None, show_progress: bool = False) -> dict:
+    """Run every stage on what is in the store; returns the per-stage counts and durations."""
+    cfg = Settings.model_validate(settings or {})
+    store = Store(store_path).init()
+    run_id = runs.new_run_id()
+    started = datetime.now(UTC)
+    params = cfg.model_dump(mode="json")
+    counts: dict[str, Any] = {}
+    fr_id = str(flow_run.get_id() or "")
+    runs.record_run(store, run_id, status="running", started_at=started, flow_run_id=fr_id, parameters=params)
+    logger = get_run_logger()
+
+    def stage(name: str, fn, *args):
+        t0 = time.perf_counter()
+        result = fn(*args)
+        counts[name] = {**result, "seconds": round(time.perf_counter() - t0, 2)}
+        logger.info("%s: %s", name, counts[name])
+        if show_progress:
+            print(f"  {name:<10} {counts[name]}")
+        return result
+
+    try:
+        stage("prepare", prepare_task, store_path, cfg.languages, cfg.default_language)
+        stage("embed", embed_task, store_path, cfg.embedding_model, cfg.embedding_batch_size, show_progress)
+        stage("topics", topics_task, store_path, cfg.embedding_model, params, run_id)
+        stage("sentiment", sentiment_task, store_path, cfg.embedding_batch_size)
+        stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
+    except Exception as exc:
+        runs.record_run(
+            store, run_id, status="failed", started_at=started, ended_at=datetime.now(UTC), flow_run_id=fr_id,
+            counts=counts, parameters=params, error="".join(traceback.format_exception_only(exc)).strip(),
+        )
+        raise
+    runs.record_run(
+        store, run_id, status="completed", started_at=started, ended_at=datetime.now(UTC), flow_run_id=fr_id,
+        counts=counts, parameters=params,
+    )
+    return {"run_id": run_id, **counts}

@@ -1,0 +1,43 @@
+"""CSV exports of the store: messages with topic and sentiment, weekly stats, quarantine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.store import Store
+
+MESSAGES_SQL = """
+SELECT m.message_id, m.conversation_id, m.channel, m.author_role,
+       strftime(m.sent_at, '%Y-%m-%dT%H:%M:%SZ') AS sent_at, m.language, m.text,
+       a.topic_id, t.label AS topic_label, s.label AS sentiment_label, s.score AS sentiment_score,
+       m.metadata
+FROM messages m
+LEFT JOIN assignments a USING (message_id)
+LEFT JOIN topics t ON t.topic_id = a.topic_id
+LEFT JOIN sentiment s USING (message_id)
+ORDER BY m.conversation_id, m.sent_at NULLS LAST, m.message_id
+"""
+
+WEEKLY_SQL = """
+SELECT strftime(w.week, '%Y-%m-%d') AS week, w.topic_id, t.label AS topic_label, w.messages, w.conversations,
+       w.share, w.change, w.baseline, w.sentiment, w.negative_share, w.status, w.p_value
+FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
+ORDER BY w.week, w.messages DESC, w.topic_id
+"""
+
+QUARANTINE_SQL = """
+SELECT source_file, source_line, field, reason, raw, quarantined_at
+FROM quarantine ORDER BY source_file, source_line
+"""
+
+EXPORTS = {"messages": MESSAGES_SQL, "weekly": WEEKLY_SQL, "quarantine": QUARANTINE_SQL}
+
+
+def export(store: Store, what: str, out: Path) -> int:
+    """Write one export as CSV; returns the number of rows."""
+    if what not in EXPORTS:
+        raise ValueError(f"unknown export {what!r} (choose from {', '.join(EXPORTS)})")
+    frame = store.query(EXPORTS[what])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    return len(frame)

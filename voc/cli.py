@@ -1,0 +1,173 @@
+"""The ``voc`` command line: ingest, run, export, dashboard, demo.
+
+Errors are one clear line and a non-zero exit code; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from voc.config import Settings, configure_runtime
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="voice-of-customer insight pipeline")
+export_app = typer.Typer(no_args_is_help=True, help="Export the store as CSV.")
+app.add_typer(export_app, name="export")
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+DEMO_DATA = Path(__file__).resolve().parents[1] / "demo" / "data"
+DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+_state = {"debug": False}
+
+StoreOpt = Annotated[Path | None, typer.Option("--store", "-s", help="DuckDB store file (default ./voc.duckdb or VOC_STORE)")]
+
+
+def _settings(store: Path | None) -> Settings:
+    settings = Settings(store=store) if store else Settings()
+    configure_runtime(settings)
+    return settings
+
+
+@app.callback()
+def main_options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or globs of message records")],
+    store: StoreOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="auto|messages|jsonl|csv|parquet")] = "auto",
+) -> None:
+    """Load message records into the store (bad records are quarantined, duplicates skipped)."""
+    from pipeline.ingest import ingest as run_ingest
+    from pipeline.store import Store
+
+    settings = _settings(store)
+    with console.status("ingesting…") as status:
+        seen = {"n": 0}
+
+        def progress(n: int) -> None:
+            seen["n"] += n
+            status.update(f"ingesting… {seen['n']:,} records read")
+
+        report = run_ingest([str(p) for p in paths], Store(settings.store), fmt=fmt, progress=progress)
+    out.print(report.summary())
+    for reason, n in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10]:
+        out.print(f"  quarantined {n} × {reason}")
+    if report.quarantined:
+        out.print(f"  see them with: voc export quarantine --store {settings.store} --out quarantine.csv")
+
+
+@app.command()
+def run(store: StoreOpt = None) -> None:
+    """Run the Prefect flow voc_pipeline on everything ingested (only new work is done again)."""
+    settings = _settings(store)
+    if not settings.store.exists():
+        raise typer.BadParameter(f"{settings.store}: no store yet; run `voc ingest` first", param_hint="--store")
+    from flows.voc_pipeline import voc_pipeline
+
+    out.print(f"running voc_pipeline on {settings.store} …")
+    result = voc_pipeline(str(settings.store), settings.model_dump(mode="json"), show_progress=True)
+    topics = result.get("topics", {})
+    out.print(
+        f"run {result['run_id']} completed: {topics.get('customer_messages', 0)} customer messages, "
+        f"{topics.get('topics', 0)} topics, {topics.get('outlier_share', 0):.1%} outliers, "
+        f"{result.get('insights', {}).get('weeks', 0)} weeks"
+    )
+
+
+def _export(what: str, store: Path | None, dest: Path) -> None:
+    from pipeline.export import export
+    from pipeline.store import Store
+
+    settings = _settings(store)
+    n = export(Store(settings.store), what, dest)
+    out.print(f"wrote {n} rows to {dest}")
+
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="CSV file to write")]
+
+
+@export_app.command("messages")
+def export_messages(store: StoreOpt = None, dest: OutOpt = Path("messages.csv")) -> None:
+    """One row per stored message, redacted, with topic and sentiment."""
+    _export("messages", store, dest)
+
+
+@export_app.command("weekly")
+def export_weekly(store: StoreOpt = None, dest: OutOpt = Path("weekly.csv")) -> None:
+    """One row per ISO week and topic: volume, share, change, sentiment, status."""
+    _export("weekly", store, dest)
+
+
+@export_app.command("quarantine")
+def export_quarantine(store: StoreOpt = None, dest: OutOpt = Path("quarantine.csv")) -> None:
+    """Records that failed validation, with file, line, field and reason."""
+    _export("quarantine", store, dest)
+
+
+@app.command()
+def dashboard(
+    store: StoreOpt = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Port (default 8501)")] = None,
+) -> None:
+    """Serve the Streamlit dashboard on the store (read-only)."""
+    settings = _settings(store)
+    port = port or settings.dashboard_port
+    env = {**os.environ, "VOC_STORE": str(settings.store.resolve())}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    out.print(f"dashboard on http://localhost:{port}  (store {settings.store}; Ctrl+C to stop)")
+    try:
+        subprocess.run(cmd, env=env, check=True)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def demo(
+    store: StoreOpt = None,
+    port: Annotated[int | None, typer.Option("--port", "-p")] = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the dashboard at the end")] = True,
+) -> None:
+    """Ingest the bundled demo conversations, run the pipeline once, and open the dashboard."""
+    if not DEMO_DATA.is_dir():
+        raise typer.BadParameter(f"{DEMO_DATA}: bundled demo data not found (run from a clone of the repo)")
+    ingest([DEMO_DATA], store=store)
+    run(store=store)
+    if serve:
+        dashboard(store=store, port=port)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # one clear line unless --debug
+        import click
+
+        if _state["debug"] or "--debug" in sys.argv:
+            raise
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
