@@ -90,8 +90,8 @@ def sentiment_task(store_path: str, batch_size: int) -> dict[str, int]:
 
 @task(name="insights", cache_policy=NO_CACHE)
 def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]:
-    store = Store(store_path)
-    table = weekly.compute_weekly(store, timezone)
+    store = Store(store_path, timezone=timezone)
+    table = weekly.compute_weekly(store)
     rows = weekly.save_weekly(store, table, run_id) if not table.empty else 0
     return {"weekly_rows": rows, "weeks": int(table["week"].nunique()) if rows else 0}
 

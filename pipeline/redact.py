@@ -46,7 +46,7 @@ def _is_iban(candidate: str) -> bool:
 def _redact_phones(text: str) -> str:
     spans: list[tuple[int, int]] = []
     for region in _PHONE_REGIONS:
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
             spans.append((match.start, match.end))
     if not spans:
         return text

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import pandas as pd
@@ -174,8 +175,13 @@ class StoreError(RuntimeError):
 class Store:
     """A DuckDB file with voc's tables. Cheap to create; connections are opened per use."""
 
-    def __init__(self, path: str | Path, *, lock_timeout_s: float = 120.0) -> None:
+    def __init__(self, path: str | Path, *, timezone: str = "UTC", lock_timeout_s: float = 120.0) -> None:
         self.path = Path(path)
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise StoreError(f"unknown business time zone {timezone!r}") from exc
+        self.timezone = timezone  # weeks are cut in this zone by every query (date_trunc on TIMESTAMPTZ)
         self.lock_timeout_s = lock_timeout_s
 
     @contextmanager
@@ -197,7 +203,7 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         try:
-            execute(con, "SET TimeZone = 'UTC'")
+            execute(con, f"SET TimeZone = '{self.timezone}'")
             yield con
         finally:
             con.close()

@@ -30,7 +30,7 @@ MIN_VOLUME = 5
 _WEEKLY_SQL = """
 WITH msg AS (
     SELECT a.topic_id, m.conversation_id, s.score, s.label,
-           CAST(date_trunc('week', timezone(?, coalesce(m.sent_at, m.ingested_at))) AS DATE) AS week
+           CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week
     FROM assignments a
     JOIN messages m USING (message_id)
     LEFT JOIN sentiment s USING (message_id)
@@ -83,9 +83,10 @@ def _status_for_week(frame: pd.DataFrame, alpha: float, min_volume: int) -> pd.D
     return out
 
 
-def compute_weekly(store: Store, timezone: str = "UTC", alpha: float = ALPHA, min_volume: int = MIN_VOLUME) -> pd.DataFrame:
+def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOLUME) -> pd.DataFrame:
+    """Weekly rows per topic; weeks are cut in the store's business time zone."""
     with store.connect(read_only=True) as con:
-        frame = con.execute(_WEEKLY_SQL, [timezone]).df()
+        frame = con.execute(_WEEKLY_SQL).df()
     if frame.empty:
         return frame
     frame["week"] = pd.to_datetime(frame["week"]).dt.date

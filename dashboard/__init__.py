@@ -1,0 +1,1 @@
+"""Streamlit dashboard: reads the store read-only; never recomputes models."""

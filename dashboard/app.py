@@ -1,0 +1,20 @@
+"""voc dashboard entry point: ``streamlit run dashboard/app.py`` (or ``voc dashboard``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` executes this file as a script: make the project importable when not installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+st.set_page_config(page_title="voc — weekly themes", page_icon="💬", layout="wide")
+page = st.navigation(
+    [
+        st.Page("views/weekly.py", title="Weekly overview", icon="🗓️", default=True, url_path="weekly"),
+        st.Page("views/explorer.py", title="Topic explorer", icon="🔎", url_path="explorer"),
+    ]
+)
+page.run()

@@ -1,0 +1,70 @@
+"""Shared dashboard plumbing: the settings, the read-only store, cached queries, colours."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import queries
+from pipeline.store import Store, StoreError
+from voc.config import Settings
+
+SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
+STATUS_ICONS = {"emerging": "🆕", "growing": "📈", "declining": "📉", "dormant": "💤", "stable": "·"}
+
+
+@st.cache_resource
+def settings() -> Settings:
+    return Settings()
+
+
+def store() -> Store:
+    cfg = settings()
+    return Store(cfg.store, timezone=cfg.business_timezone, lock_timeout_s=10)
+
+
+@st.cache_data(ttl=settings().dashboard_cache_ttl_s, show_spinner=False)
+def _run_query(name: str, store_path: str, timezone: str, *args):
+    # One cached function keyed by the query's name: Streamlit keys caches by function source, so
+    # wrappers built in a loop would otherwise share one cache.
+    return getattr(queries, name)(Store(store_path, timezone=timezone, lock_timeout_s=10), *args)
+
+
+def cached(fn):
+    """Cache a query function by its name and arguments (store path included) for the configured TTL."""
+
+    def call(*args):
+        s = store()
+        return _run_query(fn.__name__, str(s.path), s.timezone, *args)
+
+    return call
+
+
+weeks = cached(queries.weeks)
+week_topics = cached(queries.week_topics)
+headline = cached(queries.headline)
+channel_volume = cached(queries.channel_volume)
+topic_trend = cached(queries.topic_trend)
+topics = cached(queries.topics)
+representatives = cached(queries.representatives)
+filtered_topics = cached(queries.filtered_topics)
+filtered_messages = cached(queries.filtered_messages)
+conversation = cached(queries.conversation)
+distinct_values = cached(queries.distinct_values)
+
+
+def require_results() -> bool:
+    """Explain the empty state instead of failing; True when there is something to show."""
+    s = store()
+    try:
+        ready = queries.has_results(s)
+    except StoreError as exc:
+        st.error(f"The store cannot be read right now: {exc}")
+        return False
+    if not ready:
+        st.info(
+            f"No weekly themes yet in `{s.path}`. Load conversations and run the pipeline:\n\n"
+            f"```\nvoc ingest PATH --store {s.path}\nvoc run --store {s.path}\n```\n"
+            "or `voc demo` for the bundled demo data."
+        )
+        return False
+    return True
