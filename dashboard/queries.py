@@ -21,7 +21,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
     return store.query(
         """
         SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic, w.messages, w.conversations,
-               w.share, w.previous_messages, w.change, w.baseline, w.sentiment, w.negative_share, w.status, w.p_value
+               w.share, w.previous_messages, w.change, w.baseline, w.sentiment, w.negative_share,
+               w.status, w.p_value
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE)
         ORDER BY w.messages DESC, w.topic_id
@@ -41,7 +42,8 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
         )
         SELECT week, count(DISTINCT conversation_id) AS conversations,
                count(*) FILTER (WHERE is_customer) AS customer_messages,
-               avg(CASE WHEN label = 'negative' THEN 1.0 WHEN label IS NOT NULL THEN 0.0 END) AS negative_share
+               avg(CASE WHEN label = 'negative' THEN 1.0 WHEN label IS NOT NULL THEN 0.0 END)
+                   AS negative_share
         FROM m WHERE week IN (CAST(? AS DATE), CAST(? AS DATE) - INTERVAL 7 DAY)
         GROUP BY week ORDER BY week DESC
         """,
@@ -65,7 +67,8 @@ def channel_volume(store: Store, week: str) -> pd.DataFrame:
         SELECT coalesce(channel, 'unknown') AS channel, count(*) AS messages,
                count(DISTINCT conversation_id) AS conversations
         FROM messages
-        WHERE is_customer AND CAST(date_trunc('week', coalesce(sent_at, ingested_at)) AS DATE) = CAST(? AS DATE)
+        WHERE is_customer
+          AND CAST(date_trunc('week', coalesce(sent_at, ingested_at)) AS DATE) = CAST(? AS DATE)
         GROUP BY 1 ORDER BY messages DESC
         """,
         [week],
@@ -75,7 +78,8 @@ def channel_volume(store: Store, week: str) -> pd.DataFrame:
 def topic_trend(store: Store) -> pd.DataFrame:
     return store.query(
         """
-        SELECT strftime(w.week, '%Y-%m-%d') AS week, w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic,
+        SELECT strftime(w.week, '%Y-%m-%d') AS week, w.topic_id,
+               coalesce(t.label, 'topic ' || w.topic_id) AS topic,
                w.messages, w.sentiment
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id) ORDER BY w.week
         """
@@ -83,7 +87,9 @@ def topic_trend(store: Store) -> pd.DataFrame:
 
 
 def topics(store: Store) -> pd.DataFrame:
-    return store.query("SELECT topic_id, label, keywords, size, representative_ids FROM topics ORDER BY topic_id")
+    return store.query(
+        "SELECT topic_id, label, keywords, size, representative_ids FROM topics ORDER BY topic_id"
+    )
 
 
 def representatives(store: Store, topic_ids: list[int], per_topic: int = 3) -> pd.DataFrame:
@@ -124,7 +130,11 @@ class Filters:
         if self.week_to:
             clauses.append(f"{week} <= CAST(? AS DATE)")
             params.append(self.week_to)
-        for column, values in (("m.channel", self.channels), ("m.language", self.languages), ("s.label", self.sentiments)):
+        for column, values in (
+            ("m.channel", self.channels),
+            ("m.language", self.languages),
+            ("s.label", self.sentiments),
+        ):
             if values:
                 clauses.append(f"{column} IN (SELECT unnest(?))")
                 params.append(list(values))
@@ -163,7 +173,8 @@ def filtered_messages(store: Store, filters: Filters, limit: int = 500) -> pd.Da
     where, params = filters.where()
     return store.query(
         f"""
-        SELECT strftime(m.sent_at, '%Y-%m-%d %H:%M') AS sent_at, coalesce(t.label, 'topic ' || a.topic_id) AS topic,
+        SELECT strftime(m.sent_at, '%Y-%m-%d %H:%M') AS sent_at,
+               coalesce(t.label, 'topic ' || a.topic_id) AS topic,
                m.text, m.channel, m.language, s.label AS sentiment, round(s.score, 2) AS score,
                m.conversation_id, m.message_id
         {_FROM} WHERE {where}
@@ -186,7 +197,9 @@ def conversation(store: Store, conversation_id: str) -> pd.DataFrame:
 def distinct_values(store: Store, column: str) -> list[str]:
     if column not in {"channel", "language"}:
         raise ValueError(column)
-    frame = store.query(f"SELECT DISTINCT {column} AS v FROM messages WHERE is_customer AND {column} IS NOT NULL ORDER BY 1")
+    frame = store.query(
+        f"SELECT DISTINCT {column} AS v FROM messages WHERE is_customer AND {column} IS NOT NULL ORDER BY 1"
+    )
     return frame["v"].tolist()
 
 

@@ -12,8 +12,8 @@ SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2
 STATUS_ICONS = {"emerging": "🆕", "growing": "📈", "declining": "📉", "dormant": "💤", "stable": "·"}
 
 
-@st.cache_resource
 def settings() -> Settings:
+    # Not cached: it is cheap, and VOC_STORE may differ between sessions of one server process.
     return Settings()
 
 

@@ -92,7 +92,11 @@ AGENT_CLOSERS = {
 # Customer closing turns (written by the project): how the conversation ended for the customer.
 CUSTOMER_CLOSERS = {
     "en": {
-        "good": ["Thanks, that solved it!", "Great, thank you so much for the quick help.", "Perfect, all good now."],
+        "good": [
+            "Thanks, that solved it!",
+            "Great, thank you so much for the quick help.",
+            "Perfect, all good now.",
+        ],
         "bad": [
             "Still nothing, this is really frustrating.",
             "This is the third time I ask, I'm very disappointed.",
@@ -100,7 +104,11 @@ CUSTOMER_CLOSERS = {
         ],
     },
     "fr": {
-        "good": ["Merci beaucoup, c'est réglé !", "Super, merci pour votre aide rapide.", "Parfait, tout fonctionne."],
+        "good": [
+            "Merci beaucoup, c'est réglé !",
+            "Super, merci pour votre aide rapide.",
+            "Parfait, tout fonctionne.",
+        ],
         "bad": [
             "Toujours rien, c'est vraiment agaçant.",
             "C'est la troisième fois que je demande, je suis très déçu.",
@@ -175,7 +183,9 @@ def build(shared: Path, out: Path) -> dict[str, int]:
             intent = _pick_weighted(rng, {k: v[week] for k, v in profile.items()})
             channel = _pick_weighted(rng, CHANNELS)
             conv_id = f"demo-{monday:%Y%m%d}-{c:04d}"
-            start = monday + timedelta(days=rng.randint(0, 6), hours=rng.randint(7, 21), minutes=rng.randint(0, 59))
+            start = monday + timedelta(
+                days=rng.randint(0, 6), hours=rng.randint(7, 21), minutes=rng.randint(0, 59)
+            )
             product = "Nimbus Assistant" if lang == "fr" else "Nimbus Pay"
             csat = None
             turns: list[tuple[str, str]] = []
@@ -183,7 +193,10 @@ def build(shared: Path, out: Path) -> dict[str, int]:
             if rng.random() < 0.08:
                 suffix = rng.choice(PII_SUFFIXES[lang])
                 first += suffix.format(
-                    first=rng.choice(NAMES), last=rng.choice(SURNAMES), n3=rng.randint(100, 999), n1=rng.randint(0, 9)
+                    first=rng.choice(NAMES),
+                    last=rng.choice(SURNAMES),
+                    n3=rng.randint(100, 999),
+                    n1=rng.randint(0, 9),
                 )
             turns.append(("customer", first))
             turns.append(("agent", rng.choice(AGENT_OPENERS[lang])))
@@ -218,22 +231,50 @@ def build(shared: Path, out: Path) -> dict[str, int]:
         # Deliberately broken records, so the demo shows the quarantine at work.
         fh.write('{"conversation_id": "demo-broken-1", "text": "my card is blocked", "sent_at": \n')
         fh.write(json.dumps({"conversation_id": "demo-broken-2", "text": 42, "channel": "whatsapp"}) + "\n")
-    fields = ["conversation_id", "message_id", "sent_at", "author_role", "channel", "text", "brand", "product", "csat"]
+    fields = [
+        "conversation_id",
+        "message_id",
+        "sent_at",
+        "author_role",
+        "channel",
+        "text",
+        "brand",
+        "product",
+        "csat",
+    ]
     with (out / "email_export.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for row in email_rows:
             writer.writerow(row)
-        writer.writerow({"conversation_id": "demo-broken-3", "sent_at": "last tuesday", "author_role": "customer",
-                         "channel": "email", "text": "Where is my refund?", "brand": "Nimbus"})
-        writer.writerow({"conversation_id": "demo-broken-4", "sent_at": "2026-11-17T10:00:00Z",
-                         "author_role": "supervisor", "channel": "email", "text": "Escalated.", "brand": "Nimbus"})
+        writer.writerow(
+            {
+                "conversation_id": "demo-broken-3",
+                "sent_at": "last tuesday",
+                "author_role": "customer",
+                "channel": "email",
+                "text": "Where is my refund?",
+                "brand": "Nimbus",
+            }
+        )
+        writer.writerow(
+            {
+                "conversation_id": "demo-broken-4",
+                "sent_at": "2026-11-17T10:00:00Z",
+                "author_role": "supervisor",
+                "channel": "email",
+                "text": "Escalated.",
+                "brand": "Nimbus",
+            }
+        )
     return {"chat_rows": len(chat_rows), "email_rows": len(email_rows)}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument(
+        "--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
     args = parser.parse_args()
     print(build(args.shared, args.out))

@@ -51,7 +51,9 @@ def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: s
     messages, X = embeddings.customer_messages_with_vectors(store, model)
     if messages.empty:
         return {"topics": 0, "customer_messages": 0, "outlier_share": 0.0}
-    tokens = lemmatize(messages["text"].tolist(), messages["language"].fillna("xx").tolist(), settings["spacy_models"])
+    tokens = lemmatize(
+        messages["text"].tolist(), messages["language"].fillna("xx").tolist(), settings["spacy_models"]
+    )
     tp = settings["topics"]
     tm = TopicModel(
         n_neighbors=tp["n_neighbors"],
@@ -83,7 +85,9 @@ def sentiment_task(store_path: str, batch_size: int) -> dict[str, int]:
         import numpy as np
 
         proba = model.predict_proba(np.vstack(todo["vector"].to_numpy()))
-        scored = sentiment_store.save_message_sentiment(store, todo["message_id"].tolist(), proba, "minilm-logreg")
+        scored = sentiment_store.save_message_sentiment(
+            store, todo["message_id"].tolist(), proba, "minilm-logreg"
+        )
     conversations = sentiment_store.refresh_conversation_sentiment(store)
     return {"scored": scored, "conversations_scored": conversations}
 
@@ -97,7 +101,9 @@ def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]
 
 
 @flow(name="voc_pipeline")
-def voc_pipeline(store_path: str, settings: dict[str, Any] | None = None, show_progress: bool = False) -> dict:
+def voc_pipeline(
+    store_path: str, settings: dict[str, Any] | None = None, show_progress: bool = False
+) -> dict:
     """Run every stage on what is in the store; returns the per-stage counts and durations."""
     cfg = Settings.model_validate(settings or {})
     store = Store(store_path).init()
@@ -126,12 +132,25 @@ def voc_pipeline(store_path: str, settings: dict[str, Any] | None = None, show_p
         stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
     except Exception as exc:
         runs.record_run(
-            store, run_id, status="failed", started_at=started, ended_at=datetime.now(UTC), flow_run_id=fr_id,
-            counts=counts, parameters=params, error="".join(traceback.format_exception_only(exc)).strip(),
+            store,
+            run_id,
+            status="failed",
+            started_at=started,
+            ended_at=datetime.now(UTC),
+            flow_run_id=fr_id,
+            counts=counts,
+            parameters=params,
+            error="".join(traceback.format_exception_only(exc)).strip(),
         )
         raise
     runs.record_run(
-        store, run_id, status="completed", started_at=started, ended_at=datetime.now(UTC), flow_run_id=fr_id,
-        counts=counts, parameters=params,
+        store,
+        run_id,
+        status="completed",
+        started_at=started,
+        ended_at=datetime.now(UTC),
+        flow_run_id=fr_id,
+        counts=counts,
+        parameters=params,
     )
     return {"run_id": run_id, **counts}

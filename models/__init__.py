@@ -1,1 +1,4 @@
-"""Estimators in the scikit-learn style: parameters in ``__init__``, ``fit`` learns, fitted state ends in ``_``."""
+"""Estimators in the scikit-learn style.
+
+Parameters in ``__init__``, ``fit`` learns, fitted state ends in ``_``.
+"""

@@ -64,6 +64,8 @@ def lemmatize(texts: list[str], languages: list[str], models: Mapping[str, str])
         by_lang.setdefault(lang or "xx", []).append(i)
     for lang, idx in by_lang.items():
         nlp = load_pipeline(lang, models.get(lang))
-        for i, doc in zip(idx, nlp.pipe((_PLACEHOLDER_RE.sub(" ", texts[i]) for i in idx), batch_size=256), strict=True):
+        for i, doc in zip(
+            idx, nlp.pipe((_PLACEHOLDER_RE.sub(" ", texts[i]) for i in idx), batch_size=256), strict=True
+        ):
             out[i] = _content_lemmas(doc)
     return [o or [] for o in out]

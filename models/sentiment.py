@@ -62,7 +62,9 @@ class SentimentModel:
     @classmethod
     def load(cls, path: Path = ARTIFACT) -> SentimentModel:
         if not path.exists():
-            raise FileNotFoundError(f"{path}: sentiment artifact missing; run `python -m models.train_sentiment`")
+            raise FileNotFoundError(
+                f"{path}: sentiment artifact missing; run `python -m models.train_sentiment`"
+            )
         payload = json.loads(path.read_text())
         model = cls(C=payload["C"], embedding_model=payload["embedding_model"], seed=payload["seed"])
         model.coef_ = np.asarray(payload["coef"], dtype=np.float64)

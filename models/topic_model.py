@@ -194,7 +194,9 @@ class TopicModel:
         centroids = {t: normalize(X[labels == t].mean(axis=0, keepdims=True))[0] for t in topics}
         coords = {}
         if len(topics) >= 2:
-            xy = PCA(n_components=2, random_state=self.seed).fit_transform(np.vstack([centroids[t] for t in topics]))
+            xy = PCA(n_components=2, random_state=self.seed).fit_transform(
+                np.vstack([centroids[t] for t in topics])
+            )
             coords = {t: (float(a), float(b)) for t, (a, b) in zip(topics, xy, strict=True)}
         for t in topics:
             idx = np.flatnonzero(labels == t)

@@ -40,7 +40,9 @@ def save_vectors(store: Store, model: str, text_hashes: list[str], vectors: np.n
     return store.upsert("embeddings", frame)
 
 
-def customer_messages_with_vectors(store: Store, model: str, where: str = "TRUE") -> tuple[pd.DataFrame, np.ndarray]:
+def customer_messages_with_vectors(
+    store: Store, model: str, where: str = "TRUE"
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Customer messages (id, conversation, language, text) and their vectors, in a stable order."""
     with store.connect(read_only=True) as con:
         frame = con.execute(

@@ -99,7 +99,8 @@ def validate_records(records: Iterable[RawRecord], now: datetime) -> tuple[list[
 
 
 _REFRESH_CONVERSATIONS = """
-INSERT INTO conversations (conversation_id, channel, first_at, last_at, n_messages, n_customer_messages, metadata)
+INSERT INTO conversations
+    (conversation_id, channel, first_at, last_at, n_messages, n_customer_messages, metadata)
 SELECT conversation_id,
        arg_min(channel, coalesce(sent_at, ingested_at)) FILTER (WHERE channel IS NOT NULL),
        min(sent_at), max(sent_at), count(*),

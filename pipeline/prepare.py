@@ -45,11 +45,16 @@ def prepare_messages(store: Store, languages: list[str], default_language: str) 
             UPDATE messages AS m SET
                 text = p.text,
                 language = p.language,
-                language_source = CASE WHEN p.detected THEN 'detected' ELSE coalesce(m.language_source, 'given') END,
+                language_source = CASE WHEN p.detected THEN 'detected'
+                                       ELSE coalesce(m.language_source, 'given') END,
                 is_customer = p.is_customer,
                 prepared_at = ?
             FROM _prep p WHERE m.message_id = p.message_id
             """,
             [datetime.now(UTC)],
         )
-    return {"prepared": len(update), "languages_detected": int(missing.sum()), "re_redacted": int(changed.sum())}
+    return {
+        "prepared": len(update),
+        "languages_detected": int(missing.sum()),
+        "re_redacted": int(changed.sum()),
+    }

@@ -9,7 +9,9 @@ import pandas as pd
 from pipeline.store import Store, execute
 
 
-def save_topics(store: Store, messages: pd.DataFrame, topics: pd.DataFrame, labels, probabilities, run_id: str) -> int:
+def save_topics(
+    store: Store, messages: pd.DataFrame, topics: pd.DataFrame, labels, probabilities, run_id: str
+) -> int:
     """Replace the topic table and every customer message's assignment, in one transaction."""
     ids = messages["message_id"].to_numpy()
     table = topics.copy()
@@ -18,7 +20,12 @@ def save_topics(store: Store, messages: pd.DataFrame, topics: pd.DataFrame, labe
     table["run_id"] = run_id
     table["updated_at"] = datetime.now(UTC)
     assignments = pd.DataFrame(
-        {"message_id": ids, "topic_id": labels.astype(int), "probability": probabilities.astype(float), "run_id": run_id}
+        {
+            "message_id": ids,
+            "topic_id": labels.astype(int),
+            "probability": probabilities.astype(float),
+            "run_id": run_id,
+        }
     )
     with store.connect() as con:
         execute(con, "BEGIN TRANSACTION")

@@ -92,7 +92,9 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     frame["week"] = pd.to_datetime(frame["week"]).dt.date
     all_weeks = sorted(frame["week"].unique())
     week_totals = frame.groupby("week")["week_total"].first().reindex(all_weeks).fillna(0)
-    frame["share"] = np.where(frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0)
+    frame["share"] = np.where(
+        frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0
+    )
     parts = []
     for _topic, g in frame.groupby("topic_id", sort=True):
         # reindex on every week so that weeks before the topic existed count as zero in its baseline
@@ -111,10 +113,23 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     prev = frame["previous_messages"]
     frame["change"] = np.where(prev > 0, (frame["messages"] - prev) / prev.where(prev > 0), np.nan)
     frame = pd.concat(
-        [_status_for_week(g, alpha, min_volume) for _, g in frame.groupby("week", sort=True)], ignore_index=True
+        [_status_for_week(g, alpha, min_volume) for _, g in frame.groupby("week", sort=True)],
+        ignore_index=True,
     )
-    cols = ["week", "topic_id", "messages", "conversations", "share", "previous_messages", "change", "baseline",
-            "sentiment", "negative_share", "status", "p_value"]
+    cols = [
+        "week",
+        "topic_id",
+        "messages",
+        "conversations",
+        "share",
+        "previous_messages",
+        "change",
+        "baseline",
+        "sentiment",
+        "negative_share",
+        "status",
+        "p_value",
+    ]
     out = frame[cols].sort_values(["week", "messages"], ascending=[True, False]).reset_index(drop=True)
     out["previous_messages"] = out["previous_messages"].astype("Int64")
     return out

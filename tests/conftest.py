@@ -21,7 +21,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 def pytest_configure(config):
     if not SHARED.is_dir():
-        raise pytest.UsageError(f"{SHARED}: the shared data sets are missing (tests read real data from there)")
+        raise pytest.UsageError(
+            f"{SHARED}: the shared data sets are missing (tests read real data from there)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -46,13 +48,22 @@ def runtime_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def voc(args: list[str], env: dict[str, str], check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+def voc(
+    args: list[str], env: dict[str, str], check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run the real `voc` command line."""
     proc = subprocess.run(
-        [sys.executable, "-m", "voc.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "voc.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"voc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"voc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -65,8 +76,16 @@ PLANTED_PII = [
     "FR14 2004 1010 0505 0001 3M02 606",
 ]
 
-BANKING_INTENTS = ["card_arrival", "lost_or_stolen_card", "exchange_rate", "change_pin", "request_refund",
-                   "top_up_failed", "terminate_account", "apple_pay_or_google_pay"]
+BANKING_INTENTS = [
+    "card_arrival",
+    "lost_or_stolen_card",
+    "exchange_rate",
+    "change_pin",
+    "request_refund",
+    "top_up_failed",
+    "terminate_account",
+    "apple_pay_or_google_pay",
+]
 FRENCH_INTENTS = ["alarm_set", "qa_currency", "transport_ticket"]
 CHANNELS = ["whatsapp", "webchat", "messenger", "email", "rcs", "gbm"]
 START = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)  # a Monday
@@ -81,27 +100,45 @@ def build_fixture_messages(shared: Path) -> list[dict]:
     for d_i, dialogue in enumerate(dialogues):
         t = START + timedelta(days=(d_i * 5) % 28, hours=d_i % 9)
         for k, turn in enumerate(dialogue["turns"]):
-            rows.append({"conversation_id": f"sgd-{dialogue['dialogue_id']}", "sent_at": (t + timedelta(minutes=k)).isoformat(),
-                         "author_role": turn["speaker"], "channel": CHANNELS[d_i % len(CHANNELS)], "text": turn["text"],
-                         "brand": "Acme Bank"})
+            rows.append(
+                {
+                    "conversation_id": f"sgd-{dialogue['dialogue_id']}",
+                    "sent_at": (t + timedelta(minutes=k)).isoformat(),
+                    "author_role": turn["speaker"],
+                    "channel": CHANNELS[d_i % len(CHANNELS)],
+                    "text": turn["text"],
+                    "brand": "Acme Bank",
+                }
+            )
     per_intent: dict[str, int] = {}
     with (shared / "banking77" / "test.csv").open() as fh:
         for row in csv.DictReader(fh):
             intent = row["category"]
             if intent in BANKING_INTENTS and per_intent.get(intent, 0) < 25:
                 i = per_intent[intent] = per_intent.get(intent, 0) + 1
-                rows.append({"conversation_id": f"b77-{intent}-{i}", "text": row["text"],
-                             "sent_at": (START + timedelta(days=(i * 3) % 28, hours=i % 10)).isoformat(),
-                             "channel": CHANNELS[i % len(CHANNELS)], "csat": 1 + i % 5})
+                rows.append(
+                    {
+                        "conversation_id": f"b77-{intent}-{i}",
+                        "text": row["text"],
+                        "sent_at": (START + timedelta(days=(i * 3) % 28, hours=i % 10)).isoformat(),
+                        "channel": CHANNELS[i % len(CHANNELS)],
+                        "csat": 1 + i % 5,
+                    }
+                )
     per_intent = {}
     with (shared / "massive" / "fr-FR_train.jsonl").open() as fh:
         for line in fh:
             rec = json.loads(line)
             if rec["intent"] in FRENCH_INTENTS and per_intent.get(rec["intent"], 0) < 20:
                 i = per_intent[rec["intent"]] = per_intent.get(rec["intent"], 0) + 1
-                rows.append({"conversation_id": f"fr-{rec['intent']}-{i}", "text": rec["utt"],
-                             "sent_at": (START + timedelta(days=(i * 2) % 28)).strftime("%Y-%m-%dT%H:%M:%S+02:00"),
-                             "channel": "whatsapp"})
+                rows.append(
+                    {
+                        "conversation_id": f"fr-{rec['intent']}-{i}",
+                        "text": rec["utt"],
+                        "sent_at": (START + timedelta(days=(i * 2) % 28)).strftime("%Y-%m-%dT%H:%M:%S+02:00"),
+                        "channel": "whatsapp",
+                    }
+                )
     customers = [r for r in rows if r.get("author_role", "customer") == "customer"]
     for k, pii in enumerate(PLANTED_PII):
         target = customers[k * 37]
@@ -116,8 +153,12 @@ BAD_LINES = [
     (json.dumps({"conversation_id": "bad-4", "text": ["not", "a", "string"]}), "text"),
     (json.dumps({"conversation_id": "bad-5", "text": "when?", "sent_at": "yesterday-ish"}), "sent_at"),
     (json.dumps({"conversation_id": "bad-6", "text": "hello", "author_role": "manager"}), "author_role"),
-    (json.dumps({"conversation_id": "bad-7", "text": "mail bad.actor@example.com", "sent_at": "31/31/2026"}),
-     "sent_at"),
+    (
+        json.dumps(
+            {"conversation_id": "bad-7", "text": "mail bad.actor@example.com", "sent_at": "31/31/2026"}
+        ),
+        "sent_at",
+    ),
 ]
 
 

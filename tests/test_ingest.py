@@ -23,7 +23,9 @@ def test_good_records_load_and_bad_ones_are_quarantined(fixture_file, store):
     assert report.stored == len(lines) - len(BAD_LINES)
     assert report.duplicates == 0
 
-    q = store.query("SELECT source_file, source_line, field, reason, raw FROM quarantine ORDER BY source_line")
+    q = store.query(
+        "SELECT source_file, source_line, field, reason, raw FROM quarantine ORDER BY source_line"
+    )
     assert len(q) == len(BAD_LINES)
     # every quarantined row points at the exact line of the file that holds it
     for row in q.itertuples():
@@ -49,8 +51,10 @@ def test_pii_never_reaches_the_store(fixture_file, store):
     ingest([fixture_file], store)
     with store.connect(read_only=True) as con:
         dump = " ".join(
-            str(v) for table in ("messages", "quarantine", "conversations") for row in con.execute(
-                f"SELECT * FROM {table}").fetchall() for v in row
+            str(v)
+            for table in ("messages", "quarantine", "conversations")
+            for row in con.execute(f"SELECT * FROM {table}").fetchall()
+            for v in row
         )
     for pii in PLANTED_PII:
         assert pii not in dump
@@ -60,9 +64,21 @@ def test_pii_never_reaches_the_store(fixture_file, store):
 def test_contract_fields_times_and_metadata(tmp_path, store):
     src = tmp_path / "in.jsonl"
     records = [
-        {"conversation_id": 17, "text": "Where is my card?", "sent_at": "2026-10-06T10:00:00+02:00",
-         "author_role": "Customer", "channel": "WhatsApp", "csat": 2, "product": "Pay"},
-        {"conversation_id": "17", "text": "Let me check.", "sent_at": "2026-10-06T08:05:00", "author_role": "agent"},
+        {
+            "conversation_id": 17,
+            "text": "Where is my card?",
+            "sent_at": "2026-10-06T10:00:00+02:00",
+            "author_role": "Customer",
+            "channel": "WhatsApp",
+            "csat": 2,
+            "product": "Pay",
+        },
+        {
+            "conversation_id": "17",
+            "text": "Let me check.",
+            "sent_at": "2026-10-06T08:05:00",
+            "author_role": "agent",
+        },
     ]
     src.write_text("\n".join(json.dumps(r) for r in records))
     ingest([src], store)
@@ -80,14 +96,20 @@ def test_contract_fields_times_and_metadata(tmp_path, store):
 
 def test_csv_and_parquet_readers(tmp_path, store):
     frame = pd.DataFrame(
-        {"conversation_id": ["a", "b", "c"], "text": ["Card declined at the shop", "", "Refund please"],
-         "sent_at": ["2026-10-06T10:00:00Z", "2026-10-06T11:00:00Z", "not a date"], "channel": ["email"] * 3}
+        {
+            "conversation_id": ["a", "b", "c"],
+            "text": ["Card declined at the shop", "", "Refund please"],
+            "sent_at": ["2026-10-06T10:00:00Z", "2026-10-06T11:00:00Z", "not a date"],
+            "channel": ["email"] * 3,
+        }
     )
     frame.to_csv(tmp_path / "x.csv", index=False)
     frame.assign(conversation_id=["d", "e", "f"]).to_parquet(tmp_path / "x.parquet")
     report = ingest([tmp_path / "x.csv", tmp_path / "x.parquet"], store)
     assert (report.stored, report.quarantined) == (2, 4)
-    q = store.query("SELECT source_file, source_line, field FROM quarantine ORDER BY source_file, source_line")
+    q = store.query(
+        "SELECT source_file, source_line, field FROM quarantine ORDER BY source_file, source_line"
+    )
     csv_rows = q[q["source_file"].str.endswith(".csv")]
     assert list(csv_rows["source_line"]) == [3, 4]  # physical lines (header is line 1)
     assert list(csv_rows["field"]) == ["text", "sent_at"]

@@ -5,6 +5,7 @@ Errors are one clear line and a non-zero exit code; ``--debug`` shows the traceb
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -26,7 +27,9 @@ DEMO_DATA = Path(__file__).resolve().parents[1] / "demo" / "data"
 DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 _state = {"debug": False}
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", "-s", help="DuckDB store file (default ./voc.duckdb or VOC_STORE)")]
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", "-s", help="DuckDB store file (default ./voc.duckdb or VOC_STORE)")
+]
 
 
 def _settings(store: Path | None) -> Settings:
@@ -36,7 +39,9 @@ def _settings(store: Path | None) -> Settings:
 
 
 @app.callback()
-def main_options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
     _state["debug"] = debug
 
 
@@ -71,7 +76,9 @@ def run(store: StoreOpt = None) -> None:
     """Run the Prefect flow voc_pipeline on everything ingested (only new work is done again)."""
     settings = _settings(store)
     if not settings.store.exists():
-        raise typer.BadParameter(f"{settings.store}: no store yet; run `voc ingest` first", param_hint="--store")
+        raise typer.BadParameter(
+            f"{settings.store}: no store yet; run `voc ingest` first", param_hint="--store"
+        )
     from flows.voc_pipeline import voc_pipeline
 
     out.print(f"running voc_pipeline on {settings.store} …")
@@ -124,14 +131,21 @@ def dashboard(
     port = port or settings.dashboard_port
     env = {**os.environ, "VOC_STORE": str(settings.store.resolve())}
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
-        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_APP),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     out.print(f"dashboard on http://localhost:{port}  (store {settings.store}; Ctrl+C to stop)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         subprocess.run(cmd, env=env, check=True)
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()

@@ -18,7 +18,13 @@ from typing import Any
 import pyarrow.parquet as pq
 
 SUPPORTED_FORMATS = ("auto", "messages", "jsonl", "csv", "parquet")
-_SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+_SUFFIX_FORMAT = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 
 
 @dataclass(frozen=True)
@@ -77,10 +83,14 @@ def _read_jsonl(path: Path) -> Iterator[RawRecord]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield RawRecord(name, line_no, line.rstrip("\n"), None, f"bad JSON: {exc.msg} at column {exc.colno}")
+                yield RawRecord(
+                    name, line_no, line.rstrip("\n"), None, f"bad JSON: {exc.msg} at column {exc.colno}"
+                )
                 continue
             if not isinstance(data, dict):
-                yield RawRecord(name, line_no, line.rstrip("\n"), None, "bad JSON: a record must be an object")
+                yield RawRecord(
+                    name, line_no, line.rstrip("\n"), None, "bad JSON: a record must be an object"
+                )
                 continue
             yield RawRecord(name, line_no, line.rstrip("\n"), data)
 

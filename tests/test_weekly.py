@@ -1,0 +1,87 @@
+"""Weekly statistics: zero-filled weeks, shares, change, and the emerging/growing/declining rule."""
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from pipeline.store import Store
+from pipeline.weekly import compute_weekly
+
+MONDAY = datetime(2026, 9, 7, 12, tzinfo=UTC)
+
+
+def _store_with_counts(tmp_path, counts: dict[int, list[int]]) -> Store:
+    """A store whose customer messages per (topic, week) follow ``counts``."""
+    store = Store(tmp_path / "w.duckdb").init()
+    msgs, assigns, sents = [], [], []
+    for topic, per_week in counts.items():
+        for week, n in enumerate(per_week):
+            for i in range(n):
+                mid = f"t{topic}-w{week}-{i}"
+                msgs.append(
+                    {
+                        "message_id": mid,
+                        "conversation_id": f"c-{mid}",
+                        "author_role": "customer",
+                        "text": "x",
+                        "text_hash": mid,
+                        "is_customer": True,
+                        "sent_at": MONDAY + timedelta(weeks=week, hours=i % 48),
+                    }
+                )
+                assigns.append({"message_id": mid, "topic_id": topic, "probability": 1.0, "run_id": "r"})
+                sents.append(
+                    {
+                        "message_id": mid,
+                        "label": "negative" if topic == 2 else "neutral",
+                        "score": -0.8 if topic == 2 else 0.0,
+                        "model": "m",
+                    }
+                )
+    store.upsert("messages", pd.DataFrame(msgs))
+    store.upsert("assignments", pd.DataFrame(assigns))
+    store.upsert("sentiment", pd.DataFrame(sents))
+    return store
+
+
+@pytest.fixture
+def weekly(tmp_path):
+    counts = {
+        0: [40, 42, 38, 41, 40, 39],  # steady
+        1: [30, 30, 31, 29, 30, 8],  # falls off a cliff in the last week
+        2: [0, 0, 0, 0, 0, 25],  # appears from nothing: emerging
+        3: [10, 10, 11, 10, 9, 30],  # triples: growing
+        4: [6, 5, 0, 0, 0, 0],  # goes silent: dormant
+    }
+    return compute_weekly(_store_with_counts(tmp_path, counts)), counts
+
+
+def test_one_row_per_topic_and_week_from_first_week_with_zeros(weekly):
+    table, counts = weekly
+    assert table.groupby("topic_id").size().to_dict() == {0: 6, 1: 6, 2: 1, 3: 6, 4: 6}
+    silent = table[(table.topic_id == 4)].sort_values("week")
+    assert list(silent["messages"]) == counts[4]
+    assert all(str(w) >= "2026-09-07" and pd.Timestamp(w).weekday() == 0 for w in table["week"])
+
+
+def test_shares_sum_to_one_and_change_is_week_over_week(weekly):
+    table, counts = weekly
+    assert table.groupby("week")["share"].sum().round(6).eq(1.0).all()
+    t3 = table[table.topic_id == 3].sort_values("week")
+    assert t3["change"].iloc[-1] == pytest.approx((30 - 9) / 9)
+    assert t3["baseline"].iloc[-1] == pytest.approx((10 + 11 + 10 + 9) / 4)
+
+
+def test_statuses_follow_the_rule(weekly):
+    table, _ = weekly
+    last = table[table.week == table.week.max()].set_index("topic_id")
+    assert last.loc[2, "status"] == "emerging"
+    assert last.loc[3, "status"] == "growing"
+    assert last.loc[1, "status"] == "declining"
+    assert last.loc[0, "status"] == "stable"
+    assert last.loc[4, "status"] == "dormant"
+    assert last.loc[2, "sentiment"] == pytest.approx(-0.8)
+    assert last.loc[2, "negative_share"] == 1.0
+    first = table[table.week == table.week.min()]
+    assert (first["status"] == "stable").all() and first["p_value"].isna().all()
