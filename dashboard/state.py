@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import streamlit as st
 
 from dashboard import queries
@@ -50,6 +52,15 @@ filtered_topics = cached(queries.filtered_topics)
 filtered_messages = cached(queries.filtered_messages)
 conversation = cached(queries.conversation)
 distinct_values = cached(queries.distinct_values)
+
+
+@contextmanager
+def store_errors_as_messages():
+    """Show a store problem (e.g. a writer holding the file too long) as a message, not a traceback."""
+    try:
+        yield
+    except StoreError as exc:
+        st.warning(f"The store is busy or unreadable right now ({exc}). Reload in a moment.")
 
 
 def require_results() -> bool:

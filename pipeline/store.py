@@ -18,7 +18,7 @@ import pandas as pd
 
 SCHEMA_VERSION = 1
 
-# Table -> (DDL, short description). The README's store section is generated from the descriptions.
+# Table -> (DDL, short description). The README lists every table; tests/test_docs.py keeps them in sync.
 TABLES: dict[str, tuple[str, str]] = {
     "conversations": (
         """

@@ -17,108 +17,111 @@ def _param_list(name: str) -> list[str]:
     return [v for v in st.query_params.get_all(name) if v]
 
 
-if state.require_results():
-    weeks = state.weeks()
-    topics = state.topics()
-    topics = topics[topics["topic_id"] >= -1]
-    topic_names = {int(r.topic_id): f"{r.label} (#{r.topic_id})" for r in topics.itertuples()}
+with state.store_errors_as_messages():
+    if state.require_results():
+        weeks = state.weeks()
+        topics = state.topics()
+        topics = topics[topics["topic_id"] >= -1]
+        topic_names = {int(r.topic_id): f"{r.label} (#{r.topic_id})" for r in topics.itertuples()}
 
-    with st.sidebar:
-        st.header("Filters")
-        q_from, q_to = st.query_params.get("from", weeks[0]), st.query_params.get("to", weeks[-1])
-        week_from, week_to = st.select_slider(
-            "Weeks",
-            options=weeks,
-            value=(q_from if q_from in weeks else weeks[0], q_to if q_to in weeks else weeks[-1]),
-            key="weeks",
-        )
-        channels = st.multiselect(
-            "Channel",
-            state.distinct_values("channel"),
-            default=[c for c in _param_list("channel") if c in state.distinct_values("channel")],
-            key="channel",
-        )
-        languages = st.multiselect(
-            "Language",
-            state.distinct_values("language"),
-            default=[c for c in _param_list("lang") if c in state.distinct_values("language")],
-            key="lang",
-        )
-        sentiments = st.multiselect(
-            "Sentiment",
-            list(SENTIMENTS),
-            default=[s for s in _param_list("sentiment") if s in SENTIMENTS],
-            key="sentiment",
-        )
-        chosen = st.multiselect(
-            "Topic",
-            list(topic_names),
-            format_func=topic_names.get,
-            default=[
-                int(t) for t in _param_list("topic") if t.lstrip("-").isdigit() and int(t) in topic_names
-            ],
-            key="topic",
-        )
-        search = st.text_input("Search text", value=st.query_params.get("q", ""), key="q")
+        with st.sidebar:
+            st.header("Filters")
+            q_from, q_to = st.query_params.get("from", weeks[0]), st.query_params.get("to", weeks[-1])
+            week_from, week_to = st.select_slider(
+                "Weeks",
+                options=weeks,
+                value=(q_from if q_from in weeks else weeks[0], q_to if q_to in weeks else weeks[-1]),
+                key="weeks",
+            )
+            channels = st.multiselect(
+                "Channel",
+                state.distinct_values("channel"),
+                default=[c for c in _param_list("channel") if c in state.distinct_values("channel")],
+                key="channel",
+            )
+            languages = st.multiselect(
+                "Language",
+                state.distinct_values("language"),
+                default=[c for c in _param_list("lang") if c in state.distinct_values("language")],
+                key="lang",
+            )
+            sentiments = st.multiselect(
+                "Sentiment",
+                list(SENTIMENTS),
+                default=[s for s in _param_list("sentiment") if s in SENTIMENTS],
+                key="sentiment",
+            )
+            chosen = st.multiselect(
+                "Topic",
+                list(topic_names),
+                format_func=topic_names.get,
+                default=[
+                    int(t) for t in _param_list("topic") if t.lstrip("-").isdigit() and int(t) in topic_names
+                ],
+                key="topic",
+            )
+            search = st.text_input("Search text", value=st.query_params.get("q", ""), key="q")
 
-    st.query_params.from_dict(
-        {
-            "from": week_from,
-            "to": week_to,
-            "channel": channels,
-            "lang": languages,
-            "sentiment": sentiments,
-            "topic": [str(t) for t in chosen],
-            "q": search,
-        }
-    )
-    filters = Filters(
-        week_from=week_from,
-        week_to=week_to,
-        channels=channels,
-        languages=languages,
-        sentiments=sentiments,
-        topic_ids=chosen,
-        search=search,
-    )
+        st.query_params.from_dict(
+            {
+                "from": week_from,
+                "to": week_to,
+                "channel": channels,
+                "lang": languages,
+                "sentiment": sentiments,
+                "topic": [str(t) for t in chosen],
+                "q": search,
+            }
+        )
+        filters = Filters(
+            week_from=week_from,
+            week_to=week_to,
+            channels=channels,
+            languages=languages,
+            sentiments=sentiments,
+            topic_ids=chosen,
+            search=search,
+        )
 
-    summary = state.filtered_topics(filters)
-    messages = state.filtered_messages(filters)
-    if summary.empty:
-        st.info("No customer message matches these filters. Widen the weeks or clear a filter.")
-    else:
-        st.caption(f"{int(summary['messages'].sum()):,} customer messages in {len(summary)} topics match.")
-        st.dataframe(
-            summary[["topic", "messages", "conversations", "sentiment", "negative_share"]],
-            hide_index=True,
-            width="stretch",
-            key="topic_table",
-            column_config={
-                "sentiment": st.column_config.ProgressColumn(min_value=-1, max_value=1, format="%.2f"),
-                "negative_share": st.column_config.NumberColumn("negative", format="percent"),
-            },
-        )
-        st.subheader("Verbatims")
-        picked = st.dataframe(
-            messages.drop(columns=["message_id"]),
-            hide_index=True,
-            width="stretch",
-            key="verbatims",
-            on_select="rerun",
-            selection_mode="single-row",
-        )
-        st.download_button(
-            "Download CSV",
-            messages.to_csv(index=False).encode("utf-8"),
-            "voc_verbatims.csv",
-            "text/csv",
-            key="download",
-        )
-        rows = picked.selection.rows if picked and hasattr(picked, "selection") else []
-        if rows:
-            conv_id = messages.iloc[rows[0]]["conversation_id"]
-            st.subheader(f"Conversation {conv_id}")
-            for turn in state.conversation(conv_id).itertuples():
-                with st.chat_message("user" if turn.author_role == "customer" else "assistant"):
-                    st.caption(f"{turn.author_role} · {turn.sent_at}")
-                    st.write(turn.text)
+        summary = state.filtered_topics(filters)
+        messages = state.filtered_messages(filters)
+        if summary.empty:
+            st.info("No customer message matches these filters. Widen the weeks or clear a filter.")
+        else:
+            st.caption(
+                f"{int(summary['messages'].sum()):,} customer messages in {len(summary)} topics match."
+            )
+            st.dataframe(
+                summary[["topic", "messages", "conversations", "sentiment", "negative_share"]],
+                hide_index=True,
+                width="stretch",
+                key="topic_table",
+                column_config={
+                    "sentiment": st.column_config.ProgressColumn(min_value=-1, max_value=1, format="%.2f"),
+                    "negative_share": st.column_config.NumberColumn("negative", format="percent"),
+                },
+            )
+            st.subheader("Verbatims")
+            picked = st.dataframe(
+                messages.drop(columns=["message_id"]),
+                hide_index=True,
+                width="stretch",
+                key="verbatims",
+                on_select="rerun",
+                selection_mode="single-row",
+            )
+            st.download_button(
+                "Download CSV",
+                messages.to_csv(index=False).encode("utf-8"),
+                "voc_verbatims.csv",
+                "text/csv",
+                key="download",
+            )
+            rows = picked.selection.rows if picked and hasattr(picked, "selection") else []
+            if rows:
+                conv_id = messages.iloc[rows[0]]["conversation_id"]
+                st.subheader(f"Conversation {conv_id}")
+                for turn in state.conversation(conv_id).itertuples():
+                    with st.chat_message("user" if turn.author_role == "customer" else "assistant"):
+                        st.caption(f"{turn.author_role} · {turn.sent_at}")
+                        st.write(turn.text)
