@@ -11,7 +11,8 @@ from pipeline.store import Store, StoreError
 from voc.config import Settings
 
 SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
-STATUS_ICONS = {"emerging": "🆕", "growing": "📈", "declining": "📉", "dormant": "💤", "stable": "·"}
+# Plain Unicode shapes (not emoji) so they render with any system font.
+STATUS_ICONS = {"emerging": "✦", "growing": "▲", "declining": "▼", "dormant": "○", "stable": "·"}
 
 
 def settings() -> Settings:

@@ -37,8 +37,8 @@ def test_a_reader_in_another_process_only_delays_a_writer(tmp_path):
         [
             sys.executable,
             "-c",
-            f"import duckdb, time; c = duckdb.connect({str(path)!r}, read_only=True); print('open', flush=True); "
-            "time.sleep(2); c.close()",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}, read_only=True); "
+            "print('open', flush=True); time.sleep(2); c.close()",
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -142,6 +142,8 @@ def dashboard(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
     out.print(f"dashboard on http://localhost:{port}  (store {settings.store}; Ctrl+C to stop)")
     with contextlib.suppress(KeyboardInterrupt):
