@@ -12,6 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
@@ -54,16 +55,7 @@ def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: s
     tokens = lemmatize(
         messages["text"].tolist(), messages["language"].fillna("xx").tolist(), settings["spacy_models"]
     )
-    tp = settings["topics"]
-    tm = TopicModel(
-        n_neighbors=tp["n_neighbors"],
-        n_components=tp["n_components"],
-        min_cluster_size=tp["min_cluster_size"],
-        min_samples=tp["min_samples"],
-        n_keywords=tp["n_keywords"],
-        n_representatives=tp["n_representatives"],
-        seed=tp["seed"],
-    ).fit(X, tokens)
+    tm = TopicModel(**settings["topics"]).fit(X, tokens)  # TopicSettings fields are its parameters
     topics_store.save_topics(store, messages, tm.topics_, tm.labels_, tm.probabilities_, run_id)
     return {
         "topics": int((tm.topics_["topic_id"] >= 0).sum()),
@@ -82,8 +74,6 @@ def sentiment_task(store_path: str, batch_size: int) -> dict[str, int]:
     todo = sentiment_store.pending_sentiment(store, model.embedding_model)
     scored = 0
     if not todo.empty:
-        import numpy as np
-
         proba = model.predict_proba(np.vstack(todo["vector"].to_numpy()))
         scored = sentiment_store.save_message_sentiment(
             store, todo["message_id"].tolist(), proba, "minilm-logreg"
@@ -124,6 +114,19 @@ def voc_pipeline(
             print(f"  {name:<10} {counts[name]}")
         return result
 
+    def finish(status: str, error: str | None = None) -> None:
+        runs.record_run(
+            store,
+            run_id,
+            status=status,
+            started_at=started,
+            ended_at=datetime.now(UTC),
+            flow_run_id=fr_id,
+            counts=counts,
+            parameters=params,
+            error=error,
+        )
+
     try:
         stage("prepare", prepare_task, store_path, cfg.languages, cfg.default_language)
         stage("embed", embed_task, store_path, cfg.embedding_model, cfg.embedding_batch_size, show_progress)
@@ -131,26 +134,7 @@ def voc_pipeline(
         stage("sentiment", sentiment_task, store_path, cfg.embedding_batch_size)
         stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
     except Exception as exc:
-        runs.record_run(
-            store,
-            run_id,
-            status="failed",
-            started_at=started,
-            ended_at=datetime.now(UTC),
-            flow_run_id=fr_id,
-            counts=counts,
-            parameters=params,
-            error="".join(traceback.format_exception_only(exc)).strip(),
-        )
+        finish("failed", "".join(traceback.format_exception_only(exc)).strip())
         raise
-    runs.record_run(
-        store,
-        run_id,
-        status="completed",
-        started_at=started,
-        ended_at=datetime.now(UTC),
-        flow_run_id=fr_id,
-        counts=counts,
-        parameters=params,
-    )
+    finish("completed")
     return {"run_id": run_id, **counts}

@@ -40,16 +40,14 @@ def save_vectors(store: Store, model: str, text_hashes: list[str], vectors: np.n
     return store.upsert("embeddings", frame)
 
 
-def customer_messages_with_vectors(
-    store: Store, model: str, where: str = "TRUE"
-) -> tuple[pd.DataFrame, np.ndarray]:
+def customer_messages_with_vectors(store: Store, model: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Customer messages (id, conversation, language, text) and their vectors, in a stable order."""
     with store.connect(read_only=True) as con:
         frame = con.execute(
-            f"""
+            """
             SELECT m.message_id, m.conversation_id, m.language, m.text, e.vector
             FROM messages m JOIN embeddings e ON e.text_hash = m.text_hash AND e.model = ?
-            WHERE m.is_customer AND {where}
+            WHERE m.is_customer
             ORDER BY m.message_id
             """,
             [model],
