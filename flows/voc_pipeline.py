@@ -18,7 +18,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from models.embedder import Embedder
-from models.lemmas import lemmatize
 from models.sentiment import SentimentModel
 from models.topic_model import TopicModel
 from pipeline import embeddings, prepare, runs, sentiment_store, topics_store, weekly
@@ -52,10 +51,9 @@ def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: s
     messages, X = embeddings.customer_messages_with_vectors(store, model)
     if messages.empty:
         return {"topics": 0, "customer_messages": 0, "outlier_share": 0.0}
-    tokens = lemmatize(
-        messages["text"].tolist(), messages["language"].fillna("xx").tolist(), settings["spacy_models"]
+    tm = TopicModel(**settings["topics"], spacy_models=settings["spacy_models"]).fit(
+        X, messages["text"].tolist(), messages["language"].fillna("xx").tolist()
     )
-    tm = TopicModel(**settings["topics"]).fit(X, tokens)  # TopicSettings fields are its parameters
     topics_store.save_topics(store, messages, tm.topics_, tm.labels_, tm.probabilities_, run_id)
     return {
         "topics": int((tm.topics_["topic_id"] >= 0).sum()),

@@ -96,11 +96,13 @@ TABLES: dict[str, tuple[str, str]] = {
             centroid FLOAT[],
             x DOUBLE,
             y DOUBLE,
+            theme_id INTEGER,
+            theme_label VARCHAR,
             run_id VARCHAR,
             updated_at TIMESTAMPTZ
         )""",
-        "the fitted topics: label, c-TF-IDF keywords, size, representative message ids, centroid "
-        "and a 2-D position for maps; topic -1 holds the outliers",
+        "the fitted topics: label, c-TF-IDF keywords, size, representative message ids, centroid, "
+        "a 2-D position for maps and the theme (group of topics) it belongs to; topic -1 holds the outliers",
     ),
     "assignments": (
         """
