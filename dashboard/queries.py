@@ -20,7 +20,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
     """Topics of one week by volume, with change, sentiment and status."""
     return store.query(
         """
-        SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic, w.messages, w.conversations,
+        SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic,
+               coalesce(t.theme_label, '(unassigned)') AS theme, w.messages, w.conversations,
                w.share, w.previous_messages, w.change, w.baseline, w.sentiment, w.negative_share,
                w.status, w.p_value
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)

@@ -57,15 +57,19 @@ def _content_lemmas(doc) -> list[str]:
 
 
 def lemmatize(texts: list[str], languages: list[str], models: Mapping[str, str]) -> list[list[str]]:
-    """Content lemmas (no stop words, punctuation, numbers or PII placeholders) per text."""
-    out: list[list[str] | None] = [None] * len(texts)
-    by_lang: dict[str, list[int]] = {}
-    for i, lang in enumerate(languages):
-        by_lang.setdefault(lang or "xx", []).append(i)
-    for lang, idx in by_lang.items():
+    """Content lemmas (no stop words, punctuation, numbers or PII placeholders) per text.
+
+    Each distinct (language, text) is parsed once: customer messages repeat a lot.
+    """
+    unique: dict[tuple[str, str], list[str] | None] = {}
+    for text, lang in zip(texts, languages, strict=True):
+        unique.setdefault((lang or "xx", text), None)
+    by_lang: dict[str, list[str]] = {}
+    for lang, text in unique:
+        by_lang.setdefault(lang, []).append(text)
+    for lang, items in by_lang.items():
         nlp = load_pipeline(lang, models.get(lang))
-        for i, doc in zip(
-            idx, nlp.pipe((_PLACEHOLDER_RE.sub(" ", texts[i]) for i in idx), batch_size=256), strict=True
-        ):
-            out[i] = _content_lemmas(doc)
-    return [o or [] for o in out]
+        docs = nlp.pipe((_PLACEHOLDER_RE.sub(" ", t) for t in items), batch_size=256)
+        for text, doc in zip(items, docs, strict=True):
+            unique[(lang, text)] = _content_lemmas(doc)
+    return [unique[(lang or "xx", text)] or [] for text, lang in zip(texts, languages, strict=True)]

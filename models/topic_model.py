@@ -87,7 +87,7 @@ class TopicModel:
         reassign_threshold: float = 0.55,
         n_keywords: int = 8,
         n_representatives: int = 5,
-        label_docs: int = 100,
+        label_docs: int = 50,
         spacy_models: dict[str, str] | None = None,
         seed: int = 42,
     ) -> None:

@@ -26,8 +26,11 @@ def test_landing_page_is_the_weekly_overview(on_store):
     at = _run(APP)
     assert at.title[0].value == "Weekly themes"
     assert {m.label for m in at.metric} == {"Conversations", "Customer messages", "Share negative"}
-    themes = at.dataframe[0].value
-    assert len(themes) >= 3 and themes["messages"].is_monotonic_decreasing
+    themes, topics = at.dataframe[0].value, at.dataframe[1].value
+    assert len(themes) >= 2 and themes["messages"].is_monotonic_decreasing
+    assert themes["messages"].sum() == topics["messages"].sum()  # every topic sits in one theme
+    assert len(topics) >= 3 and topics["messages"].is_monotonic_decreasing
+    assert set(topics["theme"]) == set(themes["theme"])
 
 
 def test_weekly_overview_follows_the_selected_week(on_store):
