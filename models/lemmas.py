@@ -11,6 +11,7 @@ import logging
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 import spacy
@@ -40,28 +41,53 @@ def load_pipeline(language: str, model: str | None) -> spacy.language.Language:
         return spacy.blank("xx")
 
 
-def _content_lemmas(doc) -> list[str]:
-    out = []
+@dataclass(frozen=True)
+class Analysis:
+    """What labelling needs of one message: its content lemmas, and its words in order.
+
+    ``segments`` are runs of words between punctuation marks; each word is (surface in lower case with
+    its trailing whitespace, content lemma or None for stop words), so that phrases can be rebuilt
+    exactly as written by joining words.
+    """
+
+    lemmas: list[str]
+    segments: list[list[tuple[str, str | None]]]
+
+
+def _content_lemma(tok) -> str | None:
+    if tok.is_stop or tok.like_num or tok.like_url:
+        return None
+    if tok.pos_ and tok.pos_ not in _KEEP_POS:
+        return None
+    lemma = (tok.lemma_ or tok.text).lower().strip()
+    if len(lemma) < 2 or not any(ch.isalpha() for ch in lemma) or tok.vocab[lemma].is_stop:
+        return None
+    return lemma
+
+
+def _analyse(doc) -> Analysis:
+    lemmas: list[str] = []
+    segments: list[list[tuple[str, str | None]]] = [[]]
     for tok in doc:
-        if tok.is_stop or tok.is_punct or tok.is_space or tok.like_num or tok.like_url:
+        if tok.is_space:
             continue
-        if tok.pos_ and tok.pos_ not in _KEEP_POS:
+        if tok.is_punct:
+            if segments[-1]:
+                segments.append([])
             continue
-        lemma = (tok.lemma_ or tok.text).lower().strip()
-        if len(lemma) < 2 or not any(ch.isalpha() for ch in lemma):
-            continue
-        if tok.vocab[lemma].is_stop:
-            continue
-        out.append(lemma)
-    return out
+        lemma = _content_lemma(tok)
+        if lemma:
+            lemmas.append(lemma)
+        segments[-1].append((tok.text_with_ws.lower(), lemma))  # keeps "didn't" whole when re-joined
+    return Analysis(lemmas, [seg for seg in segments if seg])
 
 
-def lemmatize(texts: list[str], languages: list[str], models: Mapping[str, str]) -> list[list[str]]:
-    """Content lemmas (no stop words, punctuation, numbers or PII placeholders) per text.
+def analyse(texts: list[str], languages: list[str], models: Mapping[str, str]) -> list[Analysis]:
+    """Content lemmas and word segments per text, with PII placeholders removed.
 
     Each distinct (language, text) is parsed once: customer messages repeat a lot.
     """
-    unique: dict[tuple[str, str], list[str] | None] = {}
+    unique: dict[tuple[str, str], Analysis | None] = {}
     for text, lang in zip(texts, languages, strict=True):
         unique.setdefault((lang or "xx", text), None)
     by_lang: dict[str, list[str]] = {}
@@ -71,5 +97,10 @@ def lemmatize(texts: list[str], languages: list[str], models: Mapping[str, str])
         nlp = load_pipeline(lang, models.get(lang))
         docs = nlp.pipe((_PLACEHOLDER_RE.sub(" ", t) for t in items), batch_size=256)
         for text, doc in zip(items, docs, strict=True):
-            unique[(lang, text)] = _content_lemmas(doc)
-    return [unique[(lang or "xx", text)] or [] for text, lang in zip(texts, languages, strict=True)]
+            unique[(lang, text)] = _analyse(doc)
+    return [unique[(lang or "xx", text)] for text, lang in zip(texts, languages, strict=True)]
+
+
+def lemmatize(texts: list[str], languages: list[str], models: Mapping[str, str]) -> list[list[str]]:
+    """Content lemmas (no stop words, punctuation, numbers or PII placeholders) per text."""
+    return [a.lemmas for a in analyse(texts, languages, models)]

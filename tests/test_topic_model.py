@@ -103,3 +103,16 @@ def test_readable_label_avoids_repeated_words_and_taken_names():
     keywords = ["card arrive", "card", "arrive", "new card", "week", "delivery"]
     assert readable_label(keywords) == "card arrive / week"
     assert readable_label(keywords, taken={"card arrive / week"}) == "card arrive / week / delivery"
+
+
+def test_labels_are_phrases_customers_wrote(banking, fitted):
+    """Most topics are named by a 2-4 word span found verbatim in several of their own messages."""
+    texts, _, _ = banking
+    real = fitted.topics_[fitted.topics_["topic_id"] >= 0]
+    phrases = real[~real["label"].str.contains(" / ", regex=False)]
+    assert len(phrases) >= 0.7 * len(real)
+    for row in phrases.itertuples():
+        members = [" ".join(texts[i].lower().split()) for i in np.flatnonzero(fitted.labels_ == row.topic_id)]
+        assert 2 <= len(row.label.split()) <= 4
+        assert sum(row.label in m for m in members) >= 2, row.label
+    assert "apple pay" in set(real["label"])
