@@ -187,8 +187,21 @@ class TopicModel:
         return rows, vectorizer.get_feature_names_out()[keep]
 
     def _keywords(self, weights: np.ndarray, terms: np.ndarray, row: int) -> list[str]:
-        top = np.argsort(-weights[row], kind="stable")[: self.n_keywords]
-        return [str(terms[j]) for j in top if weights[row, j] > 0]
+        """Top c-TF-IDF terms, each adding a word the list does not have yet (diversity).
+
+        "card accept" after "accept card", or "card" after "use card", would only repeat the list.
+        """
+        out: list[str] = []
+        words: set[str] = set()
+        for j in np.argsort(-weights[row], kind="stable"):
+            if weights[row, j] <= 0 or len(out) >= self.n_keywords:
+                break
+            term_words = set(str(terms[j]).split())
+            if term_words <= words:
+                continue
+            out.append(str(terms[j]))
+            words |= term_words
+        return out
 
     @staticmethod
     def _phrase(
