@@ -90,7 +90,7 @@ with state.store_errors_as_messages():
                 .mark_bar()
                 .encode(
                     x=alt.X("messages:Q", title="customer messages"),
-                    y=alt.Y("topic:N", sort="-x", title=None),
+                    y=alt.Y("topic:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
                     color=alt.Color(
                         "mood:N",
                         title="sentiment",
