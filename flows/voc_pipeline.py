@@ -54,9 +54,15 @@ def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: s
     tm = TopicModel(**settings["topics"], spacy_models=settings["spacy_models"]).fit(
         X, messages["text"].tolist(), messages["language"].fillna("xx").tolist()
     )
-    topics_store.save_topics(store, messages, tm.topics_, tm.labels_, tm.probabilities_, run_id)
+    previous, highest = topics_store.previous_topics(store)
+    mapping = topics_store.align_topic_ids(previous, tm.topic_ids_, tm.centroids_, highest)
+    table, labels = topics_store.relabel(tm.topics_, tm.labels_, mapping)
+    topics_store.save_topics(store, messages, table, labels, tm.probabilities_, run_id)
+    kept = sum(1 for new in mapping.values() if new in set(previous["topic_id"]))
     return {
-        "topics": int((tm.topics_["topic_id"] >= 0).sum()),
+        "topics": int((table["topic_id"] >= 0).sum()),
+        "topics_kept": kept,
+        "max_topic_id": max([highest, *mapping.values()]),
         "customer_messages": len(messages),
         "outlier_share": round(tm.outlier_share_, 4),
         "min_cluster_size": tm.params_.min_cluster_size,

@@ -76,6 +76,7 @@ def test_second_run_is_incremental(pipeline_store, runtime_env, tmp_path):
     """Re-running embeds and scores nothing again; a new file adds only its own messages."""
     store = Store(pipeline_store)
     before = store.counts()
+    ids_before = store.query("SELECT message_id, topic_id FROM assignments")
     new = tmp_path / "new.jsonl"
     new.write_text(
         json.dumps(
@@ -99,6 +100,11 @@ def test_second_run_is_incremental(pipeline_store, runtime_env, tmp_path):
     after = store.counts()
     assert after["messages"] == before["messages"] + 1
     assert after["assignments"] == before["assignments"] + 1
+    # topic identities hold across runs: the re-fit maps its clusters onto the stored topic ids
+    ids_after = store.query("SELECT message_id, topic_id FROM assignments")
+    both = ids_before.merge(ids_after, on="message_id", suffixes=("_before", "_after"))
+    assert (both["topic_id_before"] == both["topic_id_after"]).mean() >= 0.8
+    assert latest["topics"]["topics_kept"] >= 0.7 * latest["topics"]["topics"]
 
 
 def test_errors_are_one_line_with_nonzero_exit(runtime_env, tmp_path):

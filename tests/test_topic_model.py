@@ -116,3 +116,24 @@ def test_labels_are_phrases_customers_wrote(banking, fitted):
         assert 2 <= len(row.label.split()) <= 4
         assert sum(row.label in m for m in members) >= 2, row.label
     assert "apple pay" in set(real["label"])
+
+
+def test_same_topics_in_a_fresh_process(banking, fitted, tmp_path):
+    """Determinism must hold across processes too (a scheduled run is a new process every week)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    texts, _, X = banking
+    np.save(tmp_path / "X.npy", X)
+    (tmp_path / "texts.txt").write_text("\n".join(texts), encoding="utf-8")
+    script = (
+        "import sys, numpy as np; from models.topic_model import TopicModel; "
+        f"X = np.load({str(tmp_path / 'X.npy')!r}); "
+        f"t = open({str(tmp_path / 'texts.txt')!r}, encoding='utf-8').read().split('\\n'); "
+        "print(','.join(map(str, TopicModel(seed=7).fit(X, t, ['en'] * len(t)).labels_)))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    labels = np.asarray([int(v) for v in out.stdout.strip().splitlines()[-1].split(",")])
+    assert np.array_equal(labels, fitted.labels_)
