@@ -10,6 +10,8 @@ from dashboard import queries
 from pipeline.store import Store, StoreError
 from voc.config import Settings
 
+# One look for sentiment in every table: a bar from -1 (negative) to +1 (positive).
+SENTIMENT_COLUMN = st.column_config.ProgressColumn("sentiment", min_value=-1, max_value=1, format="%.2f")
 SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
 # Plain Unicode shapes (not emoji) so they render with any system font.
 STATUS_ICONS = {"emerging": "✦", "growing": "▲", "declining": "▼", "dormant": "○", "stable": "·"}

@@ -97,7 +97,7 @@ with state.store_errors_as_messages():
                 width="stretch",
                 key="topic_table",
                 column_config={
-                    "sentiment": st.column_config.ProgressColumn(min_value=-1, max_value=1, format="%.2f"),
+                    "sentiment": state.SENTIMENT_COLUMN,
                     "negative_share": st.column_config.NumberColumn("negative", format="percent"),
                 },
             )

@@ -75,7 +75,7 @@ with state.store_errors_as_messages():
                 key="themes_summary",
                 column_config={
                     "change": st.column_config.NumberColumn("vs last week", format="percent"),
-                    "sentiment": st.column_config.ProgressColumn(min_value=-1, max_value=1, format="%.2f"),
+                    "sentiment": state.SENTIMENT_COLUMN,
                 },
             )
             st.caption("Topics this week, by volume")
@@ -132,7 +132,7 @@ with state.store_errors_as_messages():
                 column_config={
                     "share": st.column_config.NumberColumn(format="percent"),
                     "change": st.column_config.NumberColumn("vs last week", format="percent"),
-                    "sentiment": st.column_config.ProgressColumn(min_value=-1, max_value=1, format="%.2f"),
+                    "sentiment": state.SENTIMENT_COLUMN,
                     "negative_share": st.column_config.NumberColumn("negative", format="percent"),
                 },
                 key="themes_table",
