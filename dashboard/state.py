@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from dashboard import queries
+from pipeline import queries
 from pipeline.store import Store, StoreError
 from voc.config import Settings
 
@@ -48,6 +48,7 @@ weeks = cached(queries.weeks)
 week_topics = cached(queries.week_topics)
 headline = cached(queries.headline)
 channel_volume = cached(queries.channel_volume)
+theme_summary = cached(queries.theme_summary)
 topic_trend = cached(queries.topic_trend)
 topics = cached(queries.topics)
 representatives = cached(queries.representatives)

@@ -19,8 +19,7 @@ from prefect.runtime import flow_run
 
 from models.embedder import Embedder
 from models.sentiment import SentimentModel
-from models.topic_model import TopicModel
-from pipeline import embeddings, prepare, runs, sentiment_store, topics_store, weekly
+from pipeline import embeddings, impact, prepare, runs, sentiment_store, topic_update, weekly
 from pipeline.store import Store
 from voc.config import Settings
 
@@ -47,26 +46,9 @@ def embed_task(store_path: str, model: str, batch_size: int, show_progress: bool
 
 @task(name="topics", cache_policy=NO_CACHE)
 def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: str) -> dict[str, Any]:
-    store = Store(store_path)
-    messages, X = embeddings.customer_messages_with_vectors(store, model)
-    if messages.empty:
-        return {"topics": 0, "customer_messages": 0, "outlier_share": 0.0}
-    tm = TopicModel(**settings["topics"], spacy_models=settings["spacy_models"]).fit(
-        X, messages["text"].tolist(), messages["language"].fillna("xx").tolist()
+    return topic_update.update_topics(
+        Store(store_path), model, settings["topics"], settings["spacy_models"], run_id, settings["refit"]
     )
-    previous, highest = topics_store.previous_topics(store)
-    mapping = topics_store.align_topic_ids(previous, tm.topic_ids_, tm.centroids_, highest)
-    table, labels = topics_store.relabel(tm.topics_, tm.labels_, mapping)
-    topics_store.save_topics(store, messages, table, labels, tm.probabilities_, run_id)
-    kept = sum(1 for new in mapping.values() if new in set(previous["topic_id"]))
-    return {
-        "topics": int((table["topic_id"] >= 0).sum()),
-        "topics_kept": kept,
-        "max_topic_id": max([highest, *mapping.values()]),
-        "customer_messages": len(messages),
-        "outlier_share": round(tm.outlier_share_, 4),
-        "min_cluster_size": tm.params_.min_cluster_size,
-    }
 
 
 @task(name="sentiment", cache_policy=NO_CACHE)
@@ -91,7 +73,12 @@ def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]
     store = Store(store_path, timezone=timezone)
     table = weekly.compute_weekly(store)
     rows = weekly.save_weekly(store, table, run_id) if not table.empty else 0
-    return {"weekly_rows": rows, "weeks": int(table["week"].nunique()) if rows else 0}
+    impact_rows = impact.save_impact(store, impact.compute_impact(store), run_id)
+    return {
+        "weekly_rows": rows,
+        "weeks": int(table["week"].nunique()) if rows else 0,
+        "impact_rows": impact_rows,
+    }
 
 
 @flow(name="voc_pipeline")

@@ -99,10 +99,63 @@ TABLES: dict[str, tuple[str, str]] = {
             theme_id INTEGER,
             theme_label VARCHAR,
             run_id VARCHAR,
-            updated_at TIMESTAMPTZ
+            updated_at TIMESTAMPTZ,
+            auto_label VARCHAR,
+            label_source VARCHAR,
+            state VARCHAR,
+            merged_into INTEGER,
+            fit_similarity DOUBLE,
+            created_run_id VARCHAR
         )""",
-        "the fitted topics: label, c-TF-IDF keywords, size, representative message ids, centroid, "
-        "a 2-D position for maps and the theme (group of topics) it belongs to; topic -1 holds the outliers",
+        "every topic any run has found, ids never reused: label (after overrides; auto_label is the model's), "
+        "c-TF-IDF keywords, size, representative message ids, centroid, a 2-D position for maps, the theme "
+        "(group of topics), state (active, dormant, merged into another); topic -1 holds the outliers",
+    ),
+    "topic_lineage": (
+        """
+        CREATE TABLE IF NOT EXISTS topic_lineage (
+            event_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR,
+            event VARCHAR,
+            topic_id INTEGER,
+            related_topic_id INTEGER,
+            messages INTEGER,
+            detail VARCHAR,
+            happened_at TIMESTAMPTZ
+        )""",
+        "what happened to topic identities, run by run: created, split (from related topic), merged (into "
+        "related topic), dormant, revived, refit (with its reason); messages moved by the event",
+    ),
+    "topic_overrides": (
+        """
+        CREATE TABLE IF NOT EXISTS topic_overrides (
+            decision_id VARCHAR PRIMARY KEY,
+            action VARCHAR NOT NULL,
+            topic_id INTEGER NOT NULL,
+            target_topic_id INTEGER,
+            label VARCHAR,
+            decided_by VARCHAR,
+            decided_at TIMESTAMPTZ,
+            note VARCHAR
+        )""",
+        "taxonomy decisions by people (rename, pin a label, merge one topic into another) with who and "
+        "when; re-applied after every run, in the order they were made",
+    ),
+    "topic_impact": (
+        """
+        CREATE TABLE IF NOT EXISTS topic_impact (
+            topic_id INTEGER,
+            metric VARCHAR,
+            conversations INTEGER,
+            score_with DOUBLE,
+            score_without DOUBLE,
+            overall DOUBLE,
+            impact DOUBLE,
+            run_id VARCHAR,
+            PRIMARY KEY (topic_id, metric)
+        )""",
+        "per topic and score field (csat, nps) found in conversation metadata: the score of the topic's "
+        "conversations, the overall score with and without them, and impact = overall - without",
     ),
     "assignments": (
         """
@@ -143,10 +196,15 @@ TABLES: dict[str, tuple[str, str]] = {
             status VARCHAR,
             p_value DOUBLE,
             run_id VARCHAR,
+            expected DOUBLE,
+            change_vs_baseline DOUBLE,
+            sentiment_change DOUBLE,
+            channels JSON,
             PRIMARY KEY (week, topic_id)
         )""",
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
-        "volume, share of the week, change vs previous week, 4-week baseline, sentiment, status",
+        "volume, share of the week, change vs previous week and vs the volume-adjusted 4-week baseline, "
+        "sentiment and its change, messages per channel, status and its p-value",
     ),
     "runs": (
         """
@@ -163,6 +221,17 @@ TABLES: dict[str, tuple[str, str]] = {
         "every pipeline run: start, end, status, per-stage counts and durations, parameters, error",
     ),
 }
+
+
+def _columns(ddl: str) -> list[tuple[str, str]]:
+    """(name, type) of each column in one of the CREATE TABLE statements above."""
+    body = ddl[ddl.index("(") + 1 : ddl.rindex(")")]
+    cols = []
+    for line in body.splitlines():
+        parts = line.strip().rstrip(",").split()
+        if len(parts) >= 2 and parts[0].upper() != "PRIMARY":
+            cols.append((parts[0], parts[1]))
+    return cols
 
 
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[tuple]:
@@ -211,10 +280,13 @@ class Store:
             con.close()
 
     def init(self) -> Store:
-        """Create missing tables (idempotent)."""
+        """Create missing tables and add columns newer versions introduced (idempotent)."""
         with self.connect() as con:
             for ddl, _ in TABLES.values():
                 execute(con, ddl)
+            for table, (ddl, _) in TABLES.items():
+                for name, kind in _columns(ddl):
+                    execute(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
         return self
 
     def query(self, sql: str, params: list | dict | None = None, *, read_only: bool = True) -> pd.DataFrame:

@@ -4,7 +4,7 @@ Aggregation is DuckDB SQL; one row per topic and ISO week (Monday) from the topi
 last week with data, zero weeks included, so a topic that goes quiet shows up instead of vanishing.
 
 Status rule (per topic and week), on customer-message counts:
-- expected count = trailing 4-week mean of the topic, scaled by this week's total volume relative to
+- expected count (``expected``) = trailing 4-week mean of the topic, scaled by this week's total volume relative to
   those weeks' totals (so a busy week does not make every topic "grow");
 - one-sided Poisson tests for "more than expected" and "fewer than expected", with the
   Benjamini-Hochberg false discovery rate controlled at ``alpha`` across the week's topics;
@@ -29,7 +29,7 @@ MIN_VOLUME = 5
 
 _WEEKLY_SQL = """
 WITH msg AS (
-    SELECT a.topic_id, m.conversation_id, s.score, s.label,
+    SELECT a.topic_id, m.conversation_id, m.channel, s.score, s.label,
            CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week
     FROM assignments a
     JOIN messages m USING (message_id)
@@ -48,14 +48,20 @@ WITH msg AS (
     SELECT w.week, f.topic_id FROM weeks w JOIN first_week f ON w.week >= f.first
 ), totals AS (
     SELECT week, sum(messages) AS week_total FROM agg GROUP BY week
+), chan AS (
+    SELECT week, topic_id, CAST(json_group_object(channel, n) AS VARCHAR) AS channels
+    FROM (SELECT week, topic_id, coalesce(channel, 'unknown') AS channel, count(*) AS n
+          FROM msg GROUP BY ALL ORDER BY n DESC, channel)
+    GROUP BY week, topic_id
 )
 SELECT g.week, g.topic_id,
        coalesce(a.messages, 0) AS messages,
        coalesce(a.conversations, 0) AS conversations,
        coalesce(t.week_total, 0) AS week_total,
-       a.sentiment, a.negative_share
+       a.sentiment, a.negative_share, coalesce(c.channels, '{}') AS channels
 FROM grid g
 LEFT JOIN agg a USING (week, topic_id)
+LEFT JOIN chan c USING (week, topic_id)
 LEFT JOIN totals t USING (week)
 ORDER BY g.topic_id, g.week
 """
@@ -80,6 +86,7 @@ def _status_for_week(frame: pd.DataFrame, alpha: float, min_volume: int) -> pd.D
     out = frame.copy()
     out["status"] = status
     out["p_value"] = np.where(has_base, q, np.nan)
+    out["expected"] = np.where(has_base, frame["baseline"] * frame["volume_ratio"], np.nan)
     return out
 
 
@@ -108,6 +115,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         g["baseline"] = base.reindex(g["week"]).to_numpy()
         ratio = (week_totals / base_total.replace(0, np.nan)).reindex(g["week"]).to_numpy()
         g["volume_ratio"] = np.nan_to_num(ratio, nan=1.0)
+        g["sentiment_change"] = g["sentiment"] - g["sentiment"].shift(1)
         parts.append(g)
     frame = pd.concat(parts, ignore_index=True)
     prev = frame["previous_messages"]
@@ -116,6 +124,8 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         [_status_for_week(g, alpha, min_volume) for _, g in frame.groupby("week", sort=True)],
         ignore_index=True,
     )
+    exp = frame["expected"]
+    frame["change_vs_baseline"] = np.where(exp > 0, frame["messages"] / exp.where(exp > 0) - 1, np.nan)
     cols = [
         "week",
         "topic_id",
@@ -125,8 +135,12 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         "previous_messages",
         "change",
         "baseline",
+        "expected",
+        "change_vs_baseline",
         "sentiment",
+        "sentiment_change",
         "negative_share",
+        "channels",
         "status",
         "p_value",
     ]

@@ -1,9 +1,10 @@
-"""Topic ids stay put across runs: matched topics keep their id, new ones get ids never used before."""
+"""Topic identity across re-fits: matched by shared messages, splits and merges recorded, ids never reused."""
 
 import numpy as np
 import pandas as pd
 
-from pipeline.topics_store import align_topic_ids, relabel
+from pipeline.drift import drift_report
+from pipeline.topic_identity import OUTLIER, UNASSIGNED, match_clusters, resolve_assignments
 
 
 def _unit(v):
@@ -11,24 +12,93 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
-def test_matched_topics_keep_their_ids_and_new_ones_get_fresh_ids():
-    previous = pd.DataFrame(
-        {"topic_id": [3, 7], "centroid": [list(_unit([1, 0, 0])), list(_unit([0, 1, 0]))]}
+def _previous(ids, dim=3):
+    return pd.DataFrame({"topic_id": ids, "centroid": [list(_unit(np.eye(dim)[i % dim])) for i in range(len(ids))]})
+
+
+def test_clusters_keep_the_ids_of_the_topics_whose_messages_they_hold():
+    # stored: topic 7 = messages 0-9, topic 3 = messages 10-19; 5 new messages
+    old = np.array([7] * 10 + [3] * 10 + [UNASSIGNED] * 5)
+    # the re-fit numbers clusters by size: old 3 became cluster 0 (with the new messages), old 7 cluster 1
+    fit = np.array([1] * 10 + [0] * 10 + [0] * 5)
+    m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([3, 7]), highest=9, min_size=3)
+    assert m.mapping == {0: 3, 1: 7}
+    assert m.created == [] and m.splits == [] and m.merges == []
+    final = resolve_assignments(old, fit, m)
+    assert list(final[20:]) == [3] * 5  # new messages take the topic of their cluster
+    assert (final[:20] == old[:20]).all()
+
+
+def test_a_new_cluster_gets_an_id_above_every_id_used_before():
+    old = np.array([0] * 10 + [UNASSIGNED] * 8)
+    fit = np.array([0] * 10 + [1] * 8)
+    m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([0]), highest=12, min_size=3)
+    assert m.mapping == {0: 0, 1: 13}
+    assert m.created == [13]
+
+
+def test_a_recorded_split_moves_the_split_off_messages_and_only_those():
+    old = np.array([4] * 20)
+    fit = np.array([0] * 12 + [1] * 8)  # 8 of 20 (40%) form their own cluster
+    m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([4]), highest=4, min_size=5)
+    assert m.mapping == {0: 4, 1: 5}
+    assert m.splits == [(4, 5, 1)]
+    final = resolve_assignments(old, fit, m)
+    assert list(final) == [4] * 12 + [5] * 8
+
+
+def test_a_small_drift_of_members_is_not_a_split_and_messages_stay_put():
+    old = np.array([4] * 20 + [UNASSIGNED] * 10)
+    fit = np.array([0] * 17 + [1] * 3 + [1] * 10)  # 3 old members wander into a mostly new cluster
+    m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([4]), highest=4, min_size=5)
+    assert m.splits == [] and m.created == [5]
+    final = resolve_assignments(old, fit, m)
+    assert (final[:20] == 4).all()  # already-assigned messages keep their topic
+    assert (final[20:] == 5).all()
+
+
+def test_two_topics_found_as_one_cluster_are_merged_into_the_larger():
+    old = np.array([2] * 12 + [6] * 8)
+    fit = np.zeros(20, dtype=int)
+    m = match_clusters(old, fit, np.array([0]), np.eye(3)[:1], _previous([2, 6]), highest=6, min_size=3)
+    assert m.mapping == {0: 2}
+    assert m.merges == [(6, 2)]
+    assert set(resolve_assignments(old, fit, m)) == {2}
+
+
+def test_a_quiet_topic_that_comes_back_is_recognised_by_its_centroid():
+    old = np.array([0] * 10 + [UNASSIGNED] * 6)  # topic 1 has no members left in this data
+    fit = np.array([0] * 10 + [1] * 6)
+    previous = pd.DataFrame({"topic_id": [0, 1], "centroid": [list(_unit([1, 0, 0])), list(_unit([0, 1, 0]))]})
+    centroids = np.vstack([_unit([1, 0, 0]), _unit([0.1, 1, 0])])
+    m = match_clusters(old, fit, np.array([0, 1]), centroids, previous, highest=1, min_size=3)
+    assert m.mapping == {0: 0, 1: 1} and m.revived == [1]
+
+
+def test_outliers_stay_outliers_unless_their_new_cluster_takes_them():
+    old = np.array([0] * 10 + [OUTLIER] * 4)
+    fit = np.array([0] * 10 + [0, 0, OUTLIER, OUTLIER])
+    m = match_clusters(old, fit, np.array([0]), np.eye(3)[:1], _previous([0]), highest=0, min_size=3)
+    assert list(resolve_assignments(old, fit, m)[10:]) == [0, 0, OUTLIER, OUTLIER]
+
+
+def test_drift_rule_refits_on_unexplained_messages_or_growth_and_not_otherwise():
+    fits = drift_report(np.array([False] * 90 + [True] * 10), 0.12, fitted_messages=1000, min_size=5)
+    assert not fits.refit
+    new_theme = drift_report(np.array([False] * 70 + [True] * 30), 0.12, fitted_messages=1000, min_size=5)
+    assert new_theme.refit and "unexplained" in new_theme.reason
+    too_few = drift_report(np.array([False] * 6 + [True] * 4), 0.12, fitted_messages=1000, min_size=5)
+    assert not too_few.refit  # 40% unexplained, but 4 messages cannot make a topic
+    grown = drift_report(np.zeros(600, dtype=bool), 0.12, fitted_messages=1000, min_size=5)
+    assert grown.refit and "growth" in grown.reason
+
+
+def test_a_topic_people_merged_into_is_not_split_again_by_a_refit():
+    old = np.array([4] * 20)
+    fit = np.array([0] * 12 + [1] * 8)  # the re-fit separates what a person merged
+    m = match_clusters(
+        old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([4]), highest=4, min_size=5, curated=frozenset({4})
     )
-    # this fit found the old "7" (now its largest, id 0), a brand-new topic (id 1) and the old "3" (id 2)
-    new_centroids = np.vstack([_unit([0.05, 1, 0]), _unit([0, 0, 1]), _unit([1, 0.1, 0])])
-    mapping = align_topic_ids(previous, np.array([0, 1, 2]), new_centroids, highest=9)
-    assert mapping == {0: 7, 1: 10, 2: 3}  # 10: above every id used so far (9), never a reused one
-
-
-def test_a_weak_match_is_not_a_match():
-    previous = pd.DataFrame({"topic_id": [0], "centroid": [list(_unit([1, 0]))]})
-    mapping = align_topic_ids(previous, np.array([0]), np.vstack([_unit([1, 1.2])]), highest=0)
-    assert mapping == {0: 1}  # cosine 0.64 < 0.8: a different topic
-
-
-def test_relabel_moves_table_and_messages_together():
-    topics = pd.DataFrame({"topic_id": [0, 1, -1], "label": ["a", "b", "out"]})
-    table, labels = relabel(topics, np.array([0, 1, -1, 0]), {0: 7, 1: 10})
-    assert list(table["topic_id"]) == [7, 10, -1]
-    assert list(labels) == [7, 10, -1, 7]
+    assert m.splits == [] and m.created == []
+    assert m.mapping == {0: 4, 1: 4}
+    assert set(resolve_assignments(old, fit, m)) == {4}

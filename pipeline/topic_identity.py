@@ -1,0 +1,163 @@
+"""Topic identity across runs: which of this fit's clusters is which stored topic, and what moved.
+
+Pure functions over arrays; ``pipeline.topic_update`` reads and writes the store around them.
+
+The evidence is the messages themselves. Every message assigned by an earlier run carries its stored
+topic; a cluster of the new fit *is* stored topic ``i`` when they share most of their messages
+(Jaccard overlap of members, one-to-one by the Hungarian method). Clusters that share no members with
+anything (a topic that went quiet and came back) fall back to centroid similarity. What is left over
+is judged with stated rules:
+
+- **split**: an unmatched cluster made mostly (>= half) of one stored topic's messages, holding at
+  least ``split_share`` of that topic and at least ``min_size`` of its messages, splits off from it;
+- **merge**: an unmatched stored topic whose messages (at least ``merge_share`` of them) now sit in a
+  cluster matched to another topic is merged into that topic;
+- **created**: any other unmatched cluster is a new topic, with an id above every id used before.
+
+A topic people merged others into (``curated``) is never split again: a cluster that would split off
+from it is folded back into it, so a re-fit cannot undo a decision.
+
+Messages keep the topic they had; only a recorded split or merge moves them. Outliers and new
+messages take the topic of their new cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+OUTLIER = -1
+UNASSIGNED = -2  # a message no earlier run has seen
+
+MATCH_JACCARD = 0.3
+CENTROID_MATCH = 0.8
+SPLIT_SHARE = 0.3
+MERGE_SHARE = 0.6
+
+
+@dataclass
+class Matching:
+    """How one fit's clusters map onto stable topic ids, and the lineage events that follow."""
+
+    mapping: dict[int, int] = field(default_factory=dict)  # fit cluster -> stable topic id
+    created: list[int] = field(default_factory=list)
+    revived: list[int] = field(default_factory=list)  # matched by centroid only (no shared members)
+    splits: list[tuple[int, int, int]] = field(default_factory=list)  # (from topic, new topic, fit cluster)
+    merges: list[tuple[int, int]] = field(default_factory=list)  # (topic, into topic)
+
+
+def _unit_rows(vectors) -> np.ndarray:
+    m = np.vstack([np.asarray(v, dtype=np.float32) for v in vectors])
+    return m / np.clip(np.linalg.norm(m, axis=1, keepdims=True), 1e-12, None)
+
+
+def match_clusters(
+    old: np.ndarray,
+    fit: np.ndarray,
+    fit_ids: np.ndarray,
+    fit_centroids: np.ndarray,
+    previous: pd.DataFrame,
+    highest: int,
+    min_size: int,
+    curated: frozenset[int] = frozenset(),
+) -> Matching:
+    """Map the fit's clusters (``fit_ids``, labels ``fit`` per message) onto stored topics.
+
+    ``old`` holds each message's stored topic (``OUTLIER``, or ``UNASSIGNED`` for new messages);
+    ``previous`` lists the stored topics that can still be matched (``topic_id``, ``centroid``).
+    """
+    result = Matching()
+    prev_ids = previous["topic_id"].to_numpy(dtype=int) if len(previous) else np.zeros(0, dtype=int)
+    fit_ids = np.asarray(fit_ids, dtype=int)
+    if len(fit_ids) == 0:
+        return result
+    col = {t: c for c, t in enumerate(prev_ids)}
+    row = {t: r for r, t in enumerate(fit_ids)}
+    overlap = np.zeros((len(fit_ids), len(prev_ids)))
+    both = (fit >= 0) & np.isin(old, prev_ids)
+    for f, o in zip(fit[both], old[both], strict=True):
+        overlap[row[int(f)], col[int(o)]] += 1
+    size_old = np.array([(old == t).sum() for t in prev_ids], dtype=float)
+    old_in_fit = overlap.sum(axis=1)
+
+    matched_rows: set[int] = set()
+    matched_cols: set[int] = set()
+    if overlap.size and overlap.any():
+        jaccard = overlap / np.clip(old_in_fit[:, None] + size_old[None, :] - overlap, 1, None)
+        for r, c in zip(*linear_sum_assignment(jaccard, maximize=True), strict=True):
+            if jaccard[r, c] >= MATCH_JACCARD:
+                result.mapping[int(fit_ids[r])] = int(prev_ids[c])
+                matched_rows.add(r)
+                matched_cols.add(c)
+
+    # Topics that share no members with the fit (gone quiet, now back): centroid similarity.
+    free_rows = [r for r in range(len(fit_ids)) if r not in matched_rows]
+    free_cols = [c for c in range(len(prev_ids)) if c not in matched_cols and size_old[c] == 0]
+    if free_rows and free_cols:
+        old_c = _unit_rows(previous["centroid"].iloc[free_cols])
+        sims = np.asarray(fit_centroids, dtype=np.float32)[free_rows] @ old_c.T
+        for r, c in zip(*linear_sum_assignment(sims, maximize=True), strict=True):
+            if sims[r, c] >= CENTROID_MATCH:
+                topic = int(prev_ids[free_cols[c]])
+                result.mapping[int(fit_ids[free_rows[r]])] = topic
+                result.revived.append(topic)
+                matched_rows.add(free_rows[r])
+                matched_cols.add(free_cols[c])
+
+    fresh = highest + 1
+    for r, t in enumerate(fit_ids):  # fit ids come largest first, so fresh ids follow size
+        if r in matched_rows:
+            continue
+        c = int(overlap[r].argmax()) if overlap.shape[1] else -1
+        took = overlap[r, c] if c >= 0 else 0
+        splits_off = (
+            c in matched_cols
+            and took >= min_size
+            and took >= SPLIT_SHARE * size_old[c]
+            and took >= 0.5 * old_in_fit[r]
+        )
+        if splits_off and int(prev_ids[c]) in curated:
+            result.mapping[int(t)] = int(prev_ids[c])  # people merged these: keep them together
+            continue
+        result.mapping[int(t)] = fresh
+        if splits_off:
+            result.splits.append((int(prev_ids[c]), fresh, int(t)))
+        else:
+            result.created.append(fresh)
+        fresh += 1
+
+    for c, topic in enumerate(prev_ids):
+        if c in matched_cols or size_old[c] == 0:
+            continue
+        r = int(overlap[:, c].argmax())
+        into = result.mapping.get(int(fit_ids[r]))
+        if r in matched_rows and overlap[r, c] >= MERGE_SHARE * size_old[c] and into != topic:
+            result.merges.append((int(topic), int(into)))
+    return result
+
+
+def resolve_assignments(old: np.ndarray, fit: np.ndarray, matching: Matching) -> np.ndarray:
+    """Each message's topic after a refit: its stored one unless a split or merge moved it."""
+    mapped = np.asarray([matching.mapping.get(int(f), OUTLIER) for f in fit], dtype=int)
+    final = np.where(old >= 0, old, mapped)
+    for topic, into in matching.merges:
+        final[old == topic] = into
+    for topic, new, cluster in matching.splits:
+        final[(old == topic) & (fit == cluster)] = new
+    return final
+
+
+def assign_nearest(
+    X: np.ndarray, topic_ids: np.ndarray, centroids: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest topic of each row (or ``OUTLIER`` under ``threshold``), its similarity, and the index."""
+    if len(topic_ids) == 0 or len(X) == 0:
+        return np.full(len(X), OUTLIER), np.zeros(len(X)), np.zeros(len(X), dtype=int)
+    sims = X @ np.asarray(centroids, dtype=np.float32).T
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(X)), best]
+    labels = np.where(best_sim >= threshold, np.asarray(topic_ids)[best], OUTLIER)
+    return labels.astype(int), best_sim.astype(float), best

@@ -1,0 +1,335 @@
+"""One run's topic step: assign new messages to the known topics, or re-fit when drift says so.
+
+Either way topic ids keep their meaning: a re-fit is matched to the stored topics by shared members
+(``pipeline.topic_identity``), messages keep the topic they had unless a recorded split or merge moves
+them, every identity change lands in ``topic_lineage``, and the people's decisions in
+``topic_overrides`` are applied again at the end (``pipeline.overrides``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import normalize
+
+from models.topic_model import TopicModel
+from pipeline import drift, embeddings, overrides
+from pipeline.store import Store, execute
+from pipeline.topic_identity import (
+    OUTLIER,
+    UNASSIGNED,
+    Matching,
+    assign_nearest,
+    match_clusters,
+    resolve_assignments,
+)
+
+DORMANT_AFTER_DAYS = 14  # no message for two weeks before the newest one: the topic has gone quiet
+FLOOR_QUANTILE = 0.10
+
+TOPIC_COLUMNS = [
+    "topic_id", "label", "keywords", "size", "representative_ids", "centroid", "x", "y", "theme_id",
+    "theme_label", "run_id", "updated_at", "auto_label", "label_source", "state", "merged_into",
+    "fit_similarity", "created_run_id",
+]  # fmt: skip
+
+
+def _stored(store: Store) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
+    """Stored topics, assignments, the highest id ever used and the size of the last fit."""
+    with store.connect(read_only=True) as con:
+        topics = con.execute("SELECT * FROM topics WHERE topic_id >= 0 ORDER BY topic_id").df()
+        assigned = con.execute("SELECT message_id, topic_id, probability FROM assignments").df()
+        highest = execute(
+            con,
+            "SELECT max(CAST(json_extract(counts, '$.topics.max_topic_id') AS INTEGER)) FROM runs "
+            "WHERE status = 'completed'",
+        )[0][0]
+        fitted = execute(
+            con, "SELECT messages FROM topic_lineage WHERE event = 'refit' ORDER BY happened_at DESC LIMIT 1"
+        )
+    highest = max([-1, highest if highest is not None else -1, *topics["topic_id"].tolist()])
+    return topics, assigned, int(highest), int(fitted[0][0]) if fitted else 0
+
+
+def _message_times(store: Store) -> pd.Series:
+    frame = store.query(
+        "SELECT message_id, coalesce(sent_at, ingested_at) AS at FROM messages WHERE is_customer"
+    )
+    return frame.set_index("message_id")["at"]
+
+
+def topic_geometry(X: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Per topic with members: size, centroid, and the 10th percentile of members' similarity to it."""
+    rows = []
+    for t in np.unique(labels[labels >= 0]):
+        members = X[labels == t]
+        centroid = normalize(members.mean(axis=0, keepdims=True))[0]
+        rows.append(
+            {
+                "topic_id": int(t),
+                "size": len(members),
+                "centroid": centroid.astype(np.float32),
+                "fit_similarity": float(np.quantile(members @ centroid, FLOOR_QUANTILE)),
+            }
+        )
+    return pd.DataFrame(rows, columns=["topic_id", "size", "centroid", "fit_similarity"])
+
+
+def _expected_unexplained(X: np.ndarray, labels: np.ndarray, geometry: pd.DataFrame) -> float:
+    """The known messages' own unexplained rate (outliers + members under their topic's floor)."""
+    known = labels != UNASSIGNED
+    if not known.any():
+        return 0.0
+    geo = geometry.set_index("topic_id")
+    lab = labels[known]
+    inside = lab >= 0
+    sims = np.zeros(len(lab))
+    floors = np.zeros(len(lab))
+    if inside.any():
+        cents = np.vstack(geo.loc[lab[inside], "centroid"].to_numpy())
+        sims[inside] = np.einsum("ij,ij->i", X[known][inside], cents)
+        floors[inside] = geo.loc[lab[inside], "fit_similarity"].to_numpy()
+    return float(drift.unexplained(lab, sims, floors).mean())
+
+
+def _event(run_id: str, event: str, topic: int | None, related: int | None, n: int, detail: str) -> dict:
+    return {
+        "event_id": f"{run_id}:{event}:{topic}",
+        "run_id": run_id,
+        "event": event,
+        "topic_id": topic,
+        "related_topic_id": related,
+        "messages": int(n),
+        "detail": detail,
+        "happened_at": datetime.now(UTC),
+    }
+
+
+def update_topics(
+    store: Store,
+    model_name: str,
+    topic_settings: dict[str, Any],
+    spacy_models: dict[str, str],
+    run_id: str,
+    refit: bool = False,
+) -> dict[str, Any]:
+    """Assign or re-fit, keep ids, record lineage, apply overrides; returns the step's counts."""
+    messages, X = embeddings.customer_messages_with_vectors(store, model_name)
+    if messages.empty:
+        return {"mode": "none", "topics": 0, "customer_messages": 0, "outlier_share": 0.0}
+    X = normalize(X.astype(np.float32))
+    previous, assigned, highest, fitted = _stored(store)
+    stored = assigned.set_index("message_id")
+    old = messages["message_id"].map(stored["topic_id"]).fillna(UNASSIGNED).astype(int).to_numpy()
+    old_prob = messages["message_id"].map(stored["probability"]).fillna(0.0).to_numpy()
+    new = old == UNASSIGNED
+    model = TopicModel(**topic_settings, spacy_models=spacy_models)
+    min_size = model.params_for(len(X)).min_cluster_size
+    live = previous[previous["state"].fillna("active") != "merged"] if len(previous) else previous
+    geometry = topic_geometry(X, old)
+    events: list[dict] = []
+
+    report = None
+    if live.empty:
+        mode, reason = "refit", "no topics yet"
+    elif refit:
+        mode, reason = "refit", "requested"
+    else:
+        geo = _live_geometry(live, geometry)
+        labels, sims, nearest = assign_nearest(
+            X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
+        )
+        floors = geo["fit_similarity"].to_numpy()[nearest] if len(nearest) else np.zeros(0)
+        report = drift.drift_report(
+            drift.unexplained(labels, sims, floors),
+            _expected_unexplained(X, old, geometry),
+            fitted,
+            min_size,
+        )
+        mode, reason = ("refit", report.reason) if report.refit else ("assign", report.reason)
+
+    matching = Matching()
+    if mode == "refit":
+        tm = model.fit(X, messages["text"].tolist(), messages["language"].fillna("xx").tolist())
+        matching = match_clusters(
+            old, tm.labels_, tm.topic_ids_, tm.centroids_, live, highest, tm.params_.min_cluster_size,
+            curated=overrides.merge_targets(store),
+        )
+        final = resolve_assignments(old, tm.labels_, matching)
+        prob = np.where(final == old, old_prob, tm.probabilities_)
+        fit_rows = _fit_rows(tm, matching, messages["message_id"].to_numpy())
+        events.append(_event(run_id, "refit", None, None, len(X), reason))
+        for topic, n_from, cluster in matching.splits:
+            moved = int(((old == topic) & (tm.labels_ == cluster)).sum())
+            events.append(_event(run_id, "split", n_from, topic, moved, f"split off from topic {topic}"))
+        for topic, into in matching.merges:
+            events.append(_event(run_id, "merged", topic, into, int((old == topic).sum()), f"into {into}"))
+        for topic in matching.created:
+            events.append(_event(run_id, "created", topic, None, int((final == topic).sum()), "new topic"))
+    else:
+        final = old.copy()
+        final[new] = labels
+        prob = old_prob.copy()
+        prob[new] = np.where(labels >= 0, sims, 0.0)
+        fit_rows = pd.DataFrame()
+
+    times = messages["message_id"].map(_message_times(store)).to_numpy()
+    table, state_events = _topic_table(previous, fit_rows, X, final, times, matching, run_id)
+    events += state_events
+    changed = (final != old) | new
+    rows = pd.DataFrame(
+        {
+            "message_id": messages["message_id"].to_numpy()[changed],
+            "topic_id": final[changed].astype(int),
+            "probability": prob[changed].astype(float),
+            "run_id": run_id,
+        }
+    )
+    with store.connect() as con:
+        execute(con, "BEGIN TRANSACTION")
+        execute(con, "DELETE FROM topics")
+        store.upsert("topics", table[TOPIC_COLUMNS], con=con)
+        store.upsert("assignments", rows, con=con)
+        if events:
+            store.upsert("topic_lineage", pd.DataFrame(events), con=con)
+        execute(con, "COMMIT")
+    applied = overrides.apply_overrides(store, run_id)
+
+    known = ~new
+    kept = float((final[known & (old >= 0)] == old[known & (old >= 0)]).mean()) if (known & (old >= 0)).any() else 1.0
+    active = table[(table["topic_id"] >= 0) & (table["state"] == "active")]
+    return {
+        "mode": mode,
+        "reason": reason,
+        "drift": report.as_dict() if report else None,
+        "topics": int(len(active)),
+        "dormant": int((table["state"] == "dormant").sum()),
+        "created": len(matching.created),
+        "splits": len(matching.splits),
+        "merges": len(matching.merges),
+        "overrides_applied": applied,
+        "new_messages": int(new.sum()),
+        "ids_kept": round(kept, 4),
+        "max_topic_id": int(max([highest, *table["topic_id"].tolist()])),
+        "customer_messages": len(messages),
+        "fitted_messages": len(X) if mode == "refit" else fitted,
+        "outlier_share": round(float((final == OUTLIER).mean()), 4),
+        "min_cluster_size": int(min_size),
+    }
+
+
+def _live_geometry(live: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
+    """Centroid and floor of every live topic: from its members, or as stored if it has none now."""
+    geo = geometry[geometry["topic_id"].isin(live["topic_id"])]
+    missing = live[~live["topic_id"].isin(geo["topic_id"]) & live["centroid"].notna()]
+    if len(missing):
+        extra = pd.DataFrame(
+            {
+                "topic_id": missing["topic_id"].astype(int),
+                "size": 0,
+                "centroid": [normalize(np.asarray(c, dtype=np.float32)[None])[0] for c in missing["centroid"]],
+                "fit_similarity": missing["fit_similarity"].fillna(0.0).astype(float),
+            }
+        )
+        geo = pd.concat([geo, extra], ignore_index=True)
+    return geo.sort_values("topic_id").reset_index(drop=True)
+
+
+def _fit_rows(tm: TopicModel, matching: Matching, ids: np.ndarray) -> pd.DataFrame:
+    """The fit's topic descriptions under their stable ids (outlier row dropped)."""
+    rows = tm.topics_[tm.topics_["topic_id"] != OUTLIER].copy()
+    rows["topic_id"] = rows["topic_id"].map(matching.mapping).astype(int)
+    rows = rows.drop_duplicates("topic_id")  # clusters folded into a curated topic: the first describes it
+    rows["representative_ids"] = rows.pop("representative_idx").map(lambda idx: [str(ids[i]) for i in idx])
+    rows["auto_label"] = rows.pop("label")
+    return rows.drop(columns=["centroid", "size", "x", "y"])
+
+
+def _topic_table(
+    previous: pd.DataFrame,
+    fit_rows: pd.DataFrame,
+    X: np.ndarray,
+    final: np.ndarray,
+    times: np.ndarray,
+    matching: Matching,
+    run_id: str,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Every topic ever found, described by this fit where it has one, measured on its members now."""
+    now = datetime.now(UTC)
+    prev = previous.set_index("topic_id") if len(previous) else pd.DataFrame()
+    fit = fit_rows.set_index("topic_id") if len(fit_rows) else pd.DataFrame()
+    geometry = topic_geometry(X, final).set_index("topic_id")
+    ids = sorted(set(prev.index) | set(fit.index) | set(geometry.index))
+    merged_into = {t: into for t, into in matching.merges}
+    times = pd.to_datetime(pd.Series(times), utc=True)
+    newest = times.max()
+    last_seen = times.groupby(final).max()
+    rows, events = [], []
+    for t in ids:
+        base = prev.loc[t].to_dict() if t in prev.index else {}
+        row = {c: base.get(c) for c in TOPIC_COLUMNS if c != "topic_id"}
+        row["topic_id"] = int(t)
+        if t in fit.index:
+            row.update({k: v for k, v in fit.loc[t].to_dict().items() if k in TOPIC_COLUMNS})
+            row["run_id"] = run_id
+            row["updated_at"] = now
+        elif len(fit):  # a re-fit renumbers themes: topics it did not describe join the nearest one
+            row["theme_id"], row["theme_label"] = None, None
+        if not row.get("created_run_id"):
+            row["created_run_id"] = run_id
+        if t in geometry.index:
+            row["size"] = int(geometry.loc[t, "size"])
+            row["centroid"] = [float(v) for v in geometry.loc[t, "centroid"]]
+            row["fit_similarity"] = float(geometry.loc[t, "fit_similarity"])
+        else:
+            row["size"] = 0
+        was = base.get("state") or "active"
+        if t in merged_into or was == "merged":
+            row["state"] = "merged"
+            row["merged_into"] = merged_into.get(t, base.get("merged_into"))
+        else:
+            quiet = t not in last_seen.index or (newest - last_seen[t]).days >= DORMANT_AFTER_DAYS
+            row["state"] = "dormant" if quiet else "active"
+            if t in prev.index and was != row["state"]:
+                events.append(
+                    _event(run_id, "dormant" if quiet else "revived", t, None, row["size"], "")
+                )
+        row["label"] = row.get("auto_label") or row.get("label") or f"topic {t}"
+        row["label_source"] = "auto"
+        row["keywords"] = list(row["keywords"]) if row.get("keywords") is not None else []
+        row["representative_ids"] = (
+            list(row["representative_ids"]) if row.get("representative_ids") is not None else []
+        )
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=TOPIC_COLUMNS)
+    _place(table)
+    outliers = {c: None for c in TOPIC_COLUMNS}
+    outliers.update(
+        topic_id=OUTLIER, label="Unassigned (outliers)", auto_label="Unassigned (outliers)",
+        label_source="auto", keywords=[], representative_ids=[], size=int((final == OUTLIER).sum()),
+        state="active", run_id=run_id, updated_at=now,
+    )  # fmt: skip
+    table = pd.concat([table, pd.DataFrame([outliers])], ignore_index=True)
+    return table, events
+
+
+def _place(table: pd.DataFrame) -> None:
+    """2-D map positions for every topic with a centroid, and a theme for topics the fit did not see."""
+    has = table["centroid"].notna() & (table["state"] != "merged")
+    if has.sum() >= 2:
+        C = normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in table.loc[has, "centroid"]]))
+        xy = PCA(n_components=2, random_state=0).fit_transform(C)
+        table.loc[has, "x"] = xy[:, 0]
+        table.loc[has, "y"] = xy[:, 1]
+        themed = table["theme_id"].notna() & has
+        orphan = has & ~themed
+        if orphan.any() and themed.any():
+            T = normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in table.loc[themed, "centroid"]]))
+            O = normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in table.loc[orphan, "centroid"]]))
+            nearest = (O @ T.T).argmax(axis=1)
+            table.loc[orphan, "theme_id"] = table.loc[themed, "theme_id"].to_numpy()[nearest]
+            table.loc[orphan, "theme_label"] = table.loc[themed, "theme_label"].to_numpy()[nearest]
