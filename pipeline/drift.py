@@ -8,8 +8,10 @@ tenth of the rest). The model is re-fitted when, among the new messages:
 - the unexplained share is higher than that rate by at least ``margin`` (5 points), with a one-sided
   binomial test at ``alpha`` = 0.001, and there are at least ``min_size`` unexplained messages (enough
   to form a topic): something customers say that no topic covers;
-- or the new messages number at least ``growth`` (half) of the messages the model was last fitted
-  on: the model has not seen a third of the data.
+- or the messages the model has never been fitted on number at least ``growth`` (half) of those it
+  was fitted on: the model has not seen a third of the data.
+
+A new theme too small to move these numbers is caught without a re-fit (``pipeline.novelty``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def drift_report(
     new_unexplained: np.ndarray,
     expected_share: float,
     fitted_messages: int,
+    unseen: int,
     min_size: int,
     *,
     alpha: float = ALPHA,
@@ -60,8 +63,8 @@ def drift_report(
     share = k / n if n else 0.0
     p0 = float(min(max(expected_share, 1e-3), 0.999))
     p = float(binom.sf(k - 1, n, p0)) if n else 1.0
-    if n and n >= growth * max(fitted_messages, 1):
-        refit, reason = True, f"{n} new messages vs {fitted_messages} fitted (growth >= {growth:.0%})"
+    if unseen >= growth * max(fitted_messages, 1):
+        refit, reason = True, f"{unseen} messages unseen by the fit vs {fitted_messages} fitted (>= {growth:.0%})"
     elif n and p < alpha and share - p0 >= margin and k >= min_size:
         refit, reason = True, f"{share:.0%} of new messages unexplained vs {p0:.0%} expected (p={p:.1e})"
     else:

@@ -1,4 +1,4 @@
-"""Topic identity across runs: which of this fit's clusters is which stored topic, and what moved.
+"""Topic identity across runs: which of this fit's clusters is which stored topic, and what changed.
 
 Pure functions over arrays; ``pipeline.topic_update`` reads and writes the store around them.
 
@@ -9,16 +9,20 @@ anything (a topic that went quiet and came back) fall back to centroid similarit
 is judged with stated rules:
 
 - **split**: an unmatched cluster made mostly (>= half) of one stored topic's messages, holding at
-  least ``split_share`` of that topic and at least ``min_size`` of its messages, splits off from it;
-- **merge**: an unmatched stored topic whose messages (at least ``merge_share`` of them) now sit in a
-  cluster matched to another topic is merged into that topic;
-- **created**: any other unmatched cluster is a new topic, with an id above every id used before.
+  least ``SPLIT_SHARE`` of that topic and at least ``min_size`` of its messages, splits off as a new
+  topic and takes those messages with it (so both topics' weekly history stays true) -- but only
+  within a churn budget: one run moves at most ``MAX_CHURN`` (2%) of the messages already in
+  topics, largest splits first; the other splits are recorded as suggestions;
+- **merge suggested**: an unmatched stored topic whose messages (at least ``MERGE_SHARE`` of them) now
+  sit in a cluster matched to another topic;
+- **folded**: an unmatched cluster holding messages already in topics at least half as often as the
+  data does overall is a re-cut of what those topics cover, not something new;
+- **created**: any other unmatched cluster (mostly new or outlier messages) is a new topic, with an
+  id above every id used before.
 
-A topic people merged others into (``curated``) is never split again: a cluster that would split off
-from it is folded back into it, so a re-fit cannot undo a decision.
-
-Messages keep the topic they had; only a recorded split or merge moves them. Outliers and new
-messages take the topic of their new cluster.
+Messages already in a topic move only with a split inside that budget or a merge people decided
+(``voc topics merge``; automatic merges are only suggested), so ids hold week after week. New
+messages go to the topic created for their cluster, or else to the nearest known topic.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ MATCH_JACCARD = 0.3
 CENTROID_MATCH = 0.8
 SPLIT_SHARE = 0.3
 MERGE_SHARE = 0.6
+MAX_CHURN = 0.02
 
 
 @dataclass
@@ -45,8 +50,10 @@ class Matching:
     mapping: dict[int, int] = field(default_factory=dict)  # fit cluster -> stable topic id
     created: list[int] = field(default_factory=list)
     revived: list[int] = field(default_factory=list)  # matched by centroid only (no shared members)
-    splits: list[tuple[int, int, int]] = field(default_factory=list)  # (from topic, new topic, fit cluster)
-    merges: list[tuple[int, int]] = field(default_factory=list)  # (topic, into topic)
+    splits: list[tuple[int, int, int]] = field(default_factory=list)  # applied: (topic, new topic, cluster)
+    split_suggestions: list[tuple[int, int]] = field(default_factory=list)  # (topic, fit cluster)
+    merges: list[tuple[int, int]] = field(default_factory=list)  # suggested: (topic, into topic)
+    folded: list[int] = field(default_factory=list)  # fit clusters joined to an existing topic
 
 
 def _unit_rows(vectors) -> np.ndarray:
@@ -82,6 +89,8 @@ def match_clusters(
         overlap[row[int(f)], col[int(o)]] += 1
     size_old = np.array([(old == t).sum() for t in prev_ids], dtype=float)
     old_in_fit = overlap.sum(axis=1)
+    cluster_size = np.array([(fit == t).sum() for t in fit_ids], dtype=float)
+    old_share = float((old >= 0).mean()) if len(old) else 0.0  # share of messages already in topics
 
     matched_rows: set[int] = set()
     matched_cols: set[int] = set()
@@ -95,7 +104,10 @@ def match_clusters(
 
     # Topics that share no members with the fit (gone quiet, now back): centroid similarity.
     free_rows = [r for r in range(len(fit_ids)) if r not in matched_rows]
-    free_cols = [c for c in range(len(prev_ids)) if c not in matched_cols and size_old[c] == 0]
+    has_centroid = previous["centroid"].notna().to_numpy() if len(previous) else np.zeros(0, dtype=bool)
+    free_cols = [
+        c for c in range(len(prev_ids)) if c not in matched_cols and size_old[c] == 0 and has_centroid[c]
+    ]
     if free_rows and free_cols:
         old_c = _unit_rows(previous["centroid"].iloc[free_cols])
         sims = np.asarray(fit_centroids, dtype=np.float32)[free_rows] @ old_c.T
@@ -108,6 +120,8 @@ def match_clusters(
                 matched_cols.add(free_cols[c])
 
     fresh = highest + 1
+    budget = MAX_CHURN * float((old >= 0).sum())
+    candidates = []
     for r, t in enumerate(fit_ids):  # fit ids come largest first, so fresh ids follow size
         if r in matched_rows:
             continue
@@ -119,15 +133,27 @@ def match_clusters(
             and took >= SPLIT_SHARE * size_old[c]
             and took >= 0.5 * old_in_fit[r]
         )
-        if splits_off and int(prev_ids[c]) in curated:
-            result.mapping[int(t)] = int(prev_ids[c])  # people merged these: keep them together
-            continue
-        result.mapping[int(t)] = fresh
-        if splits_off:
-            result.splits.append((int(prev_ids[c]), fresh, int(t)))
+        recut = not splits_off and took > 0 and old_in_fit[r] >= 0.5 * old_share * cluster_size[r]
+        if splits_off and int(prev_ids[c]) not in curated:  # people merged these: never split them
+            candidates.append((took, r, c))
+        elif splits_off or recut:
+            result.mapping[int(t)] = int(prev_ids[c])
+            result.folded.append(int(t))
         else:
+            result.mapping[int(t)] = fresh
             result.created.append(fresh)
-        fresh += 1
+            fresh += 1
+    for took, r, c in sorted(candidates, key=lambda x: (-x[0], x[1])):
+        t, topic = int(fit_ids[r]), int(prev_ids[c])
+        if took <= budget:
+            budget -= took
+            result.mapping[t] = fresh
+            result.splits.append((topic, fresh, t))
+            fresh += 1
+        else:
+            result.mapping[t] = topic
+            result.folded.append(t)
+            result.split_suggestions.append((topic, t))
 
     for c, topic in enumerate(prev_ids):
         if c in matched_cols or size_old[c] == 0:
@@ -139,12 +165,18 @@ def match_clusters(
     return result
 
 
-def resolve_assignments(old: np.ndarray, fit: np.ndarray, matching: Matching) -> np.ndarray:
-    """Each message's topic after a refit: its stored one unless a split or merge moved it."""
+def resolve_assignments(
+    old: np.ndarray, fit: np.ndarray, matching: Matching, nearest: np.ndarray
+) -> np.ndarray:
+    """Each message's topic after a re-fit: the stored one unless an applied split moves it; for new
+    messages the topic created or split off for their cluster, else ``nearest`` (their nearest known
+    topic); outliers stay outliers unless a created topic takes them."""
+    fresh = set(matching.created) | {new for _, new, _ in matching.splits}
     mapped = np.asarray([matching.mapping.get(int(f), OUTLIER) for f in fit], dtype=int)
-    final = np.where(old >= 0, old, mapped)
-    for topic, into in matching.merges:
-        final[old == topic] = into
+    into_new = np.isin(mapped, list(fresh)) & (old < 0)
+    final = old.copy()
+    final[old == UNASSIGNED] = np.asarray(nearest)[old == UNASSIGNED]
+    final[into_new] = mapped[into_new]
     for topic, new, cluster in matching.splits:
         final[(old == topic) & (fit == cluster)] = new
     return final

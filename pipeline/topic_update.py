@@ -17,9 +17,10 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
 from models.topic_model import TopicModel
-from pipeline import drift, embeddings, overrides
+from pipeline import drift, embeddings, novelty, overrides
 from pipeline.store import Store, execute
 from pipeline.topic_identity import (
+    MAX_CHURN,
     OUTLIER,
     UNASSIGNED,
     Matching,
@@ -34,7 +35,7 @@ FLOOR_QUANTILE = 0.10
 TOPIC_COLUMNS = [
     "topic_id", "label", "keywords", "size", "representative_ids", "centroid", "x", "y", "theme_id",
     "theme_label", "run_id", "updated_at", "auto_label", "label_source", "state", "merged_into",
-    "fit_similarity", "created_run_id",
+    "fit_similarity", "created_run_id", "tracked_from",
 ]  # fmt: skip
 
 
@@ -144,11 +145,9 @@ def update_topics(
             X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
         )
         floors = geo["fit_similarity"].to_numpy()[nearest] if len(nearest) else np.zeros(0)
+        lost = drift.unexplained(labels, sims, floors)
         report = drift.drift_report(
-            drift.unexplained(labels, sims, floors),
-            _expected_unexplained(X, old, geometry),
-            fitted,
-            min_size,
+            lost, _expected_unexplained(X, old, geometry), fitted, max(len(X) - fitted, 0), min_size
         )
         mode, reason = ("refit", report.reason) if report.refit else ("assign", report.reason)
 
@@ -158,16 +157,39 @@ def update_topics(
         matching = match_clusters(
             old, tm.labels_, tm.topic_ids_, tm.centroids_, live, highest, tm.params_.min_cluster_size,
             curated=overrides.merge_targets(store),
-        )
-        final = resolve_assignments(old, tm.labels_, matching)
-        prob = np.where(final == old, old_prob, tm.probabilities_)
-        fit_rows = _fit_rows(tm, matching, messages["message_id"].to_numpy())
+        )  # fmt: skip
+        nearest = np.full(len(X), OUTLIER)
+        sims = np.zeros(len(X))
+        if not live.empty:
+            geo = _live_geometry(live, geometry)
+            nearest[new], sims[new], _ = assign_nearest(
+                X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
+            )
+        else:  # first fit: every message takes its cluster's topic
+            nearest = np.asarray([matching.mapping.get(int(f), OUTLIER) for f in tm.labels_], dtype=int)
+        final = resolve_assignments(old, tm.labels_, matching, nearest)
+        fresh = matching.created + [new for _, new, _ in matching.splits]
+        prob = np.where(final == old, old_prob, np.where(np.isin(final, fresh), tm.probabilities_, sims))
+        fit_rows = _fit_rows(tm, matching.mapping, messages["message_id"].to_numpy(), matching.folded)
         events.append(_event(run_id, "refit", None, None, len(X), reason))
-        for topic, n_from, cluster in matching.splits:
+        for topic, new_topic, cluster in matching.splits:
             moved = int(((old == topic) & (tm.labels_ == cluster)).sum())
-            events.append(_event(run_id, "split", n_from, topic, moved, f"split off from topic {topic}"))
+            events.append(_event(run_id, "split", new_topic, topic, moved, f"split off from topic {topic}"))
+        for topic, cluster in matching.split_suggestions:
+            part = int(((old == topic) & (tm.labels_ == cluster)).sum())
+            events.append(
+                _event(
+                    run_id, "split_suggested", topic, None, part,
+                    f"{part} of its messages form a cluster of their own (over this run's churn budget)",
+                )  # fmt: skip
+            )
         for topic, into in matching.merges:
-            events.append(_event(run_id, "merged", topic, into, int((old == topic).sum()), f"into {into}"))
+            events.append(
+                _event(
+                    run_id, "merge_suggested", topic, into, int((old == topic).sum()),
+                    f"the re-fit found it together with topic {into}: `voc topics merge {topic} {into}`",
+                )  # fmt: skip
+            )
         for topic in matching.created:
             events.append(_event(run_id, "created", topic, None, int((final == topic).sum()), "new topic"))
     else:
@@ -178,7 +200,20 @@ def update_topics(
         fit_rows = pd.DataFrame()
 
     times = messages["message_id"].map(_message_times(store)).to_numpy()
-    table, state_events = _topic_table(previous, fit_rows, X, final, times, matching, run_id)
+    kinds = {new_topic: "recut" for _, new_topic, _ in matching.splits}
+    if not live.empty:  # a first fit has nothing to be new against
+        top = max([highest, *matching.mapping.values()])
+        novel_rows, novel_events, novel_kinds = _new_themes(
+            model, messages, X, new, old, final, prob, times, top, run_id
+        )
+        if len(novel_rows):
+            fit_rows = pd.concat([fit_rows, novel_rows], ignore_index=True)
+            matching.created += [int(t) for t in novel_rows["topic_id"]]
+            events += novel_events
+            kinds.update(novel_kinds)
+    table, state_events = _topic_table(
+        previous, fit_rows, X, final, new, times, run_id, model.reassign_threshold, kinds
+    )
     events += state_events
     changed = (final != old) | new
     rows = pd.DataFrame(
@@ -199,8 +234,8 @@ def update_topics(
         execute(con, "COMMIT")
     applied = overrides.apply_overrides(store, run_id)
 
-    known = ~new
-    kept = float((final[known & (old >= 0)] == old[known & (old >= 0)]).mean()) if (known & (old >= 0)).any() else 1.0
+    had = old >= 0
+    kept = float((final[had] == old[had]).mean()) if had.any() else 1.0
     active = table[(table["topic_id"] >= 0) & (table["state"] == "active")]
     return {
         "mode": mode,
@@ -210,7 +245,8 @@ def update_topics(
         "dormant": int((table["state"] == "dormant").sum()),
         "created": len(matching.created),
         "splits": len(matching.splits),
-        "merges": len(matching.merges),
+        "splits_suggested": len(matching.split_suggestions),
+        "merges_suggested": len(matching.merges),
         "overrides_applied": applied,
         "new_messages": int(new.sum()),
         "ids_kept": round(kept, 4),
@@ -239,11 +275,80 @@ def _live_geometry(live: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
     return geo.sort_values("topic_id").reset_index(drop=True)
 
 
-def _fit_rows(tm: TopicModel, matching: Matching, ids: np.ndarray) -> pd.DataFrame:
-    """The fit's topic descriptions under their stable ids (outlier row dropped)."""
-    rows = tm.topics_[tm.topics_["topic_id"] != OUTLIER].copy()
-    rows["topic_id"] = rows["topic_id"].map(matching.mapping).astype(int)
-    rows = rows.drop_duplicates("topic_id")  # clusters folded into a curated topic: the first describes it
+def _new_themes(
+    model: TopicModel,
+    messages: pd.DataFrame,
+    X: np.ndarray,
+    new: np.ndarray,
+    old: np.ndarray,
+    final: np.ndarray,
+    prob: np.ndarray,
+    times: np.ndarray,
+    highest: int,
+    run_id: str,
+) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
+    """Cluster the new messages alone; clusters no topic covers become topics (updates ``final``).
+
+    A new theme (near-absent before) is created and flagged emerging by the weekly statistics. A
+    theme that was there but hidden inside broader topics splits off with the earlier messages that
+    are closer to it than to their own topic, within the run's churn budget, so its history is true.
+    """
+    idx = np.flatnonzero(new)
+    earlier_idx = np.flatnonzero(~new)
+    group = novelty.min_group(len(idx))
+    if len(idx) < 2 * group or (~new).sum() == 0:
+        return pd.DataFrame(), [], {}
+    params = {k: getattr(model, k) for k in ("n_neighbors", "n_components", "n_keywords", "n_representatives")}
+    week = TopicModel(
+        **params, min_cluster_size=group, seed=model.seed, spacy_models=model.spacy_models,
+        reassign_threshold=model.reassign_threshold,
+    ).fit(X[idx], messages["text"].iloc[idx].tolist(), messages["language"].iloc[idx].fillna("xx").tolist())
+    known = topic_geometry(X, np.where(new, OUTLIER, final))
+    known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
+    earlier_weeks = pd.to_datetime(pd.Series(times[~new]), utc=True).dt.to_period("W").nunique()
+    best = novelty.earlier_best(X[earlier_idx], known_c)
+    budget = MAX_CHURN * float((old >= 0).sum()) - float(((final != old) & (old >= 0)).sum())
+    mapping, events, fresh, kinds = {}, [], highest + 1, {}
+    for t in week.topic_ids_:
+        members = idx[week.labels_ == t]
+        verdict = novelty.check(X[members], known_c, X[earlier_idx], best, earlier_weeks, model.reassign_threshold)
+        joiners = earlier_idx[verdict.joins]
+        joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
+        if verdict.novel:
+            kinds[fresh] = "novel"
+            detail = (
+                f"new theme in this run's messages (nearest topic {verdict.nearest_topic_similarity:.2f}, "
+                f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it)"
+            )
+            event = _event(run_id, "created", fresh, None, len(members), detail)
+        elif verdict.nearest_topic_similarity < novelty.CENTROID_MATCH and len(joiners) <= budget:
+            sources = pd.Series(final[joiners]).value_counts()
+            budget -= len(joiners)
+            kinds[fresh] = "recut"
+            detail = f"split off from topic(s) {', '.join(map(str, sources.index[:3]))} with {len(joiners)} earlier messages"
+            event = _event(run_id, "split", fresh, int(sources.index[0]) if len(sources) else None, len(joiners), detail)
+        else:
+            continue
+        mapping[int(t)] = fresh
+        final[members] = fresh
+        prob[members] = week.probabilities_[week.labels_ == t]
+        moved = earlier_idx[verdict.joins]
+        final[moved] = fresh
+        events.append(event)
+        known_c = np.vstack([known_c, X[members].mean(axis=0) / np.linalg.norm(X[members].mean(axis=0))])
+        best = np.maximum(best, X[earlier_idx] @ known_c[-1])
+        fresh += 1
+    if not mapping:
+        return pd.DataFrame(), [], {}
+    skip = [int(t) for t in week.topic_ids_ if int(t) not in mapping]
+    return _fit_rows(week, mapping, messages["message_id"].to_numpy()[idx], skip), events, kinds
+
+
+def _fit_rows(tm: TopicModel, mapping: dict[int, int], ids: np.ndarray, skip: list[int]) -> pd.DataFrame:
+    """The fit's topic descriptions under their stable ids (outlier row and ``skip`` dropped)."""
+    rows = tm.topics_[(tm.topics_["topic_id"] != OUTLIER) & ~tm.topics_["topic_id"].isin(skip)]
+    rows = rows.copy()
+    rows["topic_id"] = rows["topic_id"].map(mapping).astype(int)
     rows["representative_ids"] = rows.pop("representative_idx").map(lambda idx: [str(ids[i]) for i in idx])
     rows["auto_label"] = rows.pop("label")
     return rows.drop(columns=["centroid", "size", "x", "y"])
@@ -254,22 +359,35 @@ def _topic_table(
     fit_rows: pd.DataFrame,
     X: np.ndarray,
     final: np.ndarray,
+    new: np.ndarray,
     times: np.ndarray,
-    matching: Matching,
     run_id: str,
+    threshold: float,
+    kinds: dict[int, str],
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Every topic ever found, described by this fit where it has one, measured on its members now."""
+    """Every topic ever found, described by this fit where it has one, measured on its members now.
+
+    A topic created after the first run is a new theme when, had it existed, fewer than one earlier
+    message a week would have joined it (``pipeline.novelty``; ``kinds`` holds that verdict, or
+    "recut" for splits, where it was already made): its quiet past is real. Otherwise its past was
+    re-cut from other topics and only weeks from now on are ``tracked_from`` (the weekly status
+    tests ignore the weeks before).
+    """
     now = datetime.now(UTC)
     prev = previous.set_index("topic_id") if len(previous) else pd.DataFrame()
     fit = fit_rows.set_index("topic_id") if len(fit_rows) else pd.DataFrame()
     geometry = topic_geometry(X, final).set_index("topic_id")
     ids = sorted(set(prev.index) | set(fit.index) | set(geometry.index))
-    merged_into = {t: into for t, into in matching.merges}
     times = pd.to_datetime(pd.Series(times), utc=True)
     newest = times.max()
     last_seen = times.groupby(final).max()
+    earlier_weeks = max(times[~new].dt.to_period("W").nunique(), 1) if (~new).any() else 1
+    unjudged = [t for t in geometry.index if t not in prev.index and t not in kinds]
+    joined = _earlier_joiners(X, new, geometry, unjudged, threshold)
     rows, events = [], []
     for t in ids:
+        if t not in prev.index and t not in geometry.index:
+            continue  # described by this fit but left without messages (e.g. a new theme took them)
         base = prev.loc[t].to_dict() if t in prev.index else {}
         row = {c: base.get(c) for c in TOPIC_COLUMNS if c != "topic_id"}
         row["topic_id"] = int(t)
@@ -281,6 +399,11 @@ def _topic_table(
             row["theme_id"], row["theme_label"] = None, None
         if not row.get("created_run_id"):
             row["created_run_id"] = run_id
+            recut = kinds.get(t) == "recut" or (
+                t not in kinds and joined.get(t, 0) / earlier_weeks >= novelty.NEAR_ABSENT_PER_WEEK
+            )
+            if len(prev) and recut:
+                row["tracked_from"] = newest
         if t in geometry.index:
             row["size"] = int(geometry.loc[t, "size"])
             row["centroid"] = [float(v) for v in geometry.loc[t, "centroid"]]
@@ -288,9 +411,8 @@ def _topic_table(
         else:
             row["size"] = 0
         was = base.get("state") or "active"
-        if t in merged_into or was == "merged":
+        if was == "merged":
             row["state"] = "merged"
-            row["merged_into"] = merged_into.get(t, base.get("merged_into"))
         else:
             quiet = t not in last_seen.index or (newest - last_seen[t]).days >= DORMANT_AFTER_DAYS
             row["state"] = "dormant" if quiet else "active"
@@ -315,6 +437,23 @@ def _topic_table(
     )  # fmt: skip
     table = pd.concat([table, pd.DataFrame([outliers])], ignore_index=True)
     return table, events
+
+
+def _earlier_joiners(
+    X: np.ndarray, new: np.ndarray, geometry: pd.DataFrame, created: list[int], threshold: float
+) -> dict[int, int]:
+    """For each topic created this run: earlier messages nearer its centroid than any other topic's."""
+    if not created or not (~new).any() or len(geometry) < 2:
+        return {}
+    ids = list(geometry.index)
+    C = np.vstack(geometry["centroid"].to_numpy())
+    S = X[~new] @ C.T
+    out = {}
+    for t in created:
+        j = ids.index(t)
+        others = np.delete(S, j, axis=1).max(axis=1)
+        out[t] = int(((S[:, j] > others) & (S[:, j] >= threshold)).sum())
+    return out
 
 
 def _place(table: pd.DataFrame) -> None:

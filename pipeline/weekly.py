@@ -13,6 +13,9 @@ Status rule (per topic and week), on customer-message counts:
   ``declining``: significantly down from a baseline of at least ``min_volume``;
   ``dormant``: no messages this week nor the week before; ``stable`` otherwise (and in the first
   week of data, which has no baseline).
+- a topic split off or re-cut from others after the first run is tested only against weeks from its
+  ``tracked_from`` week on (its earlier weeks are reconstructed, not observed), so a change in the
+  taxonomy is never reported as a change in what customers say.
 """
 
 from __future__ import annotations
@@ -94,8 +97,13 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     """Weekly rows per topic; weeks are cut in the store's business time zone."""
     with store.connect(read_only=True) as con:
         frame = con.execute(_WEEKLY_SQL).df()
+        tracked = con.execute(
+            "SELECT topic_id, CAST(date_trunc('week', tracked_from) AS DATE) AS since FROM topics "
+            "WHERE tracked_from IS NOT NULL"
+        ).df()
     if frame.empty:
         return frame
+    since = {int(t): pd.Timestamp(d).date() for t, d in zip(tracked["topic_id"], tracked["since"], strict=True)}
     frame["week"] = pd.to_datetime(frame["week"]).dt.date
     all_weeks = sorted(frame["week"].unique())
     week_totals = frame.groupby("week")["week_total"].first().reindex(all_weeks).fillna(0)
@@ -103,13 +111,16 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0
     )
     parts = []
-    for _topic, g in frame.groupby("topic_id", sort=True):
+    for topic, g in frame.groupby("topic_id", sort=True):
         # reindex on every week so that weeks before the topic existed count as zero in its baseline
         full = g.set_index("week").reindex(all_weeks)
         counts = full["messages"].fillna(0)
+        if int(topic) in since:  # weeks before it was tracked are reconstructed: no baseline from them
+            counts[counts.index < since[int(topic)]] = np.nan
         prev = counts.shift(1)
         base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=1).mean()
-        base_total = week_totals.shift(1).rolling(BASELINE_WEEKS, min_periods=1).mean()
+        totals = week_totals.where(counts.notna())  # the same weeks as the topic's baseline
+        base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=1).mean()
         g = g.copy()
         g["previous_messages"] = prev.reindex(g["week"]).to_numpy()
         g["baseline"] = base.reindex(g["week"]).to_numpy()

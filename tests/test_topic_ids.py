@@ -24,8 +24,9 @@ def test_clusters_keep_the_ids_of_the_topics_whose_messages_they_hold():
     m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([3, 7]), highest=9, min_size=3)
     assert m.mapping == {0: 3, 1: 7}
     assert m.created == [] and m.splits == [] and m.merges == []
-    final = resolve_assignments(old, fit, m)
-    assert list(final[20:]) == [3] * 5  # new messages take the topic of their cluster
+    nearest = np.array([OUTLIER] * 20 + [3] * 5)
+    final = resolve_assignments(old, fit, m, nearest)
+    assert list(final[20:]) == [3] * 5  # new messages join their nearest known topic
     assert (final[:20] == old[:20]).all()
 
 
@@ -35,16 +36,26 @@ def test_a_new_cluster_gets_an_id_above_every_id_used_before():
     m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([0]), highest=12, min_size=3)
     assert m.mapping == {0: 0, 1: 13}
     assert m.created == [13]
+    final = resolve_assignments(old, fit, m, np.array([OUTLIER] * 10 + [0] * 8))
+    assert list(final[10:]) == [13] * 8  # a created topic takes its cluster's new messages
 
 
-def test_a_recorded_split_moves_the_split_off_messages_and_only_those():
+def test_a_split_within_the_churn_budget_takes_its_messages_along():
+    old = np.array([4] * 20 + [9] * 980)
+    fit = np.array([0] * 12 + [1] * 8 + [2] * 980)  # 8 of 20 (40%): a split; 8 <= 2% of 1000
+    m = match_clusters(old, fit, np.array([2, 0, 1]), np.eye(3), _previous([4, 9]), highest=9, min_size=5)
+    assert m.splits == [(4, 10, 1)] and m.mapping[1] == 10
+    final = resolve_assignments(old, fit, m, np.full(1000, OUTLIER))
+    assert list(final[:20]) == [4] * 12 + [10] * 8 and (final[20:] == 9).all()
+
+
+def test_a_split_over_the_churn_budget_is_only_suggested():
     old = np.array([4] * 20)
-    fit = np.array([0] * 12 + [1] * 8)  # 8 of 20 (40%) form their own cluster
+    fit = np.array([0] * 12 + [1] * 8)  # 8 of 20 would move: 40% of all messages, over the 2% budget
     m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([4]), highest=4, min_size=5)
-    assert m.mapping == {0: 4, 1: 5}
-    assert m.splits == [(4, 5, 1)]
-    final = resolve_assignments(old, fit, m)
-    assert list(final) == [4] * 12 + [5] * 8
+    assert m.splits == [] and m.split_suggestions == [(4, 1)] and m.created == []
+    assert m.mapping == {0: 4, 1: 4}
+    assert list(resolve_assignments(old, fit, m, np.full(20, OUTLIER))) == [4] * 20
 
 
 def test_a_small_drift_of_members_is_not_a_split_and_messages_stay_put():
@@ -52,18 +63,18 @@ def test_a_small_drift_of_members_is_not_a_split_and_messages_stay_put():
     fit = np.array([0] * 17 + [1] * 3 + [1] * 10)  # 3 old members wander into a mostly new cluster
     m = match_clusters(old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([4]), highest=4, min_size=5)
     assert m.splits == [] and m.created == [5]
-    final = resolve_assignments(old, fit, m)
+    final = resolve_assignments(old, fit, m, np.array([OUTLIER] * 20 + [4] * 10))
     assert (final[:20] == 4).all()  # already-assigned messages keep their topic
     assert (final[20:] == 5).all()
 
 
-def test_two_topics_found_as_one_cluster_are_merged_into_the_larger():
+def test_two_topics_found_as_one_cluster_get_a_merge_suggestion_and_stay_apart():
     old = np.array([2] * 12 + [6] * 8)
     fit = np.zeros(20, dtype=int)
     m = match_clusters(old, fit, np.array([0]), np.eye(3)[:1], _previous([2, 6]), highest=6, min_size=3)
     assert m.mapping == {0: 2}
     assert m.merges == [(6, 2)]
-    assert set(resolve_assignments(old, fit, m)) == {2}
+    assert list(resolve_assignments(old, fit, m, np.full(20, OUTLIER))) == list(old)
 
 
 def test_a_quiet_topic_that_comes_back_is_recognised_by_its_centroid():
@@ -75,22 +86,22 @@ def test_a_quiet_topic_that_comes_back_is_recognised_by_its_centroid():
     assert m.mapping == {0: 0, 1: 1} and m.revived == [1]
 
 
-def test_outliers_stay_outliers_unless_their_new_cluster_takes_them():
+def test_outliers_stay_outliers_unless_a_created_topic_takes_them():
     old = np.array([0] * 10 + [OUTLIER] * 4)
     fit = np.array([0] * 10 + [0, 0, OUTLIER, OUTLIER])
     m = match_clusters(old, fit, np.array([0]), np.eye(3)[:1], _previous([0]), highest=0, min_size=3)
-    assert list(resolve_assignments(old, fit, m)[10:]) == [0, 0, OUTLIER, OUTLIER]
+    assert list(resolve_assignments(old, fit, m, np.full(14, OUTLIER))[10:]) == [OUTLIER] * 4
 
 
 def test_drift_rule_refits_on_unexplained_messages_or_growth_and_not_otherwise():
-    fits = drift_report(np.array([False] * 90 + [True] * 10), 0.12, fitted_messages=1000, min_size=5)
+    fits = drift_report(np.array([False] * 90 + [True] * 10), 0.12, 1000, unseen=100, min_size=5)
     assert not fits.refit
-    new_theme = drift_report(np.array([False] * 70 + [True] * 30), 0.12, fitted_messages=1000, min_size=5)
+    new_theme = drift_report(np.array([False] * 70 + [True] * 30), 0.12, 1000, unseen=100, min_size=5)
     assert new_theme.refit and "unexplained" in new_theme.reason
-    too_few = drift_report(np.array([False] * 6 + [True] * 4), 0.12, fitted_messages=1000, min_size=5)
+    too_few = drift_report(np.array([False] * 6 + [True] * 4), 0.12, 1000, unseen=10, min_size=5)
     assert not too_few.refit  # 40% unexplained, but 4 messages cannot make a topic
-    grown = drift_report(np.zeros(600, dtype=bool), 0.12, fitted_messages=1000, min_size=5)
-    assert grown.refit and "growth" in grown.reason
+    grown = drift_report(np.zeros(100, dtype=bool), 0.12, 1000, unseen=600, min_size=5)
+    assert grown.refit and "unseen" in grown.reason
 
 
 def test_a_topic_people_merged_into_is_not_split_again_by_a_refit():
@@ -99,6 +110,5 @@ def test_a_topic_people_merged_into_is_not_split_again_by_a_refit():
     m = match_clusters(
         old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([4]), highest=4, min_size=5, curated=frozenset({4})
     )
-    assert m.splits == [] and m.created == []
-    assert m.mapping == {0: 4, 1: 4}
-    assert set(resolve_assignments(old, fit, m)) == {4}
+    assert m.splits == [] and m.created == []  # no suggestion to undo what people decided
+    assert m.mapping == {0: 4, 1: 4} and m.folded == [1]

@@ -1,0 +1,267 @@
+"""Weekly scenario: planted events in 10 weeks of conversations, run week by week with the real CLI.
+
+    python -m bench.scenario [--source banking77|massive-fr] [--seed 1] [--weeks 10]
+
+From a labelled intent set, background intents arrive at steady Poisson rates (the whole week's volume
+also swings by up to ±15%), a few percent of messages are one-off noise from other intents, and four
+events are planted: two intents appear from week 8, one quadruples in week 9, one stops after week 5.
+Each week is written as a JSONL file and loaded with ``voc ingest`` then ``voc run`` (in one process,
+through the CLI), as a scheduled weekly run would.
+
+After every week it reads the store and scores:
+- **detected**: each event is flagged in its first week by the topic holding most of the event intent's
+  messages (appear → emerging/growing in week 8, surge → growing/emerging in week 9, stop → declining
+  or dormant in week 6);
+- **false alarms**: emerging/growing/declining statuses of the week just run that no planted event
+  explains (an event explains alarms on the topics holding at least a quarter of its intent's
+  messages, from its first week until the week after it ends);
+- **ids kept**: the share of messages from earlier weeks whose topic id did not change with this week.
+
+Writes bench/results/scenario-<source>-<seed>.json and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import datasets
+
+RESULTS = Path(__file__).resolve().parent / "results"
+START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+CHANNELS = ["whatsapp", "messenger", "webchat", "email", "rcs", "gbm"]
+ALARMS = ("emerging", "growing", "declining")
+
+
+@dataclass
+class Event:
+    kind: str  # appear | surge | stop
+    intent: str
+    first_week: int  # 1-based week in which it must be flagged
+    last_week: int  # last week whose alarms on its topic it explains
+    expected: tuple[str, ...]
+
+
+def load_source(name: str) -> datasets.LabelledSet:
+    if name == "banking77":
+        return datasets.banking77("all")
+    if name == "massive-fr":
+        return datasets.massive_fr()
+    raise SystemExit(f"unknown source {name!r}")
+
+
+def build(source: datasets.LabelledSet, seed: int, weeks: int = 10, background: int = 24):
+    """(messages per week as DataFrames, planted events)."""
+    rng = np.random.default_rng(seed)
+    by_intent: dict[str, list[str]] = {}
+    for text, label in zip(source.texts, source.labels, strict=True):
+        by_intent.setdefault(label, []).append(text)
+    big = sorted(i for i, t in by_intent.items() if len(t) >= 120)
+    chosen = list(rng.choice(big, size=background + 4, replace=False))
+    appear, surge, stop = chosen[:2], chosen[2], chosen[3]
+    steady = chosen[4:]
+    noise_pool = [i for i in by_intent if i not in chosen]
+    rate = {i: float(rng.uniform(6, 18)) for i in steady}
+    rate.update({appear[0]: 14.0, appear[1]: 10.0, surge: 10.0, stop: 14.0})
+    pools = {i: list(rng.permutation(by_intent[i])) for i in chosen}
+    cursor = dict.fromkeys(chosen, 0)
+
+    def draw(intent: str, n: int) -> list[str]:
+        out = []
+        for _ in range(n):
+            pool = pools[intent]
+            out.append(pool[cursor[intent] % len(pool)])
+            cursor[intent] += 1
+        return out
+
+    events = [
+        Event("appear", appear[0], 8, weeks, ("emerging", "growing")),
+        Event("appear", appear[1], 8, weeks, ("emerging", "growing")),
+        Event("surge", surge, 9, 10, ("growing", "emerging")),
+        Event("stop", stop, 6, 7, ("declining", "dormant")),
+    ]
+    frames = []
+    for w in range(1, weeks + 1):
+        swing = float(rng.uniform(0.85, 1.15))
+        rows = []
+        for intent in chosen:
+            lam = rate[intent] * swing
+            if intent in appear and w < 8:
+                lam = 0.0
+            if intent == surge and w == 9:
+                lam *= 4
+            if intent == stop and w > 5:
+                lam = 0.0
+            rows += [(t, intent) for t in draw(intent, int(rng.poisson(lam)))]
+        for _ in range(int(rng.poisson(0.04 * len(rows)))):
+            intent = str(rng.choice(noise_pool))
+            rows.append((str(rng.choice(by_intent[intent])), f"noise:{intent}"))
+        monday = START + timedelta(weeks=w - 1)
+        records = []
+        for k, (text, intent) in enumerate(rows):
+            at = monday + timedelta(seconds=int(rng.integers(0, 7 * 86400)))
+            records.append(
+                {
+                    "conversation_id": f"s{seed}-w{w:02d}-{k:04d}",
+                    "message_id": f"s{seed}-w{w:02d}-{k:04d}-0",
+                    "sent_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "author_role": "customer",
+                    "channel": CHANNELS[int(rng.integers(len(CHANNELS)))],
+                    "language": source.language,
+                    "text": text,
+                    "intent": intent,
+                }
+            )
+        frames.append(pd.DataFrame(records))
+    return frames, events
+
+
+def _cli(args: list[str]) -> str:
+    from typer.testing import CliRunner
+
+    from voc.cli import app
+
+    result = CliRunner().invoke(app, args)
+    if result.exit_code != 0:
+        raise RuntimeError(f"voc {' '.join(args)} failed: {result.output}\n{result.exception!r}")
+    return result.output
+
+
+def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = None) -> dict:
+    from pipeline.store import Store
+    from voc.config import Settings, configure_runtime
+
+    configure_runtime(Settings())
+    source = load_source(source_name)
+    frames, events = build(source, seed, weeks)
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="voc-scenario-"))
+    store_path = tmp / "scenario.duckdb"
+    store = Store(store_path)
+    intent_of = pd.concat(frames).set_index("message_id")["intent"]
+    previous: pd.Series | None = None
+    per_week, alarms_all = [], []
+    for w, frame in enumerate(frames, start=1):
+        path = tmp / f"week_{w:02d}.jsonl"
+        frame.drop(columns=["intent"]).to_json(path, orient="records", lines=True)
+        t0 = time.perf_counter()
+        _cli(["ingest", str(path), "--store", str(store_path)])
+        _cli(["run", "--store", str(store_path)])
+        seconds = time.perf_counter() - t0
+        assigned = store.query("SELECT message_id, topic_id FROM assignments").set_index("message_id")["topic_id"]
+        run_counts = json.loads(
+            store.query("SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1")[
+                "counts"
+            ][0]
+        )["topics"]
+        kept = None
+        if previous is not None and len(previous):
+            kept = float((assigned.reindex(previous.index) == previous).mean())
+        previous = assigned
+        monday = (START + timedelta(weeks=w - 1)).date()
+        stats = store.query(
+            "SELECT topic_id, messages, expected, status, p_value FROM weekly_stats WHERE week = ?", [monday]
+        )
+        week_alarms = stats[stats["status"].isin(ALARMS) & (stats["topic_id"] >= 0)]
+        for r in week_alarms.itertuples():
+            alarms_all.append({"week": w, "topic_id": int(r.topic_id), "status": r.status, "messages": int(r.messages)})
+        per_week.append(
+            {
+                "week": w,
+                "messages": len(frame),
+                "mode": run_counts["mode"],
+                "reason": run_counts["reason"],
+                "topics": run_counts["topics"],
+                "outlier_share": run_counts["outlier_share"],
+                "ids_kept": kept,
+                "alarms": len(week_alarms),
+                "seconds": round(seconds, 1),
+            }
+        )
+        print(f"  week {w:2d}: {per_week[-1]}", flush=True)
+
+    # which topic carries each event, judged on the final store
+    final = store.query(
+        "SELECT a.message_id, a.topic_id, CAST(date_trunc('week', m.sent_at) AS DATE) AS week "
+        "FROM assignments a JOIN messages m USING (message_id)"
+    )
+    final["intent"] = final["message_id"].map(intent_of)
+    final["w"] = final["week"].map(lambda d: (pd.Timestamp(d).date() - START.date()).days // 7 + 1)
+    status = store.query("SELECT week, topic_id, status FROM weekly_stats")
+    status["w"] = status["week"].map(lambda d: (pd.Timestamp(d).date() - START.date()).days // 7 + 1)
+    results, explained = [], set()
+    for ev in events:
+        ref_weeks = [ev.first_week] if ev.kind != "stop" else [ev.first_week - 1]
+        msgs = final[(final["intent"] == ev.intent) & final["w"].isin(ref_weeks) & (final["topic_id"] >= 0)]
+        topic = int(msgs["topic_id"].mode().iloc[0]) if len(msgs) else -1
+        share = float((msgs["topic_id"] == topic).mean()) if len(msgs) else 0.0
+        flagged = status[(status["topic_id"] == topic) & (status["w"] == ev.first_week)]["status"].tolist()
+        hit = bool(flagged and flagged[0] in ev.expected)
+        # an event explains alarms on every topic holding a quarter or more of its intent's messages
+        carriers = msgs["topic_id"].value_counts(normalize=True)
+        for t in {topic, *carriers[carriers >= 0.25].index.astype(int)}:
+            for wk in range(ev.first_week, min(ev.last_week, weeks) + 1):
+                explained.add((wk, t))
+        results.append(
+            {
+                "kind": ev.kind,
+                "intent": ev.intent,
+                "week": ev.first_week,
+                "topic_id": topic,
+                "intent_share_in_topic": round(share, 3),
+                "status": flagged[0] if flagged else None,
+                "detected": hit,
+            }
+        )
+    false_alarms = [a for a in alarms_all if (a["week"], a["topic_id"]) not in explained]
+    kept_values = [p["ids_kept"] for p in per_week if p["ids_kept"] is not None]
+    summary = {
+        "source": source_name,
+        "seed": seed,
+        "weeks": weeks,
+        "messages": int(sum(len(f) for f in frames)),
+        "events": results,
+        "detected": sum(r["detected"] for r in results),
+        "false_alarms": len(false_alarms),
+        "false_alarm_list": false_alarms,
+        "min_ids_kept": round(min(kept_values), 4) if kept_values else None,
+        "per_week": per_week,
+        "targets_met": bool(
+            all(r["detected"] for r in results)
+            and len(false_alarms) <= 3
+            and (not kept_values or min(kept_values) >= 0.95)
+        ),
+    }
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default="banking77", choices=["banking77", "massive-fr"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--weeks", type=int, default=10)
+    args = parser.parse_args()
+    print(f"scenario {args.source} seed {args.seed}")
+    summary = run(args.source, args.seed, args.weeks)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"scenario-{args.source}-{args.seed}.json"
+    out.write_text(json.dumps(summary, indent=2, default=str))
+    for e in summary["events"]:
+        print(f"  {e['kind']:<6} {e['intent']:<40} week {e['week']:2d} topic {e['topic_id']:3d} "
+              f"({e['intent_share_in_topic']:.0%} of it) status {e['status']}: "
+              f"{'detected' if e['detected'] else 'MISSED'}")
+    print(
+        f"detected {summary['detected']}/{len(summary['events'])}, false alarms {summary['false_alarms']}, "
+        f"min ids kept {summary['min_ids_kept']}, targets met: {summary['targets_met']} -> {out}"
+    )
+
+
+if __name__ == "__main__":
+    main()
