@@ -58,7 +58,15 @@ def load_source(name: str) -> datasets.LabelledSet:
     raise SystemExit(f"unknown source {name!r}")
 
 
-def build(source: datasets.LabelledSet, seed: int, weeks: int = 10, background: int = 24):
+def build(
+    source: datasets.LabelledSet,
+    seed: int,
+    weeks: int = 10,
+    background: int = 24,
+    appear_week: int = 8,
+    surge_week: int = 9,
+    stop_after: int = 5,
+):
     """(messages per week as DataFrames, planted events)."""
     rng = np.random.default_rng(seed)
     by_intent: dict[str, list[str]] = {}
@@ -83,10 +91,10 @@ def build(source: datasets.LabelledSet, seed: int, weeks: int = 10, background: 
         return out
 
     events = [
-        Event("appear", appear[0], 8, weeks, ("emerging", "growing")),
-        Event("appear", appear[1], 8, weeks, ("emerging", "growing")),
-        Event("surge", surge, 9, 10, ("growing", "emerging")),
-        Event("stop", stop, 6, 7, ("declining", "dormant")),
+        Event("appear", appear[0], appear_week, weeks, ("emerging", "growing")),
+        Event("appear", appear[1], appear_week, weeks, ("emerging", "growing")),
+        Event("surge", surge, surge_week, surge_week + 1, ("growing", "emerging")),
+        Event("stop", stop, stop_after + 1, stop_after + 2, ("declining", "dormant")),
     ]
     frames = []
     for w in range(1, weeks + 1):
@@ -94,11 +102,11 @@ def build(source: datasets.LabelledSet, seed: int, weeks: int = 10, background: 
         rows = []
         for intent in chosen:
             lam = rate[intent] * swing
-            if intent in appear and w < 8:
+            if intent in appear and w < appear_week:
                 lam = 0.0
-            if intent == surge and w == 9:
+            if intent == surge and w == surge_week:
                 lam *= 4
-            if intent == stop and w > 5:
+            if intent == stop and w > stop_after:
                 lam = 0.0
             rows += [(t, intent) for t in draw(intent, int(rng.poisson(lam)))]
         for _ in range(int(rng.poisson(0.04 * len(rows)))):

@@ -11,8 +11,8 @@ Status rule (per topic and week), on customer-message counts:
 - ``emerging``: significantly up, at least ``min_volume`` messages, and near-absent before
   (trailing mean < 1 message a week); ``growing``: significantly up and at least ``min_volume``;
   ``declining``: significantly down from a baseline of at least ``min_volume``;
-  ``dormant``: no messages this week nor the week before; ``stable`` otherwise (and in the first
-  week of data, which has no baseline).
+  ``dormant``: no messages this week nor the week before; ``stable`` otherwise, and whenever fewer
+  than 2 earlier weeks are there to compare with (a one-week baseline is a single draw).
 - a topic split off or re-cut from others after the first run is tested only against weeks from its
   ``tracked_from`` week on (its earlier weeks are reconstructed, not observed), so a change in the
   taxonomy is never reported as a change in what customers say.
@@ -27,6 +27,7 @@ from scipy.stats import false_discovery_control, poisson
 from pipeline.store import Store, execute
 
 BASELINE_WEEKS = 4
+MIN_BASELINE_WEEKS = 2  # one earlier week is a single Poisson draw: too little to call a change
 ALPHA = 0.05
 MIN_VOLUME = 5
 
@@ -118,9 +119,9 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         if int(topic) in since:  # weeks before it was tracked are reconstructed: no baseline from them
             counts[counts.index < since[int(topic)]] = np.nan
         prev = counts.shift(1)
-        base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=1).mean()
+        base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
         totals = week_totals.where(counts.notna())  # the same weeks as the topic's baseline
-        base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=1).mean()
+        base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
         g = g.copy()
         g["previous_messages"] = prev.reindex(g["week"]).to_numpy()
         g["baseline"] = base.reindex(g["week"]).to_numpy()

@@ -1,5 +1,6 @@
 """Weekly statistics: zero-filled weeks, shares, change, and the emerging/growing/declining rule."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -85,3 +86,27 @@ def test_statuses_follow_the_rule(weekly):
     assert last.loc[2, "negative_share"] == 1.0
     first = table[table.week == table.week.min()]
     assert (first["status"] == "stable").all() and first["p_value"].isna().all()
+
+
+def test_expected_count_channels_and_sentiment_change_are_reported(weekly):
+    table, _ = weekly
+    t3 = table[table.topic_id == 3].sort_values("week").iloc[-1]
+    assert t3["expected"] > 0
+    assert t3["change_vs_baseline"] == pytest.approx(30 / t3["expected"] - 1)
+    assert t3["sentiment_change"] == pytest.approx(0.0)
+    assert json.loads(t3["channels"]) == {"unknown": 30}  # the fixture's messages carry no channel
+
+
+def test_a_topic_re_cut_from_others_is_not_tested_on_its_reconstructed_past(tmp_path):
+    # topic 5 was split off in the last week: its earlier weeks hold only the few messages moved into it
+    store = _store_with_counts(tmp_path, {0: [40, 41, 39, 40, 40, 40], 5: [2, 1, 2, 1, 2, 20]})
+    last_week = MONDAY + timedelta(weeks=5)
+    untracked = compute_weekly(store)
+    assert untracked[(untracked.topic_id == 5)].sort_values("week")["status"].iloc[-1] == "growing"
+    store.upsert(
+        "topics",
+        pd.DataFrame([{"topic_id": 5, "label": "re-cut", "tracked_from": last_week, "state": "active"}]),
+    )
+    tracked = compute_weekly(store)
+    row = tracked[(tracked.topic_id == 5)].sort_values("week").iloc[-1]
+    assert row["status"] == "stable" and pd.isna(row["p_value"])  # nothing observed before to test against

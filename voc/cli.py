@@ -179,8 +179,11 @@ def topics_list(
     frame = topic_list(_store_rw(store), include_merged=merged)
     table = Table("id", "label", "label from", "state", "size", "theme")
     for r in frame.itertuples():
-        state = f"merged into {int(r.merged_into)}" if r.state == "merged" else (r.state or "active")
-        table.add_row(str(r.topic_id), r.label, r.label_source or "auto", state, str(r.size), r.theme_label or "")
+        state = f"merged into {int(r.merged_into)}" if r.state == "merged" else _text(r.state, "active")
+        table.add_row(
+            str(r.topic_id), _text(r.label), _text(r.label_source, "auto"), state,
+            _text(r.size, "0"), _text(r.theme_label),
+        )  # fmt: skip
     out.print(table)
 
 
@@ -250,6 +253,10 @@ def topics_history(
             "" if pd_isna(r.detail) else str(r.detail),
         )
     out.print(table)
+
+
+def _text(v, default: str = "") -> str:
+    return default if pd_isna(v) else str(int(v) if isinstance(v, float) and v.is_integer() else v)
 
 
 def pd_isna(v) -> bool:

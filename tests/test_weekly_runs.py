@@ -1,0 +1,126 @@
+"""Week-by-week runs through the real CLI: ids hold, a new theme is flagged, people's decisions survive.
+
+Four weeks of Banking77 conversations (bench/scenario.py, 8 steady intents, two that start in week 4)
+are loaded one week at a time with `voc ingest` + `voc run`, as a scheduled weekly run would.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.store import Store
+
+
+def _voc(*args: str) -> str:
+    from voc.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, f"voc {' '.join(args)}: {result.output}\n{result.exception!r}"
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory):
+    from bench.scenario import build, load_source
+
+    frames, events = build(
+        load_source("banking77"), seed=3, weeks=4, background=8, appear_week=4, surge_week=99, stop_after=99
+    )
+    tmp = tmp_path_factory.mktemp("weekly")
+    store = tmp / "voc.duckdb"
+    files = []
+    for w, frame in enumerate(frames, start=1):
+        path = tmp / f"week_{w}.jsonl"
+        frame.drop(columns=["intent"]).to_json(path, orient="records", lines=True)
+        files.append(path)
+    for path in files[:3]:
+        _voc("ingest", str(path), "--store", str(store))
+        _voc("run", "--store", str(store))
+    s = Store(store)
+    before = s.query("SELECT message_id, topic_id FROM assignments").set_index("message_id")["topic_id"]
+    topics = s.query(
+        "SELECT topic_id, label, size FROM topics WHERE topic_id >= 0 AND state = 'active' ORDER BY size DESC"
+    )
+    renamed, pinned = int(topics.topic_id.iloc[0]), int(topics.topic_id.iloc[1])
+    merged, into = int(topics.topic_id.iloc[-1]), int(topics.topic_id.iloc[-2])
+    _voc("topics", "rename", str(renamed), "Card arrival", "--store", str(store), "--by", "cco")
+    _voc("topics", "pin", str(pinned), "--store", str(store))
+    _voc("topics", "merge", str(merged), str(into), "--store", str(store), "--note", "same thing")
+    _voc("ingest", str(files[3]), "--store", str(store))
+    _voc("run", "--refit", "--store", str(store))  # the hardest case: a full re-fit after the decisions
+    return {
+        "store": s,
+        "path": store,
+        "tmp": tmp,
+        "before": before,
+        "labels": topics.set_index("topic_id")["label"],
+        "renamed": renamed,
+        "pinned": pinned,
+        "merged": merged,
+        "into": into,
+        "frames": frames,
+        "appearing": [e.intent for e in events if e.kind == "appear"],
+    }
+
+
+def test_earlier_messages_keep_their_topic_ids(weeks):
+    s = weeks["store"]
+    after = s.query("SELECT message_id, topic_id FROM assignments").set_index("message_id")["topic_id"]
+    before = weeks["before"]
+    moved_by_people = before == weeks["merged"]
+    same = after.reindex(before.index)[~moved_by_people] == before[~moved_by_people]
+    assert same.mean() >= 0.95
+    assert (after.reindex(before.index)[moved_by_people] == weeks["into"]).all()
+
+
+def test_people_decisions_survive_a_refit(weeks):
+    s = weeks["store"]
+    topics = s.query("SELECT * FROM topics").set_index("topic_id")
+    assert topics.loc[weeks["renamed"], "label"] == "Card arrival"
+    assert topics.loc[weeks["renamed"], "label_source"] == "renamed"
+    assert topics.loc[weeks["pinned"], "label"] == weeks["labels"][weeks["pinned"]]
+    assert topics.loc[weeks["pinned"], "label_source"] == "pinned"
+    assert topics.loc[weeks["merged"], "state"] == "merged"
+    assert int(topics.loc[weeks["merged"], "merged_into"]) == weeks["into"]
+    assert s.query("SELECT count(*) AS n FROM assignments WHERE topic_id = ?", [weeks["merged"]])["n"][0] == 0
+    lineage = s.query("SELECT event, topic_id, related_topic_id, detail FROM topic_lineage")
+    merge = lineage[(lineage.event == "merged") & (lineage.topic_id == weeks["merged"])]
+    assert len(merge) == 1 and "same thing" in merge["detail"].iloc[0]
+    assert (lineage.event == "refit").sum() >= 2  # the first fit and the requested one
+    out = _voc("topics", "list", "--merged", "--store", str(weeks["path"]))
+    assert "Card arrival" in out and f"merged into {weeks['into']}" in out
+
+
+def test_a_theme_that_starts_this_week_is_flagged(weeks):
+    s = weeks["store"]
+    last = weeks["frames"][3]
+    ids = last[last["intent"].isin(weeks["appearing"])]["message_id"].tolist()
+    assigned = s.query("SELECT message_id, topic_id FROM assignments WHERE message_id IN (SELECT unnest(?))", [ids])
+    carrier = int(assigned["topic_id"].mode().iloc[0])
+    assert carrier >= 0
+    status = s.query(
+        "SELECT status FROM weekly_stats WHERE topic_id = ? AND week = (SELECT max(week) FROM weekly_stats)",
+        [carrier],
+    )["status"].iloc[0]
+    assert status in {"emerging", "growing"}
+
+
+def test_weekly_export_and_digest_carry_the_statuses(weeks):
+    path, tmp = weeks["path"], weeks["tmp"]
+    _voc("export", "weekly", "--store", str(path), "--out", str(tmp / "weekly.csv"))
+    weekly = pd.read_csv(tmp / "weekly.csv")
+    assert {"status", "expected", "change_vs_baseline", "sentiment_change", "channels"} <= set(weekly.columns)
+    assert set(weekly["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
+    assert any(json.loads(c) for c in weekly["channels"].dropna())  # {"webchat": 3, ...}
+    _voc("digest", "--store", str(path), "--out", str(tmp / "brief.md"), "--html", str(tmp / "brief.html"))
+    brief = (tmp / "brief.md").read_text()
+    for section in ("# Voice of the customer", "## Top themes", "## Top topics", "## Emerging and growing",
+                    "## Volume by channel"):  # fmt: skip
+        assert section in brief
+    assert "Card arrival" in brief  # the label people chose is the one the CCO reads
+    html = (tmp / "brief.html").read_text()
+    assert html.startswith("<!doctype html>") and "<table>" in html and "<blockquote>" in html
