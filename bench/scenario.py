@@ -163,11 +163,13 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
         _cli(["ingest", str(path), "--store", str(store_path)])
         _cli(["run", "--store", str(store_path)])
         seconds = time.perf_counter() - t0
-        assigned = store.query("SELECT message_id, topic_id FROM assignments").set_index("message_id")["topic_id"]
+        assigned = store.query("SELECT message_id, topic_id FROM assignments").set_index("message_id")[
+            "topic_id"
+        ]
         run_counts = json.loads(
-            store.query("SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1")[
-                "counts"
-            ][0]
+            store.query(
+                "SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1"
+            )["counts"][0]
         )["topics"]
         kept = None
         if previous is not None and len(previous):
@@ -179,7 +181,9 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
         )
         week_alarms = stats[stats["status"].isin(ALARMS) & (stats["topic_id"] >= 0)]
         for r in week_alarms.itertuples():
-            alarms_all.append({"week": w, "topic_id": int(r.topic_id), "status": r.status, "messages": int(r.messages)})
+            alarms_all.append(
+                {"week": w, "topic_id": int(r.topic_id), "status": r.status, "messages": int(r.messages)}
+            )
         per_week.append(
             {
                 "week": w,
@@ -251,7 +255,9 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--source", default="banking77", choices=["banking77", "massive-fr"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--weeks", type=int, default=10)
@@ -262,9 +268,11 @@ def main() -> None:
     out = RESULTS / f"scenario-{args.source}-{args.seed}.json"
     out.write_text(json.dumps(summary, indent=2, default=str))
     for e in summary["events"]:
-        print(f"  {e['kind']:<6} {e['intent']:<40} week {e['week']:2d} topic {e['topic_id']:3d} "
-              f"({e['intent_share_in_topic']:.0%} of it) status {e['status']}: "
-              f"{'detected' if e['detected'] else 'MISSED'}")
+        print(
+            f"  {e['kind']:<6} {e['intent']:<40} week {e['week']:2d} topic {e['topic_id']:3d} "
+            f"({e['intent_share_in_topic']:.0%} of it) status {e['status']}: "
+            f"{'detected' if e['detected'] else 'MISSED'}"
+        )
     print(
         f"detected {summary['detected']}/{len(summary['events'])}, false alarms {summary['false_alarms']}, "
         f"min ids kept {summary['min_ids_kept']}, targets met: {summary['targets_met']} -> {out}"

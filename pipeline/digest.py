@@ -94,7 +94,10 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     ]
     counts = topics[topics["messages"] > 0]["status"].value_counts()
     flagged = ", ".join(f"{counts[s]} {s}" for s in ("emerging", "growing", "declining") if s in counts)
-    lines += [f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}", ""]
+    lines += [
+        f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}",
+        "",
+    ]
 
     themes = queries.theme_summary(store, week)
     if len(themes):
@@ -151,7 +154,10 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     ].sort_values("sentiment_change", key=lambda s: -s.abs())
     lines += ["## Sentiment shifts", ""]
     if shifts.empty:
-        lines += [f"No topic's sentiment moved by {SHIFT_MIN} or more (topics with {MIN_VOLUME}+ messages).", ""]
+        lines += [
+            f"No topic's sentiment moved by {SHIFT_MIN} or more (topics with {MIN_VOLUME}+ messages).",
+            "",
+        ]
     else:
         lines += [
             f"- **{r.topic}**: {'better' if r.sentiment_change > 0 else 'worse'}, "
@@ -163,7 +169,10 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     if len(channels):
         lines += ["## Volume by channel", ""]
         view = channels.assign(
-            change=[_pct(change(n, p)) for n, p in zip(channels["messages"], channels["previous_messages"], strict=True)]
+            change=[
+                _pct(change(n, p))
+                for n, p in zip(channels["messages"], channels["previous_messages"], strict=True)
+            ]
         )[["channel", "messages", "conversations", "change"]]
         lines += _table(view, ["Channel", "Customer messages", "Conversations", "vs last week"])
 
@@ -175,7 +184,10 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             if worst.empty:
                 continue
             overall = rows["overall"].iloc[0]
-            lines += [f"Overall {metric.upper()} {overall:.2f}; without each topic's conversations it would be:", ""]
+            lines += [
+                f"Overall {metric.upper()} {overall:.2f}; without each topic's conversations it would be:",
+                "",
+            ]
             lines += [
                 f"- **{r.topic}**: {r.score_without:.2f} ({r.impact:+.2f}; {r.conversations} conversations "
                 f"scoring {r.score_with:.2f})"
@@ -204,7 +216,7 @@ def to_html(markdown: str, title: str) -> str:
     """A self-contained HTML page (no external assets) for e-mail or an intranet."""
     body = MarkdownIt("commonmark").enable("table").render(markdown)
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
         "table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #ddd;padding:.3rem .6rem;"

@@ -64,7 +64,10 @@ def drift_report(
     p0 = float(min(max(expected_share, 1e-3), 0.999))
     p = float(binom.sf(k - 1, n, p0)) if n else 1.0
     if unseen >= growth * max(fitted_messages, 1):
-        refit, reason = True, f"{unseen} messages unseen by the fit vs {fitted_messages} fitted (>= {growth:.0%})"
+        refit, reason = (
+            True,
+            f"{unseen} messages unseen by the fit vs {fitted_messages} fitted (>= {growth:.0%})",
+        )
     elif n and p < alpha and share - p0 >= margin and k >= min_size:
         refit, reason = True, f"{share:.0%} of new messages unexplained vs {p0:.0%} expected (p={p:.1e})"
     else:

@@ -108,10 +108,10 @@ TABLES: dict[str, tuple[str, str]] = {
             created_run_id VARCHAR,
             tracked_from TIMESTAMPTZ
         )""",
-        "every topic any run has found, ids never reused: label (after overrides; auto_label is the model's), "
-        "c-TF-IDF keywords, size, representative message ids, centroid, a 2-D position for maps, the theme "
-        "(group of topics), state (active, dormant, merged into another), tracked_from (weeks before it "
-        "are reconstructed, so statuses do not test them); topic -1 holds the outliers",
+        "every topic any run has found, ids never reused: label (after overrides; auto_label is the "
+        "model's), c-TF-IDF keywords, size, representative message ids, centroid, a 2-D position for "
+        "maps, the theme (group of topics), state (active, dormant, merged into another), tracked_from "
+        "(weeks before it are reconstructed, so statuses do not test them); topic -1 holds the outliers",
     ),
     "topic_lineage": (
         """

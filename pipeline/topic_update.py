@@ -179,14 +179,22 @@ def update_topics(
             part = int(((old == topic) & (tm.labels_ == cluster)).sum())
             events.append(
                 _event(
-                    run_id, "split_suggested", topic, None, part,
+                    run_id,
+                    "split_suggested",
+                    topic,
+                    None,
+                    part,
                     f"{part} of its messages form a cluster of their own (over this run's churn budget)",
                 )  # fmt: skip
             )
         for topic, into in matching.merges:
             events.append(
                 _event(
-                    run_id, "merge_suggested", topic, into, int((old == topic).sum()),
+                    run_id,
+                    "merge_suggested",
+                    topic,
+                    into,
+                    int((old == topic).sum()),
                     f"the re-fit found it together with topic {into}: `voc topics merge {topic} {into}`",
                 )  # fmt: skip
             )
@@ -267,7 +275,9 @@ def _live_geometry(live: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
             {
                 "topic_id": missing["topic_id"].astype(int),
                 "size": 0,
-                "centroid": [normalize(np.asarray(c, dtype=np.float32)[None])[0] for c in missing["centroid"]],
+                "centroid": [
+                    normalize(np.asarray(c, dtype=np.float32)[None])[0] for c in missing["centroid"]
+                ],
                 "fit_similarity": missing["fit_similarity"].fillna(0.0).astype(float),
             }
         )
@@ -298,9 +308,14 @@ def _new_themes(
     group = novelty.min_group(len(idx))
     if len(idx) < 2 * group or (~new).sum() == 0:
         return pd.DataFrame(), [], {}
-    params = {k: getattr(model, k) for k in ("n_neighbors", "n_components", "n_keywords", "n_representatives")}
+    params = {
+        k: getattr(model, k) for k in ("n_neighbors", "n_components", "n_keywords", "n_representatives")
+    }
     week = TopicModel(
-        **params, min_cluster_size=group, seed=model.seed, spacy_models=model.spacy_models,
+        **params,
+        min_cluster_size=group,
+        seed=model.seed,
+        spacy_models=model.spacy_models,
         reassign_threshold=model.reassign_threshold,
     ).fit(X[idx], messages["text"].iloc[idx].tolist(), messages["language"].iloc[idx].fillna("xx").tolist())
     known = topic_geometry(X, np.where(new, OUTLIER, final))
@@ -311,7 +326,9 @@ def _new_themes(
     mapping, events, fresh, kinds = {}, [], highest + 1, {}
     for t in week.topic_ids_:
         members = idx[week.labels_ == t]
-        verdict = novelty.check(X[members], known_c, X[earlier_idx], best, earlier_weeks, model.reassign_threshold)
+        verdict = novelty.check(
+            X[members], known_c, X[earlier_idx], best, earlier_weeks, model.reassign_threshold
+        )
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
         if verdict.novel:
@@ -325,8 +342,11 @@ def _new_themes(
             sources = pd.Series(final[joiners]).value_counts()
             budget -= len(joiners)
             kinds[fresh] = "recut"
-            detail = f"split off from topic(s) {', '.join(map(str, sources.index[:3]))} with {len(joiners)} earlier messages"
-            event = _event(run_id, "split", fresh, int(sources.index[0]) if len(sources) else None, len(joiners), detail)
+            named = ", ".join(map(str, sources.index[:3]))
+            detail = f"split off from topic(s) {named} with {len(joiners)} earlier messages"
+            event = _event(
+                run_id, "split", fresh, int(sources.index[0]) if len(sources) else None, len(joiners), detail
+            )
         else:
             continue
         mapping[int(t)] = fresh
@@ -417,9 +437,7 @@ def _topic_table(
             quiet = t not in last_seen.index or (newest - last_seen[t]).days >= DORMANT_AFTER_DAYS
             row["state"] = "dormant" if quiet else "active"
             if t in prev.index and was != row["state"]:
-                events.append(
-                    _event(run_id, "dormant" if quiet else "revived", t, None, row["size"], "")
-                )
+                events.append(_event(run_id, "dormant" if quiet else "revived", t, None, row["size"], ""))
         row["label"] = row.get("auto_label") or row.get("label") or f"topic {t}"
         row["label_source"] = "auto"
         row["keywords"] = list(row["keywords"]) if row.get("keywords") is not None else []
@@ -456,19 +474,23 @@ def _earlier_joiners(
     return out
 
 
+def _unit_matrix(vectors: pd.Series) -> np.ndarray:
+    return normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in vectors]))
+
+
 def _place(table: pd.DataFrame) -> None:
     """2-D map positions for every topic with a centroid, and a theme for topics the fit did not see."""
     has = table["centroid"].notna() & (table["state"] != "merged")
     if has.sum() >= 2:
-        C = normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in table.loc[has, "centroid"]]))
+        C = _unit_matrix(table.loc[has, "centroid"])
         xy = PCA(n_components=2, random_state=0).fit_transform(C)
         table.loc[has, "x"] = xy[:, 0]
         table.loc[has, "y"] = xy[:, 1]
         themed = table["theme_id"].notna() & has
         orphan = has & ~themed
         if orphan.any() and themed.any():
-            T = normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in table.loc[themed, "centroid"]]))
-            O = normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in table.loc[orphan, "centroid"]]))
-            nearest = (O @ T.T).argmax(axis=1)
+            T = _unit_matrix(table.loc[themed, "centroid"])
+            orphans = _unit_matrix(table.loc[orphan, "centroid"])
+            nearest = (orphans @ T.T).argmax(axis=1)
             table.loc[orphan, "theme_id"] = table.loc[themed, "theme_id"].to_numpy()[nearest]
             table.loc[orphan, "theme_label"] = table.loc[themed, "theme_label"].to_numpy()[nearest]

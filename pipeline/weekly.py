@@ -4,8 +4,8 @@ Aggregation is DuckDB SQL; one row per topic and ISO week (Monday) from the topi
 last week with data, zero weeks included, so a topic that goes quiet shows up instead of vanishing.
 
 Status rule (per topic and week), on customer-message counts:
-- expected count (``expected``) = trailing 4-week mean of the topic, scaled by this week's total volume relative to
-  those weeks' totals (so a busy week does not make every topic "grow");
+- expected count (``expected``) = trailing 4-week mean of the topic, scaled by this week's total
+  volume relative to those weeks' totals (so a busy week does not make every topic "grow");
 - one-sided Poisson tests for "more than expected" and "fewer than expected", with the
   Benjamini-Hochberg false discovery rate controlled at ``alpha`` across the week's topics;
 - ``emerging``: significantly up, at least ``min_volume`` messages, and near-absent before
@@ -104,7 +104,9 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         ).df()
     if frame.empty:
         return frame
-    since = {int(t): pd.Timestamp(d).date() for t, d in zip(tracked["topic_id"], tracked["since"], strict=True)}
+    since = {
+        int(t): pd.Timestamp(d).date() for t, d in zip(tracked["topic_id"], tracked["since"], strict=True)
+    }
     frame["week"] = pd.to_datetime(frame["week"]).dt.date
     all_weeks = sorted(frame["week"].unique())
     week_totals = frame.groupby("week")["week_total"].first().reindex(all_weeks).fillna(0)

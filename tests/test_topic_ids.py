@@ -13,7 +13,9 @@ def _unit(v):
 
 
 def _previous(ids, dim=3):
-    return pd.DataFrame({"topic_id": ids, "centroid": [list(_unit(np.eye(dim)[i % dim])) for i in range(len(ids))]})
+    return pd.DataFrame(
+        {"topic_id": ids, "centroid": [list(_unit(np.eye(dim)[i % dim])) for i in range(len(ids))]}
+    )
 
 
 def test_clusters_keep_the_ids_of_the_topics_whose_messages_they_hold():
@@ -80,7 +82,9 @@ def test_two_topics_found_as_one_cluster_get_a_merge_suggestion_and_stay_apart()
 def test_a_quiet_topic_that_comes_back_is_recognised_by_its_centroid():
     old = np.array([0] * 10 + [UNASSIGNED] * 6)  # topic 1 has no members left in this data
     fit = np.array([0] * 10 + [1] * 6)
-    previous = pd.DataFrame({"topic_id": [0, 1], "centroid": [list(_unit([1, 0, 0])), list(_unit([0, 1, 0]))]})
+    previous = pd.DataFrame(
+        {"topic_id": [0, 1], "centroid": [list(_unit([1, 0, 0])), list(_unit([0, 1, 0]))]}
+    )
     centroids = np.vstack([_unit([1, 0, 0]), _unit([0.1, 1, 0])])
     m = match_clusters(old, fit, np.array([0, 1]), centroids, previous, highest=1, min_size=3)
     assert m.mapping == {0: 0, 1: 1} and m.revived == [1]
@@ -108,7 +112,14 @@ def test_a_topic_people_merged_into_is_not_split_again_by_a_refit():
     old = np.array([4] * 20)
     fit = np.array([0] * 12 + [1] * 8)  # the re-fit separates what a person merged
     m = match_clusters(
-        old, fit, np.array([0, 1]), np.eye(3)[:2], _previous([4]), highest=4, min_size=5, curated=frozenset({4})
+        old,
+        fit,
+        np.array([0, 1]),
+        np.eye(3)[:2],
+        _previous([4]),
+        highest=4,
+        min_size=5,
+        curated=frozenset({4}),
     )
     assert m.splits == [] and m.created == []  # no suggestion to undo what people decided
     assert m.mapping == {0: 4, 1: 4} and m.folded == [1]

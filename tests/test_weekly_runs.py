@@ -99,7 +99,9 @@ def test_a_theme_that_starts_this_week_is_flagged(weeks):
     s = weeks["store"]
     last = weeks["frames"][3]
     ids = last[last["intent"].isin(weeks["appearing"])]["message_id"].tolist()
-    assigned = s.query("SELECT message_id, topic_id FROM assignments WHERE message_id IN (SELECT unnest(?))", [ids])
+    assigned = s.query(
+        "SELECT message_id, topic_id FROM assignments WHERE message_id IN (SELECT unnest(?))", [ids]
+    )
     carrier = int(assigned["topic_id"].mode().iloc[0])
     assert carrier >= 0
     status = s.query(
