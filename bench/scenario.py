@@ -254,6 +254,25 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
     return summary
 
 
+def summarize() -> str:
+    """A Markdown table of every scenario result in bench/results (written to scenario.md)."""
+    lines = [
+        "| scenario | seed | messages | events detected | missed | false alarms | min ids kept | re-fits |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("scenario-*.json")):
+        r = json.loads(path.read_text())
+        missed = ", ".join(f"{e['kind']} w{e['week']} ({e['status']})" for e in r["events"] if not e["detected"])
+        refits = sum(1 for w in r["per_week"] if w["mode"] == "refit")
+        lines.append(
+            f"| {r['source']} | {r['seed']} | {r['messages']} | {r['detected']}/{len(r['events'])} | "
+            f"{missed or '–'} | {r['false_alarms']} | {r['min_ids_kept']:.1%} | {refits} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "scenario.md").write_text(text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -273,6 +292,7 @@ def main() -> None:
             f"({e['intent_share_in_topic']:.0%} of it) status {e['status']}: "
             f"{'detected' if e['detected'] else 'MISSED'}"
         )
+    print(summarize())
     print(
         f"detected {summary['detected']}/{len(summary['events'])}, false alarms {summary['false_alarms']}, "
         f"min ids kept {summary['min_ids_kept']}, targets met: {summary['targets_met']} -> {out}"
