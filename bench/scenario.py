@@ -262,7 +262,9 @@ def summarize() -> str:
     ]
     for path in sorted(RESULTS.glob("scenario-*.json")):
         r = json.loads(path.read_text())
-        missed = ", ".join(f"{e['kind']} w{e['week']} ({e['status']})" for e in r["events"] if not e["detected"])
+        missed = ", ".join(
+            f"{e['kind']} w{e['week']} ({e['status']})" for e in r["events"] if not e["detected"]
+        )
         refits = sum(1 for w in r["per_week"] if w["mode"] == "refit")
         lines.append(
             f"| {r['source']} | {r['seed']} | {r['messages']} | {r['detected']}/{len(r['events'])} | "

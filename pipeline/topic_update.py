@@ -209,9 +209,10 @@ def update_topics(
 
     times = messages["message_id"].map(_message_times(store)).to_numpy()
     kinds = {new_topic: "recut" for _, new_topic, _ in matching.splits}
+    candidates: list[dict] = []
     if not live.empty:  # a first fit has nothing to be new against
         top = max([highest, *matching.mapping.values()])
-        novel_rows, novel_events, novel_kinds = _new_themes(
+        novel_rows, novel_events, novel_kinds, candidates = _new_themes(
             model, messages, X, new, old, final, prob, times, top, run_id
         )
         if len(novel_rows):
@@ -263,6 +264,7 @@ def update_topics(
         "fitted_messages": len(X) if mode == "refit" else fitted,
         "outlier_share": round(float((final == OUTLIER).mean()), 4),
         "min_cluster_size": int(min_size),
+        "new_theme_candidates": candidates,
     }
 
 
@@ -296,7 +298,7 @@ def _new_themes(
     times: np.ndarray,
     highest: int,
     run_id: str,
-) -> tuple[pd.DataFrame, list[dict], dict[int, str]]:
+) -> tuple[pd.DataFrame, list[dict], dict[int, str], list[dict]]:
     """Cluster the new messages alone; clusters no topic covers become topics (updates ``final``).
 
     A new theme (near-absent before) is created and flagged emerging by the weekly statistics. A
@@ -307,7 +309,7 @@ def _new_themes(
     earlier_idx = np.flatnonzero(~new)
     group = novelty.min_group(len(idx))
     if len(idx) < 2 * group or (~new).sum() == 0:
-        return pd.DataFrame(), [], {}
+        return pd.DataFrame(), [], {}, []
     params = {
         k: getattr(model, k) for k in ("n_neighbors", "n_components", "n_keywords", "n_representatives")
     }
@@ -323,7 +325,7 @@ def _new_themes(
     earlier_weeks = pd.to_datetime(pd.Series(times[~new]), utc=True).dt.to_period("W").nunique()
     best = novelty.earlier_best(X[earlier_idx], known_c)
     budget = MAX_CHURN * float((old >= 0).sum()) - float(((final != old) & (old >= 0)).sum())
-    mapping, events, fresh, kinds = {}, [], highest + 1, {}
+    mapping, events, fresh, kinds, log = {}, [], highest + 1, {}, []
     for t in week.topic_ids_:
         members = idx[week.labels_ == t]
         verdict = novelty.check(
@@ -348,7 +350,9 @@ def _new_themes(
                 run_id, "split", fresh, int(sources.index[0]) if len(sources) else None, len(joiners), detail
             )
         else:
+            log.append(_candidate(members, verdict, "kept in known topics"))
             continue
+        log.append(_candidate(members, verdict, kinds[fresh]))
         mapping[int(t)] = fresh
         final[members] = fresh
         prob[members] = week.probabilities_[week.labels_ == t]
@@ -359,9 +363,19 @@ def _new_themes(
         best = np.maximum(best, X[earlier_idx] @ known_c[-1])
         fresh += 1
     if not mapping:
-        return pd.DataFrame(), [], {}
+        return pd.DataFrame(), [], {}, log
     skip = [int(t) for t in week.topic_ids_ if int(t) not in mapping]
-    return _fit_rows(week, mapping, messages["message_id"].to_numpy()[idx], skip), events, kinds
+    return _fit_rows(week, mapping, messages["message_id"].to_numpy()[idx], skip), events, kinds, log
+
+
+def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str) -> dict:
+    """What the run saw of one cluster of its new messages, for the run record."""
+    return {
+        "messages": len(members),
+        "nearest_topic_similarity": round(verdict.nearest_topic_similarity, 3),
+        "earlier_per_week": round(verdict.earlier_per_week, 2),
+        "decision": decision,
+    }
 
 
 def _fit_rows(tm: TopicModel, mapping: dict[int, int], ids: np.ndarray, skip: list[int]) -> pd.DataFrame:
