@@ -4,15 +4,19 @@ A full re-fit sizes topics for all the data (min_cluster_size grows with it), so
 this week with a dozen messages would be swallowed by its neighbours. Instead, each run clusters the
 new messages alone, at their own scale, and keeps a cluster as a new topic only when both hold:
 
-- it matches no known topic: its centroid's cosine similarity to every live topic's centroid is
-  under ``CENTROID_MATCH`` (0.8, the same bar that says two clusters are one topic);
-- it was near-absent before: had it existed, fewer than one earlier message a week (the status rule's
-  "near-absent") would have joined it, i.e. been nearer its centroid than to every known topic's
-  (and near enough to be assigned at all).
+- it is *distinct*: its centroid's cosine similarity to every known topic's centroid is under
+  ``CENTROID_MATCH`` (0.8, the same bar that says two clusters are one topic);
+- it was *not seen before*: its messages are farther from everything earlier than the run's other
+  new messages are. Each new message's similarity to its nearest earlier message is compared, the
+  cluster's against the rest, with a one-sided Mann-Whitney test, Bonferroni-corrected over the
+  run's clusters at ``ALPHA`` (5%). A recurring theme has close earlier paraphrases; a new one has
+  none, even when it sits near an old topic.
 
-Its messages then belong to the new topic, and the weekly statistics flag it as emerging. A cluster
-that matches no topic but *was* there before is a theme hidden inside broader topics: it may split
-off with the earlier messages that would have joined it (see ``pipeline.topic_update``).
+Its messages then belong to the new topic, and the weekly statistics flag it as emerging. A distinct
+cluster that *was* there before is a theme hidden inside broader topics: it may split off with the
+earlier messages that would have joined it, i.e. that are nearer its centroid than any known topic's
+(see ``pipeline.topic_update``); fewer than one such message a week (the status rule's
+"near-absent") means its quiet past is real.
 """
 
 from __future__ import annotations
@@ -20,18 +24,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import mannwhitneyu
 
 from pipeline.topic_identity import CENTROID_MATCH
 
 NEAR_ABSENT_PER_WEEK = 1.0
+ALPHA = 0.05
 
 
 @dataclass
 class NoveltyCheck:
+    distinct: bool
     novel: bool
     nearest_topic_similarity: float
     earlier_per_week: float
     joins: np.ndarray  # mask over the earlier messages that would have joined it
+    p_seen: float
 
 
 def earlier_best(earlier: np.ndarray, known_centroids: np.ndarray) -> np.ndarray:
@@ -48,6 +56,9 @@ def check(
     earlier_best_sim: np.ndarray,
     earlier_weeks: int,
     threshold: float,
+    member_nn: np.ndarray,
+    other_nn: np.ndarray,
+    n_candidates: int,
 ) -> NoveltyCheck:
     """Judge one candidate cluster (unit vectors of its members) against what is already known."""
     centroid = members.mean(axis=0)
@@ -56,12 +67,24 @@ def check(
     to_candidate = earlier @ centroid if len(earlier) else np.zeros(0)
     joins = (to_candidate > earlier_best_sim) & (to_candidate >= threshold)
     per_week = int(joins.sum()) / max(earlier_weeks, 1)
+    p_seen = unseen_p(member_nn, other_nn)
+    distinct = nearest < CENTROID_MATCH
     return NoveltyCheck(
-        novel=nearest < CENTROID_MATCH and per_week < NEAR_ABSENT_PER_WEEK,
+        distinct=distinct,
+        novel=distinct and p_seen < ALPHA / max(n_candidates, 1),
+        p_seen=p_seen,
         nearest_topic_similarity=nearest,
         earlier_per_week=per_week,
         joins=joins,
     )
+
+
+def unseen_p(member_nn: np.ndarray, other_nn: np.ndarray) -> float:
+    """One-sided Mann-Whitney p that the cluster's messages are farther from every earlier message
+    (their nearest earlier neighbour less similar) than the run's other new messages are."""
+    if len(member_nn) < 3 or len(other_nn) < 3:
+        return 1.0
+    return float(mannwhitneyu(member_nn, other_nn, alternative="less").pvalue)
 
 
 def min_group(n_new: int) -> int:

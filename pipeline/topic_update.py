@@ -326,11 +326,17 @@ def _new_themes(
     best = novelty.earlier_best(X[earlier_idx], known_c)
     budget = MAX_CHURN * float((old >= 0).sum()) - float(((final != old) & (old >= 0)).sum())
     mapping, events, fresh, kinds, log = {}, [], highest + 1, {}, []
+    # each new message's most similar earlier message: recurring themes have close ones, new ones not
+    nn_earlier = np.zeros(len(X))
+    for start in range(0, len(idx), 2048):
+        chunk = idx[start : start + 2048]
+        nn_earlier[chunk] = (X[chunk] @ X[earlier_idx].T).max(axis=1)
     for t in week.topic_ids_:
         members = idx[week.labels_ == t]
         verdict = novelty.check(
-            X[members], known_c, X[earlier_idx], best, earlier_weeks, model.reassign_threshold
-        )
+            X[members], known_c, X[earlier_idx], best, earlier_weeks, model.reassign_threshold,
+            nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_),
+        )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
         if verdict.novel:
@@ -374,6 +380,7 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
         "messages": len(members),
         "nearest_topic_similarity": round(verdict.nearest_topic_similarity, 3),
         "earlier_per_week": round(verdict.earlier_per_week, 2),
+        "p_seen_before": float(f"{verdict.p_seen:.3g}"),
         "decision": decision,
     }
 

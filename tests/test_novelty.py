@@ -1,0 +1,50 @@
+"""New themes: a cluster of new messages is a new topic only if it is distinct and was not seen before."""
+
+import numpy as np
+
+from pipeline import novelty
+
+
+def _around(center, n, rng, noise=0.15):
+    v = np.asarray(center, dtype=float) + rng.normal(0, noise, size=(n, len(center)))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _judge(members, earlier, known, others):
+    nn = lambda m: (m @ earlier.T).max(axis=1)  # noqa: E731
+    best = novelty.earlier_best(earlier, known)
+    return novelty.check(members, known, earlier, best, 4, 0.55, nn(members), nn(others), n_candidates=3)
+
+
+def test_a_cluster_unlike_anything_before_is_a_new_theme():
+    rng = np.random.default_rng(0)
+    dim = 16
+    a, b, c = np.eye(dim)[0], np.eye(dim)[1], np.eye(dim)[2]
+    earlier = np.vstack([_around(a, 60, rng), _around(b, 60, rng)])
+    known = np.vstack([a, b])
+    others = np.vstack([_around(a, 20, rng), _around(b, 20, rng)])
+    fresh = _judge(_around(c, 12, rng), earlier, known, others)
+    assert fresh.distinct and fresh.novel and fresh.p_seen < 0.01 and fresh.earlier_per_week < 1
+
+
+def test_a_recurring_theme_is_not_new_even_when_no_topic_matches_it():
+    rng = np.random.default_rng(1)
+    dim = 16
+    a, b, c = np.eye(dim)[0], np.eye(dim)[1], np.eye(dim)[2]
+    # theme c was there before, hidden as a part of broad topics (no centroid of its own)
+    earlier = np.vstack([_around(a, 60, rng), _around(b, 60, rng), _around(c, 40, rng)])
+    known = np.vstack([a, b])
+    others = np.vstack([_around(a, 20, rng), _around(b, 20, rng)])
+    hidden = _judge(_around(c, 12, rng), earlier, known, others)
+    assert hidden.distinct and not hidden.novel  # distinct, but seen before: a split, not an emergence
+    assert hidden.earlier_per_week >= 1
+
+
+def test_a_sample_of_a_known_topic_is_neither():
+    rng = np.random.default_rng(2)
+    dim = 16
+    a, b = np.eye(dim)[0], np.eye(dim)[1]
+    earlier = np.vstack([_around(a, 60, rng), _around(b, 60, rng)])
+    known = np.vstack([a, b])
+    same = _judge(_around(a, 12, rng), earlier, known, _around(b, 20, rng))
+    assert not same.distinct and not same.novel
