@@ -131,12 +131,12 @@ with state.store_errors_as_messages():
                 "No topic rose significantly this week (Poisson test against its 4-week baseline, FDR 5%)."
             )
         else:
-            reps = state.representatives(movers["topic_id"].tolist(), 3)
+            reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
             for _, row in movers.iterrows():
                 with st.container(border=True):
                     st.markdown(
                         f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}: "
-                        f"{row['messages']} messages vs a 4-week baseline of {row['baseline']:.1f} "
+                        f"{row['messages']} messages vs {row['expected']:.1f} expected from the last 4 weeks "
                         f"(p = {row['p_value']:.3g}), sentiment {row['sentiment']:+.2f}"
                     )
                     for text in reps[reps["topic_id"] == row["topic_id"]]["text"]:
