@@ -46,7 +46,10 @@ def earlier_best(earlier: np.ndarray, known_centroids: np.ndarray) -> np.ndarray
     """Each earlier message's similarity to its nearest known topic (computed once per run)."""
     if len(known_centroids) == 0 or len(earlier) == 0:
         return np.full(len(earlier), -1.0)
-    return (earlier @ known_centroids.T).max(axis=1)
+    best = np.empty(len(earlier))
+    for start in range(0, len(earlier), 65_536):  # blocks: bounded memory on millions of messages
+        best[start : start + 65_536] = (earlier[start : start + 65_536] @ known_centroids.T).max(axis=1)
+    return best
 
 
 def check(

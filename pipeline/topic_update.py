@@ -29,6 +29,7 @@ from pipeline.topic_identity import (
     resolve_assignments,
 )
 
+REFERENCE_SAMPLE = 50_000  # earlier messages the "seen before?" test compares new ones with
 DORMANT_AFTER_DAYS = 14  # no message for two weeks before the newest one: the topic has gone quiet
 FLOOR_QUANTILE = 0.10
 
@@ -323,18 +324,24 @@ def _new_themes(
     known = topic_geometry(X, np.where(new, OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
     earlier_weeks = pd.to_datetime(pd.Series(times[~new]), utc=True).dt.to_period("W").nunique()
-    best = novelty.earlier_best(X[earlier_idx], known_c)
+    earlier = X[earlier_idx]  # one copy, read by every candidate below
+    best = novelty.earlier_best(earlier, known_c)
     budget = MAX_CHURN * float((old >= 0).sum()) - float(((final != old) & (old >= 0)).sum())
     mapping, events, fresh, kinds, log = {}, [], highest + 1, {}, []
     # each new message's most similar earlier message: recurring themes have close ones, new ones not
+    # (against a fixed sample of at most REFERENCE_SAMPLE earlier messages, in blocks: bounded memory)
     nn_earlier = np.zeros(len(X))
-    for start in range(0, len(idx), 2048):
-        chunk = idx[start : start + 2048]
-        nn_earlier[chunk] = (X[chunk] @ X[earlier_idx].T).max(axis=1)
+    reference = earlier_idx
+    if len(reference) > REFERENCE_SAMPLE:
+        rng = np.random.default_rng(model.seed)
+        reference = np.sort(rng.choice(reference, REFERENCE_SAMPLE, replace=False))
+    for start in range(0, len(idx), 512):
+        chunk = idx[start : start + 512]
+        nn_earlier[chunk] = (X[chunk] @ X[reference].T).max(axis=1)
     for t in week.topic_ids_:
         members = idx[week.labels_ == t]
         verdict = novelty.check(
-            X[members], known_c, X[earlier_idx], best, earlier_weeks, model.reassign_threshold,
+            X[members], known_c, earlier, best, earlier_weeks, model.reassign_threshold,
             nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_),
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
@@ -366,7 +373,7 @@ def _new_themes(
         final[moved] = fresh
         events.append(event)
         known_c = np.vstack([known_c, X[members].mean(axis=0) / np.linalg.norm(X[members].mean(axis=0))])
-        best = np.maximum(best, X[earlier_idx] @ known_c[-1])
+        best = np.maximum(best, earlier @ known_c[-1])
         fresh += 1
     if not mapping:
         return pd.DataFrame(), [], {}, log
@@ -486,12 +493,14 @@ def _earlier_joiners(
         return {}
     ids = list(geometry.index)
     C = np.vstack(geometry["centroid"].to_numpy())
-    S = X[~new] @ C.T
-    out = {}
-    for t in created:
-        j = ids.index(t)
-        others = np.delete(S, j, axis=1).max(axis=1)
-        out[t] = int(((S[:, j] > others) & (S[:, j] >= threshold)).sum())
+    cols = [ids.index(t) for t in created]
+    out = dict.fromkeys(created, 0)
+    earlier = np.flatnonzero(~new)
+    for start in range(0, len(earlier), 65_536):  # blocks: bounded memory on millions of messages
+        S = X[earlier[start : start + 65_536]] @ C.T
+        for t, j in zip(created, cols, strict=True):
+            others = np.delete(S, j, axis=1).max(axis=1)
+            out[t] += int(((S[:, j] > others) & (S[:, j] >= threshold)).sum())
     return out
 
 
