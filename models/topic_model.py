@@ -77,6 +77,19 @@ def readable_label(keywords: list[str], max_terms: int = 3, taken: set[str] | No
     return name
 
 
+def nearest_topic(
+    X: np.ndarray, topic_ids: np.ndarray, centroids: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest topic of each unit row (``OUTLIER`` under ``threshold``), its similarity, and the index."""
+    if len(topic_ids) == 0 or len(X) == 0:
+        return np.full(len(X), OUTLIER), np.zeros(len(X)), np.zeros(len(X), dtype=int)
+    sims = X @ np.asarray(centroids, dtype=np.float32).T
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(X)), best]
+    labels = np.where(best_sim >= threshold, np.asarray(topic_ids)[best], OUTLIER)
+    return labels.astype(int), best_sim.astype(float), best
+
+
 class TopicModel:
     """Cluster embeddings into topics and describe each with keywords, verbatims and a theme."""
 
@@ -369,13 +382,8 @@ class TopicModel:
     def transform(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Topic of new messages: the nearest centroid if close enough (else -1), and the similarity."""
         X = normalize(np.asarray(X, dtype=np.float32))
-        if len(self.topic_ids_) == 0 or len(X) == 0:
-            return np.full(len(X), OUTLIER), np.zeros(len(X))
-        sims = X @ self.centroids_.T
-        best = sims.argmax(axis=1)
-        best_sim = sims[np.arange(len(X)), best]
-        labels = np.where(best_sim >= self.reassign_threshold, self.topic_ids_[best], OUTLIER)
-        return labels.astype(int), best_sim.astype(float)
+        labels, sims, _ = nearest_topic(X, self.topic_ids_, self.centroids_, self.reassign_threshold)
+        return labels, sims
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, path: Path) -> None:

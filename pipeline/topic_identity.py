@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-OUTLIER = -1
+from models.topic_model import OUTLIER
+
 UNASSIGNED = -2  # a message no earlier run has seen
 
 MATCH_JACCARD = 0.3
@@ -181,15 +182,3 @@ def resolve_assignments(
         final[(old == topic) & (fit == cluster)] = new
     return final
 
-
-def assign_nearest(
-    X: np.ndarray, topic_ids: np.ndarray, centroids: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest topic of each row (or ``OUTLIER`` under ``threshold``), its similarity, and the index."""
-    if len(topic_ids) == 0 or len(X) == 0:
-        return np.full(len(X), OUTLIER), np.zeros(len(X)), np.zeros(len(X), dtype=int)
-    sims = X @ np.asarray(centroids, dtype=np.float32).T
-    best = sims.argmax(axis=1)
-    best_sim = sims[np.arange(len(X)), best]
-    labels = np.where(best_sim >= threshold, np.asarray(topic_ids)[best], OUTLIER)
-    return labels.astype(int), best_sim.astype(float), best

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
-from models.topic_model import TopicModel
+from models.topic_model import TopicModel, nearest_topic
 from pipeline import drift, embeddings, novelty, overrides
 from pipeline.store import Store, execute
 from pipeline.topic_identity import (
@@ -24,7 +24,6 @@ from pipeline.topic_identity import (
     OUTLIER,
     UNASSIGNED,
     Matching,
-    assign_nearest,
     match_clusters,
     resolve_assignments,
 )
@@ -142,7 +141,7 @@ def update_topics(
         mode, reason = "refit", "requested"
     else:
         geo = _live_geometry(live, geometry)
-        labels, sims, nearest = assign_nearest(
+        labels, sims, nearest = nearest_topic(
             X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
         )
         floors = geo["fit_similarity"].to_numpy()[nearest] if len(nearest) else np.zeros(0)
@@ -163,7 +162,7 @@ def update_topics(
         sims = np.zeros(len(X))
         if not live.empty:
             geo = _live_geometry(live, geometry)
-            nearest[new], sims[new], _ = assign_nearest(
+            nearest[new], sims[new], _ = nearest_topic(
                 X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
             )
         else:  # first fit: every message takes its cluster's topic
