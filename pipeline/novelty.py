@@ -52,6 +52,11 @@ def earlier_best(earlier: np.ndarray, known_centroids: np.ndarray) -> np.ndarray
     return best
 
 
+def joins(to_candidate: np.ndarray, earlier_best_sim: np.ndarray, threshold: float) -> np.ndarray:
+    """Earlier messages a topic would have taken: nearer it than any other, and near enough at all."""
+    return (to_candidate > earlier_best_sim) & (to_candidate >= threshold)
+
+
 def check(
     members: np.ndarray,
     known_centroids: np.ndarray,
@@ -68,8 +73,8 @@ def check(
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     nearest = float((known_centroids @ centroid).max()) if len(known_centroids) else 0.0
     to_candidate = earlier @ centroid if len(earlier) else np.zeros(0)
-    joins = (to_candidate > earlier_best_sim) & (to_candidate >= threshold)
-    per_week = int(joins.sum()) / max(earlier_weeks, 1)
+    joined = joins(to_candidate, earlier_best_sim, threshold)
+    per_week = int(joined.sum()) / max(earlier_weeks, 1)
     p_seen = unseen_p(member_nn, other_nn)
     distinct = nearest < CENTROID_MATCH
     return NoveltyCheck(
@@ -78,7 +83,7 @@ def check(
         p_seen=p_seen,
         nearest_topic_similarity=nearest,
         earlier_per_week=per_week,
-        joins=joins,
+        joins=joined,
     )
 
 

@@ -135,15 +135,16 @@ def update_topics(
     events: list[dict] = []
 
     report = None
+    if not live.empty:  # where the new messages fall among the known topics (both modes use it)
+        geo = _live_geometry(live, geometry)
+        labels, sims, nearest = nearest_topic(
+            X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
+        )
     if live.empty:
         mode, reason = "refit", "no topics yet"
     elif refit:
         mode, reason = "refit", "requested"
     else:
-        geo = _live_geometry(live, geometry)
-        labels, sims, nearest = nearest_topic(
-            X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
-        )
         floors = geo["fit_similarity"].to_numpy()[nearest] if len(nearest) else np.zeros(0)
         lost = drift.unexplained(labels, sims, floors)
         report = drift.drift_report(
@@ -158,18 +159,17 @@ def update_topics(
             old, tm.labels_, tm.topic_ids_, tm.centroids_, live, highest, tm.params_.min_cluster_size,
             curated=overrides.merge_targets(store),
         )  # fmt: skip
-        nearest = np.full(len(X), OUTLIER)
-        sims = np.zeros(len(X))
+        to_nearest = np.full(len(X), OUTLIER)
+        sim_nearest = np.zeros(len(X))
         if not live.empty:
-            geo = _live_geometry(live, geometry)
-            nearest[new], sims[new], _ = nearest_topic(
-                X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
-            )
+            to_nearest[new], sim_nearest[new] = labels, sims
         else:  # first fit: every message takes its cluster's topic
-            nearest = np.asarray([matching.mapping.get(int(f), OUTLIER) for f in tm.labels_], dtype=int)
-        final = resolve_assignments(old, tm.labels_, matching, nearest)
+            to_nearest = np.asarray([matching.mapping.get(int(f), OUTLIER) for f in tm.labels_], dtype=int)
+        final = resolve_assignments(old, tm.labels_, matching, to_nearest)
         fresh = matching.created + [new for _, new, _ in matching.splits]
-        prob = np.where(final == old, old_prob, np.where(np.isin(final, fresh), tm.probabilities_, sims))
+        prob = np.where(
+            final == old, old_prob, np.where(np.isin(final, fresh), tm.probabilities_, sim_nearest)
+        )
         fit_rows = _fit_rows(tm, matching.mapping, messages["message_id"].to_numpy(), matching.folded)
         events.append(_event(run_id, "refit", None, None, len(X), reason))
         for topic, new_topic, cluster in matching.splits:
@@ -207,13 +207,14 @@ def update_topics(
         prob[new] = np.where(labels >= 0, sims, 0.0)
         fit_rows = pd.DataFrame()
 
-    times = messages["message_id"].map(_message_times(store)).to_numpy()
+    times = pd.to_datetime(messages["message_id"].map(_message_times(store)), utc=True).to_numpy()
+    earlier_weeks = max(pd.Series(times[~new]).dt.to_period("W").nunique(), 1) if (~new).any() else 1
     kinds = {new_topic: "recut" for _, new_topic, _ in matching.splits}
     candidates: list[dict] = []
     if not live.empty:  # a first fit has nothing to be new against
         top = max([highest, *matching.mapping.values()])
         novel_rows, novel_events, novel_kinds, candidates = _new_themes(
-            model, messages, X, new, old, final, prob, times, top, run_id
+            model, messages, X, new, old, final, prob, earlier_weeks, top, run_id
         )
         if len(novel_rows):
             fit_rows = pd.concat([fit_rows, novel_rows], ignore_index=True)
@@ -221,7 +222,7 @@ def update_topics(
             events += novel_events
             kinds.update(novel_kinds)
     table, state_events = _topic_table(
-        previous, fit_rows, X, final, new, times, run_id, model.reassign_threshold, kinds
+        previous, fit_rows, X, final, new, times, earlier_weeks, run_id, model.reassign_threshold, kinds
     )
     events += state_events
     changed = (final != old) | new
@@ -295,7 +296,7 @@ def _new_themes(
     old: np.ndarray,
     final: np.ndarray,
     prob: np.ndarray,
-    times: np.ndarray,
+    earlier_weeks: int,
     highest: int,
     run_id: str,
 ) -> tuple[pd.DataFrame, list[dict], dict[int, str], list[dict]]:
@@ -322,7 +323,6 @@ def _new_themes(
     ).fit(X[idx], messages["text"].iloc[idx].tolist(), messages["language"].iloc[idx].fillna("xx").tolist())
     known = topic_geometry(X, np.where(new, OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
-    earlier_weeks = pd.to_datetime(pd.Series(times[~new]), utc=True).dt.to_period("W").nunique()
     earlier = X[earlier_idx]  # one copy, read by every candidate below
     best = novelty.earlier_best(earlier, known_c)
     budget = MAX_CHURN * float((old >= 0).sum()) - float(((final != old) & (old >= 0)).sum())
@@ -408,6 +408,7 @@ def _topic_table(
     final: np.ndarray,
     new: np.ndarray,
     times: np.ndarray,
+    earlier_weeks: int,
     run_id: str,
     threshold: float,
     kinds: dict[int, str],
@@ -428,7 +429,6 @@ def _topic_table(
     times = pd.to_datetime(pd.Series(times), utc=True)
     newest = times.max()
     last_seen = times.groupby(final).max()
-    earlier_weeks = max(times[~new].dt.to_period("W").nunique(), 1) if (~new).any() else 1
     unjudged = [t for t in geometry.index if t not in prev.index and t not in kinds]
     joined = _earlier_joiners(X, new, geometry, unjudged, threshold)
     rows, events = [], []
@@ -498,8 +498,7 @@ def _earlier_joiners(
     for start in range(0, len(earlier), 65_536):  # blocks: bounded memory on millions of messages
         S = X[earlier[start : start + 65_536]] @ C.T
         for t, j in zip(created, cols, strict=True):
-            others = np.delete(S, j, axis=1).max(axis=1)
-            out[t] += int(((S[:, j] > others) & (S[:, j] >= threshold)).sum())
+            out[t] += int(novelty.joins(S[:, j], np.delete(S, j, axis=1).max(axis=1), threshold).sum())
     return out
 
 
