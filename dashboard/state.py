@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 from contextlib import contextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from pipeline import queries
+from pipeline import digest, queries
 from pipeline.store import Store, StoreError
 from voc.config import Settings
 
-# One look for sentiment in every table: a bar from -1 (negative) to +1 (positive).
+# One look for sentiment everywhere: a bar from -1 (negative) to +1 (positive), and three colours.
 SENTIMENT_COLUMN = st.column_config.ProgressColumn("sentiment", min_value=-1, max_value=1, format="%.2f")
 SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
 # Plain Unicode shapes (not emoji) so they render with any system font.
 STATUS_ICONS = {"emerging": "✦", "growing": "▲", "declining": "▼", "dormant": "○", "stable": "·"}
+TOPIC_LINK = st.column_config.LinkColumn("detail", display_text="open", width="small")
 
 
 def settings() -> Settings:
@@ -27,19 +31,25 @@ def store() -> Store:
     return Store(cfg.store, timezone=cfg.business_timezone, lock_timeout_s=10)
 
 
+def today():
+    """Today in the business time zone (weeks are cut there)."""
+    return datetime.now(ZoneInfo(settings().business_timezone)).date()
+
+
 @st.cache_data(ttl=settings().dashboard_cache_ttl_s, show_spinner=False)
-def _run_query(name: str, store_path: str, timezone: str, *args):
-    # One cached function keyed by the query's name: Streamlit keys caches by function source, so
-    # wrappers built in a loop would otherwise share one cache.
-    return getattr(queries, name)(Store(store_path, timezone=timezone, lock_timeout_s=10), *args)
+def _run_query(module: str, name: str, store_path: str, timezone: str, *args):
+    # One cached function keyed by the query's module and name: Streamlit keys caches by function
+    # source, so wrappers built in a loop would otherwise share one cache.
+    fn = getattr(importlib.import_module(module), name)
+    return fn(Store(store_path, timezone=timezone, lock_timeout_s=10), *args)
 
 
 def cached(fn):
-    """Cache a query function by its name and arguments (store path included) for the configured TTL."""
+    """Cache a read-only query ``fn(store, *args)`` by its arguments (store path included) for the TTL."""
 
     def call(*args):
         s = store()
-        return _run_query(fn.__name__, str(s.path), s.timezone, *args)
+        return _run_query(fn.__module__, fn.__name__, str(s.path), s.timezone, *args)
 
     return call
 
@@ -49,7 +59,6 @@ week_topics = cached(queries.week_topics)
 headline = cached(queries.headline)
 channel_volume = cached(queries.channel_volume)
 theme_summary = cached(queries.theme_summary)
-topic_trend = cached(queries.topic_trend)
 topics = cached(queries.topics)
 representatives = cached(queries.representatives)
 week_verbatims = cached(queries.week_verbatims)
@@ -57,6 +66,25 @@ filtered_topics = cached(queries.filtered_topics)
 filtered_messages = cached(queries.filtered_messages)
 conversation = cached(queries.conversation)
 distinct_values = cached(queries.distinct_values)
+themes = cached(queries.themes)
+metadata_fields = cached(queries.metadata_fields)
+topic_options = cached(queries.topic_options)
+topic_detail = cached(queries.topic_detail)
+topic_weeks = cached(queries.topic_weeks)
+topic_mix = cached(queries.topic_mix)
+related_topics = cached(queries.related_topics)
+topic_history = cached(queries.topic_history)
+topic_map = cached(queries.topic_map)
+runs = cached(queries.runs)
+quarantine_reasons = cached(queries.quarantine_reasons)
+freshness = cached(queries.freshness)
+impact = cached(queries.impact)
+build_digest = cached(digest.build_digest)
+
+
+def topic_url(topic_id: int) -> str:
+    """A link to a topic's detail page (relative, so it works behind any host and port)."""
+    return f"./topic?topic={int(topic_id)}"
 
 
 @contextmanager

@@ -19,7 +19,8 @@ from prefect.runtime import flow_run
 
 from models.embedder import Embedder
 from models.sentiment import SentimentModel
-from pipeline import embeddings, impact, prepare, runs, sentiment_store, topic_update, weekly
+from pipeline import embeddings, prepare, runs, sentiment_store, topic_update
+from pipeline.insights import refresh_insights
 from pipeline.store import Store
 from voc.config import Settings
 
@@ -70,15 +71,7 @@ def sentiment_task(store_path: str, batch_size: int) -> dict[str, int]:
 
 @task(name="insights", cache_policy=NO_CACHE)
 def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]:
-    store = Store(store_path, timezone=timezone)
-    table = weekly.compute_weekly(store)
-    rows = weekly.save_weekly(store, table, run_id) if not table.empty else 0
-    impact_rows = impact.save_impact(store, impact.compute_impact(store), run_id)
-    return {
-        "weekly_rows": rows,
-        "weeks": int(table["week"].nunique()) if rows else 0,
-        "impact_rows": impact_rows,
-    }
+    return refresh_insights(Store(store_path, timezone=timezone), run_id)
 
 
 @flow(name="voc_pipeline")

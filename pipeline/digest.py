@@ -7,9 +7,10 @@ recomputed, so the brief says exactly what the dashboard shows for that week.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from markdown_it import MarkdownIt
@@ -51,12 +52,12 @@ def _quote(text: str) -> str:
 
 
 def resolve_week(store: Store, week: str | None) -> str:
-    """The requested week's Monday (any day of it may be given), or the latest week with data."""
+    """The requested week's Monday (any day of it may be given), or the last complete week with data."""
     weeks = queries.weeks(store)
     if not weeks:
         raise DigestError("no weekly statistics yet: run `voc run` first")
     if week is None:
-        return weeks[-1]
+        return queries.default_week(weeks, datetime.now(ZoneInfo(store.timezone)).date())
     try:
         day = date.fromisoformat(week)
     except ValueError as exc:
@@ -68,7 +69,7 @@ def resolve_week(store: Store, week: str | None) -> str:
 
 
 def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
-    """(week, Markdown brief) for ``week`` (default: the latest week with data)."""
+    """(week, Markdown brief) for ``week`` (default: the last complete week with data)."""
     week = resolve_week(store, week)
     end = (date.fromisoformat(week) + timedelta(days=6)).isoformat()
     head = queries.headline(store, week)

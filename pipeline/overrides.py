@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from pipeline.insights import refresh_insights
 from pipeline.store import Store, execute
 
 ACTIONS = ("rename", "pin", "merge")
@@ -87,7 +88,10 @@ def record_decision(
             "note": note,
         }
         store.upsert("topic_overrides", pd.DataFrame([decision]), con=con)
-    apply_overrides(store, f"override-{decision['decision_id']}")
+    run_id = f"override-{decision['decision_id']}"
+    apply_overrides(store, run_id)
+    if action == "merge":  # messages moved: the weekly table and impact must not show the old topic
+        refresh_insights(store, run_id)
     return decision
 
 

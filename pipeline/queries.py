@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -135,17 +136,6 @@ def impact(store: Store) -> pd.DataFrame:
     )
 
 
-def topic_trend(store: Store) -> pd.DataFrame:
-    return store.query(
-        """
-        SELECT strftime(w.week, '%Y-%m-%d') AS week, w.topic_id,
-               coalesce(t.label, 'topic ' || w.topic_id) AS topic,
-               w.messages, w.sentiment
-        FROM weekly_stats w LEFT JOIN topics t USING (topic_id) ORDER BY w.week
-        """
-    )
-
-
 def topics(store: Store) -> pd.DataFrame:
     return store.query(
         "SELECT topic_id, label, keywords, size, representative_ids, state FROM topics "
@@ -180,6 +170,8 @@ class Filters:
     languages: list[str] = field(default_factory=list)
     sentiments: list[str] = field(default_factory=list)
     topic_ids: list[int] = field(default_factory=list)
+    themes: list[str] = field(default_factory=list)
+    metadata: dict[str, list[str]] = field(default_factory=dict)
     search: str = ""
 
     def where(self) -> tuple[str, list]:
@@ -202,10 +194,21 @@ class Filters:
         if self.topic_ids:
             clauses.append("a.topic_id IN (SELECT unnest(?))")
             params.append([int(t) for t in self.topic_ids])
+        if self.themes:
+            clauses.append("coalesce(t.theme_label, '(unassigned)') IN (SELECT unnest(?))")
+            params.append(list(self.themes))
+        for key, values in sorted(self.metadata.items()):
+            if values:  # the key is a bound JSON path, never spliced into the SQL
+                clauses.append("json_extract_string(m.metadata, ?) IN (SELECT unnest(?))")
+                params.extend([_json_path(key), [str(v) for v in values]])
         if self.search.strip():
             clauses.append("m.text ILIKE ?")
             params.append(f"%{self.search.strip()}%")
         return " AND ".join(clauses), params
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace('"', "") + '"'
 
 
 _FROM = """
@@ -217,20 +220,43 @@ LEFT JOIN sentiment s USING (message_id)
 
 
 def filtered_topics(store: Store, filters: Filters) -> pd.DataFrame:
+    """Topics of the filtered messages: volume, sentiment and a weekly trend (one count per week)."""
     where, params = filters.where()
-    return store.query(
+    frame = store.query(
         f"""
-        SELECT a.topic_id, coalesce(t.label, 'topic ' || a.topic_id) AS topic, count(*) AS messages,
+        SELECT a.topic_id, coalesce(t.label, 'topic ' || a.topic_id) AS topic,
+               coalesce(t.theme_label, '(unassigned)') AS theme, count(*) AS messages,
                count(DISTINCT m.conversation_id) AS conversations, avg(s.score) AS sentiment,
                avg(CASE WHEN s.label = 'negative' THEN 1.0 ELSE 0.0 END) AS negative_share
         {_FROM} WHERE {where}
-        GROUP BY 1, 2 ORDER BY messages DESC
+        GROUP BY 1, 2, 3 ORDER BY messages DESC, a.topic_id
         """,
         params,
     )
+    weekly = store.query(
+        f"""
+        SELECT a.topic_id, strftime(date_trunc('week', coalesce(m.sent_at, m.ingested_at)), '%Y-%m-%d')
+                   AS week, count(*) AS n
+        {_FROM} WHERE {where} GROUP BY 1, 2
+        """,
+        params,
+    )
+    all_weeks = [w for w in weeks(store) if _in_range(w, filters)] or sorted(weekly["week"].unique())
+    grid = weekly.pivot_table(index="topic_id", columns="week", values="n", aggfunc="sum", fill_value=0)
+    grid = grid.reindex(columns=all_weeks, fill_value=0)
+    trend = {int(t): [int(v) for v in row] for t, row in zip(grid.index, grid.to_numpy(), strict=True)}
+    frame["trend"] = [trend.get(int(t), []) if pd.notna(t) else [] for t in frame["topic_id"]]
+    return frame
 
 
-def filtered_messages(store: Store, filters: Filters, limit: int = 500) -> pd.DataFrame:
+def _in_range(week: str, filters: Filters) -> bool:
+    return (not filters.week_from or week >= filters.week_from) and (
+        not filters.week_to or week <= filters.week_to
+    )
+
+
+def filtered_messages(store: Store, filters: Filters, limit: int | None = 500) -> pd.DataFrame:
+    """The filtered customer messages, newest first (``limit=None``: all of them, for the CSV export)."""
     where, params = filters.where()
     return store.query(
         f"""
@@ -239,7 +265,7 @@ def filtered_messages(store: Store, filters: Filters, limit: int = 500) -> pd.Da
                m.text, m.channel, m.language, s.label AS sentiment, round(s.score, 2) AS score,
                m.conversation_id, m.message_id
         {_FROM} WHERE {where}
-        ORDER BY m.sent_at DESC NULLS LAST, m.message_id LIMIT {int(limit)}
+        ORDER BY m.sent_at DESC NULLS LAST, m.message_id {"" if limit is None else f"LIMIT {int(limit)}"}
         """,
         params,
     )
@@ -264,8 +290,180 @@ def distinct_values(store: Store, column: str) -> list[str]:
     return frame["v"].tolist()
 
 
+def themes(store: Store) -> list[str]:
+    frame = store.query(
+        "SELECT DISTINCT coalesce(theme_label, '(unassigned)') AS v FROM topics "
+        "WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' ORDER BY 1"
+    )
+    return frame["v"].tolist()
+
+
+def metadata_fields(store: Store, max_values: int = 50) -> dict[str, list[str]]:
+    """Metadata fields that make useful filters (brand, product...): text-like, at most ``max_values``."""
+    frame = store.query(
+        """
+        WITH kv AS (
+            SELECT k AS key, json_extract_string(metadata, '$."' || replace(k, '"', '') || '"') AS value
+            FROM (SELECT metadata, unnest(json_keys(metadata)) AS k FROM messages
+                  WHERE is_customer AND metadata IS NOT NULL)
+        )
+        SELECT key, list(DISTINCT value ORDER BY value) AS vals, count(DISTINCT value) AS n
+        FROM kv WHERE value IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NULL
+        GROUP BY key HAVING n <= ? ORDER BY key
+        """,
+        [max_values],
+    )
+    return {r.key: list(r.vals) for r in frame.itertuples()}
+
+
 def has_results(store: Store) -> bool:
     if not store.path.exists():
         return False
     counts = store.counts()
     return counts.get("weekly_stats", 0) > 0
+
+
+def default_week(week_list: list[str], today: date) -> str:
+    """The last complete week (its Sunday has passed), else the latest week with data."""
+    complete = [w for w in week_list if date.fromisoformat(w) + timedelta(days=7) <= today]
+    return complete[-1] if complete else week_list[-1]
+
+
+def topic_options(store: Store) -> pd.DataFrame:
+    """Topics a person can pick (not merged away), biggest first, with a display name."""
+    return store.query(
+        """
+        SELECT topic_id, label, coalesce(theme_label, '(unassigned)') AS theme, size,
+               label || ' (#' || topic_id || ')' AS name
+        FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged'
+        ORDER BY size DESC NULLS LAST, topic_id
+        """
+    )
+
+
+def topic_detail(store: Store, topic_id: int) -> dict | None:
+    frame = store.query(
+        """
+        SELECT topic_id, label, auto_label, coalesce(label_source, 'auto') AS label_source,
+               coalesce(state, 'active') AS state, merged_into, keywords, size,
+               coalesce(theme_label, '(unassigned)') AS theme, tracked_from, updated_at
+        FROM topics WHERE topic_id = ?
+        """,
+        [int(topic_id)],
+    )
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def topic_weeks(store: Store, topic_id: int) -> pd.DataFrame:
+    """One topic week by week: volume, share, expected, sentiment and status."""
+    return store.query(
+        """
+        SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, expected,
+               sentiment, negative_share, status, p_value
+        FROM weekly_stats WHERE topic_id = ? ORDER BY week
+        """,
+        [int(topic_id)],
+    )
+
+
+def topic_mix(store: Store, topic_id: int) -> pd.DataFrame:
+    """Where a topic's customer messages come from: counts per channel and per language."""
+    return store.query(
+        """
+        SELECT 'channel' AS dimension, coalesce(m.channel, 'unknown') AS value, count(*) AS messages
+        FROM assignments a JOIN messages m USING (message_id) WHERE a.topic_id = ? GROUP BY 1, 2
+        UNION ALL
+        SELECT 'language', coalesce(m.language, 'unknown'), count(*)
+        FROM assignments a JOIN messages m USING (message_id) WHERE a.topic_id = ? GROUP BY 1, 2
+        ORDER BY dimension, messages DESC, value
+        """,
+        [int(topic_id), int(topic_id)],
+    )
+
+
+def related_topics(store: Store, topic_id: int, k: int = 5) -> pd.DataFrame:
+    """The topics whose centroids are closest to this one's (cosine), with their theme."""
+    return store.query(
+        """
+        SELECT o.topic_id, o.label, coalesce(o.theme_label, '(unassigned)') AS theme, o.size,
+               list_cosine_similarity(t.centroid, o.centroid) AS similarity
+        FROM topics t, topics o
+        WHERE t.topic_id = ? AND o.topic_id != t.topic_id AND o.topic_id >= 0
+          AND coalesce(o.state, 'active') != 'merged' AND o.centroid IS NOT NULL AND t.centroid IS NOT NULL
+        ORDER BY similarity DESC, o.topic_id LIMIT ?
+        """,
+        [int(topic_id), int(k)],
+    )
+
+
+def topic_history(store: Store, topic_id: int) -> pd.DataFrame:
+    """Lineage events of one topic and people's decisions about it, newest first."""
+    return store.query(
+        """
+        SELECT strftime(happened_at, '%Y-%m-%d %H:%M') AS "when", event, topic_id, related_topic_id,
+               messages, detail
+        FROM topic_lineage WHERE topic_id = ? OR related_topic_id = ?
+        UNION ALL
+        SELECT strftime(decided_at, '%Y-%m-%d %H:%M'), 'decision: ' || action, topic_id, target_topic_id,
+               NULL, coalesce(label, '') || ' by ' || decided_by || coalesce(': ' || note, '')
+        FROM topic_overrides WHERE topic_id = ? OR target_topic_id = ?
+        ORDER BY 1 DESC, 2
+        """,
+        [int(topic_id)] * 4,
+    )
+
+
+def topic_map(store: Store) -> pd.DataFrame:
+    """Topics placed on the 2-D layout stored by the run, with volume and mean sentiment."""
+    return store.query(
+        """
+        SELECT t.topic_id, t.label, coalesce(t.theme_label, '(unassigned)') AS theme, t.x, t.y,
+               count(a.message_id) AS messages, avg(s.score) AS sentiment
+        FROM topics t JOIN assignments a USING (topic_id) LEFT JOIN sentiment s USING (message_id)
+        WHERE t.topic_id >= 0 AND coalesce(t.state, 'active') != 'merged' AND t.x IS NOT NULL
+        GROUP BY ALL ORDER BY messages DESC, t.topic_id
+        """
+    )
+
+
+def runs(store: Store, limit: int = 50) -> pd.DataFrame:
+    """Pipeline runs, newest first, with duration and the main counts pulled out of the run record."""
+    return store.query(
+        """
+        SELECT run_id, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started,
+               date_diff('millisecond', started_at, ended_at) / 1000.0 AS duration_s, status,
+               TRY_CAST(json_extract(counts, '$.prepare.prepared') AS BIGINT) AS prepared,
+               TRY_CAST(json_extract(counts, '$.embed.embedded') AS BIGINT) AS embedded,
+               json_extract_string(counts, '$.topics.mode') AS topic_mode,
+               TRY_CAST(json_extract(counts, '$.topics.topics') AS BIGINT) AS topics,
+               error, counts
+        FROM runs ORDER BY started_at DESC NULLS LAST LIMIT ?
+        """,
+        [int(limit)],
+    )
+
+
+def quarantine_reasons(store: Store) -> pd.DataFrame:
+    """Quarantined records grouped by file, field and reason, most frequent first."""
+    return store.query(
+        """
+        SELECT source_file AS file, field, reason, count(*) AS records,
+               strftime(max(quarantined_at), '%Y-%m-%d %H:%M') AS last_seen
+        FROM quarantine GROUP BY 1, 2, 3 ORDER BY records DESC, file, field, reason
+        """
+    )
+
+
+def freshness(store: Store) -> dict:
+    """How current the store is: newest message, newest ingest, last successful run, totals."""
+    row = store.query(
+        """
+        SELECT (SELECT max(sent_at) FROM messages) AS newest_message,
+               (SELECT max(ingested_at) FROM messages) AS last_ingest,
+               (SELECT max(ended_at) FROM runs WHERE status = 'completed') AS last_run,
+               (SELECT count(*) FROM messages) AS messages,
+               (SELECT count(*) FROM messages WHERE prepared_at IS NULL) AS waiting,
+               (SELECT count(*) FROM quarantine) AS quarantined
+        """
+    )
+    return row.iloc[0].to_dict()

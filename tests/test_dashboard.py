@@ -1,13 +1,16 @@
-"""Dashboard pages render from the store with Streamlit's AppTest, and filters change what is shown."""
+"""Every dashboard page renders from a real store with Streamlit's AppTest; filters and actions work."""
 
+import shutil
+
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from pipeline.store import Store
+from tests.conftest import ROOT, voc
 
 APP = str(ROOT / "dashboard" / "app.py")
-WEEKLY = str(ROOT / "dashboard" / "views" / "weekly.py")
-EXPLORER = str(ROOT / "dashboard" / "views" / "explorer.py")
+PAGES = ["brief", "explorer", "topic", "map", "health"]
 
 
 @pytest.fixture
@@ -16,35 +19,68 @@ def on_store(monkeypatch, pipeline_store):
     return pipeline_store
 
 
-def _run(path: str) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=60).run()
-    assert not at.exception, [e.value for e in at.exception]
+@pytest.fixture
+def own_store(monkeypatch, pipeline_store, tmp_path):
+    """A copy of the session store for tests that change it (taxonomy decisions)."""
+    path = tmp_path / "voc.duckdb"
+    shutil.copy(pipeline_store, path)
+    monkeypatch.setenv("VOC_STORE", str(path))
+    return path
+
+
+def _page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.switch_page(f"views/{page}.py")
+    at.run()
+    _ok(at)
     return at
 
 
-def test_landing_page_is_the_weekly_overview(on_store):
-    at = _run(APP)
-    assert at.title[0].value == "Weekly themes"
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _param(at: AppTest, key: str):
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def test_landing_page_is_the_weekly_brief(on_store):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    _ok(at)
+    assert at.title[0].value == "Weekly brief"
     assert {m.label for m in at.metric} == {"Conversations", "Customer messages", "Share negative"}
     themes, topics = at.dataframe[0].value, at.dataframe[1].value
     assert len(themes) >= 2 and themes["messages"].is_monotonic_decreasing
     assert themes["messages"].sum() == topics["messages"].sum()  # every topic sits in one theme
     assert len(topics) >= 3 and topics["messages"].is_monotonic_decreasing
     assert set(topics["theme"]) == set(themes["theme"])
+    assert topics["detail"].str.match(r"\./topic\?topic=\d+$").all()  # each topic links to its page
+    week = at.selectbox(key="week").value
+    assert week == at.selectbox(key="week").options[0]  # fixture weeks are all complete: the newest
+    digest = at.expander[0].markdown[0].value
+    assert digest.startswith(f"# Voice of the customer: week of {week}")
+    assert {b.label for b in at.get("download_button")} >= {"Download digest (Markdown)", "Download digest (HTML)"}
 
 
-def test_weekly_overview_follows_the_selected_week(on_store):
-    at = _run(WEEKLY)
+def test_weekly_brief_follows_the_selected_week(on_store):
+    at = _page("brief")
     weeks = at.selectbox(key="week").options
     assert len(weeks) == 4
-    latest = at.metric[0].value
+    newest_topics = at.dataframe[1].value
     at.selectbox(key="week").set_value(weeks[-1]).run()  # the oldest week
-    assert at.query_params["week"] == [weeks[-1]] or at.query_params["week"] == weeks[-1]
-    assert at.metric[0].value != latest or at.dataframe[0].value["messages"].sum() > 0
+    _ok(at)
+    assert _param(at, "week") == weeks[-1]
+    assert at.expander[0].markdown[0].value.startswith(f"# Voice of the customer: week of {weeks[-1]}")
+    oldest_topics = at.dataframe[1].value
+    assert not oldest_topics[["topic", "messages"]].equals(newest_topics[["topic", "messages"]])
 
 
 def test_explorer_filters_change_rows_and_url(on_store):
-    at = _run(EXPLORER)
+    at = _page("explorer")
     all_rows = len(at.dataframe[1].value)
     at.multiselect(key="channel").set_value(["email"]).run()
     rows = at.dataframe[1].value
@@ -57,11 +93,119 @@ def test_explorer_filters_change_rows_and_url(on_store):
     at.text_input(key="q").set_value("card").run()
     texts = at.dataframe[1].value["text"]
     assert len(texts) > 0 and texts.str.contains("card", case=False).all()
-    assert at.query_params["q"] in ("card", ["card"])
+    assert _param(at, "q") == "card"
 
 
-def test_empty_store_explains_what_to_do(monkeypatch, tmp_path):
+def test_explorer_theme_metadata_and_trend(on_store):
+    at = _page("explorer")
+    topics = at.dataframe[0].value
+    weeks = 4
+    assert topics["trend"].map(len).eq(weeks).all()  # one point per week in range, zeros included
+    assert (topics["trend"].map(sum) == topics["messages"]).all()
+    theme = topics["theme"].iloc[0]
+    at.multiselect(key="theme").set_value([theme]).run()
+    _ok(at)
+    assert set(at.dataframe[0].value["theme"]) == {theme} and _param(at, "theme") == theme
+    at.multiselect(key="theme").set_value([]).run()
+    # the fixture's SGD dialogues carry brand=Acme Bank; Banking77 and MASSIVE messages carry none
+    at.multiselect(key="meta.brand").set_value(["Acme Bank"]).run()
+    _ok(at)
+    rows = at.dataframe[1].value
+    assert len(rows) > 0 and rows["conversation_id"].str.startswith("sgd-").all()
+    assert _param(at, "meta.brand") == "Acme Bank"
+
+
+def test_explorer_restores_a_shared_link(on_store):
+    at = _page("explorer", channel="email", q="card")
+    assert at.multiselect(key="channel").value == ["email"] and at.text_input(key="q").value == "card"
+    rows = at.dataframe[1].value
+    assert len(rows) > 0 and set(rows["channel"]) == {"email"}
+
+
+def test_topic_detail_shows_one_topic_in_full(on_store):
+    biggest = Store(on_store).query(
+        "SELECT topic_id, label FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' "
+        "ORDER BY size DESC LIMIT 1"
+    ).iloc[0]
+    at = _page("topic", topic=str(int(biggest["topic_id"])))
+    assert at.selectbox(key="topic").value == int(biggest["topic_id"])
+    assert at.header[0].value == biggest["label"]
+    assert at.metric[0].value != "0"
+    verbatims = [m.value for m in at.markdown if m.value.startswith("> ")]
+    assert len(verbatims) >= 3
+    related = at.dataframe[0].value
+    assert len(related) == 5 and related["similarity"].is_monotonic_decreasing
+    assert biggest["label"] not in set(related["label"]) or len(set(related["label"])) == 5
+
+
+def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, runtime_env):
+    store = Store(own_store)
+    pick = store.query(
+        "SELECT topic_id, label, size FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' "
+        "ORDER BY size DESC, topic_id LIMIT 3"
+    )
+    renamed, absorbed, target = (int(t) for t in pick["topic_id"])
+    at = _page("topic", topic=str(renamed))
+    at.text_input(key="decided_by").set_value("cco@example")
+    at.text_input(key="new_label").set_value("Card payments: the lot")
+    at.button[0].click().run()  # the rename form's submit
+    _ok(at)
+    assert at.header[0].value == "Card payments: the lot"
+    assert "renamed" in at.success[0].value
+
+    at = _page("topic", topic=str(absorbed))
+    at.selectbox(key="merge_target").set_value(target)
+    at.button[1].click().run()  # unsigned: refused with a message, nothing stored
+    assert "Say who decides" in at.error[0].value and at.selectbox(key="topic").value == absorbed
+    at.text_input(key="decided_by").set_value("cco@example")
+    at.selectbox(key="merge_target").set_value(target)
+    at.button[1].click().run()  # the merge form's submit
+    _ok(at)
+    assert at.selectbox(key="topic").value == target  # the page follows the messages
+    assert absorbed not in at.selectbox(key="topic").options
+    lineage = at.dataframe[1].value
+    assert ((lineage["event"] == "merged") & (lineage["topic_id"] == absorbed)).any()
+
+    weekly = _page("brief")
+    shown = weekly.dataframe[1].value["topic"].tolist()
+    assert "Card payments: the lot" in shown and pick["label"].iloc[1] not in shown
+
+    voc(["run", "--store", str(own_store), "--refit"], runtime_env)  # a re-fit respects the decisions
+    with duckdb.connect(str(own_store), read_only=True) as con:
+        assert con.execute("SELECT label FROM topics WHERE topic_id = ?", [renamed]).fetchone()[0] == (
+            "Card payments: the lot"
+        )
+        assert con.execute("SELECT state FROM topics WHERE topic_id = ?", [absorbed]).fetchone()[0] == "merged"
+        assert con.execute("SELECT count(*) FROM assignments WHERE topic_id = ?", [absorbed]).fetchone()[0] == 0
+        who = con.execute("SELECT DISTINCT decided_by FROM topic_overrides").fetchall()
+    assert who == [("cco@example",)]
+
+
+def test_topic_map_places_every_active_topic(on_store):
+    at = _page("map")
+    table = at.dataframe[0].value
+    active = Store(on_store).query(
+        "SELECT count(*) AS n FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' "
+        "AND size > 0"
+    )["n"].iloc[0]
+    assert len(table) == active and table["messages"].is_monotonic_decreasing
+    assert at.get("vega_lite_chart")  # the map itself
+
+
+def test_pipeline_health_shows_runs_quarantine_and_schedule(on_store):
+    at = _page("health")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Last completed run"] != "–" and metrics["Next scheduled run"].startswith("Mon ")
+    runs = at.dataframe[0].value
+    assert (runs["status"] == "completed").any() and (runs["prepared"] > 0).any()
+    quarantine = at.dataframe[1].value
+    assert quarantine["records"].sum() == 7  # BAD_LINES in the fixture
+    assert {"sent_at", "text", "conversation_id", "author_role"} <= set(quarantine["field"])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_explains_an_empty_store(monkeypatch, tmp_path, page):
     monkeypatch.setenv("VOC_STORE", str(tmp_path / "empty.duckdb"))
-    at = _run(WEEKLY)
+    at = _page(page)
     assert "voc ingest" in at.info[0].value
     assert not at.dataframe

@@ -136,7 +136,8 @@ def export_quarantine(store: StoreOpt = None, dest: OutOpt = Path("quarantine.cs
 def digest(
     store: StoreOpt = None,
     week: Annotated[
-        str | None, typer.Option("--week", "-w", help="Any day of the week (YYYY-MM-DD); default the latest")
+        str | None,
+        typer.Option("--week", "-w", help="Any day of the week (YYYY-MM-DD); default: last complete week"),
     ] = None,
     dest: Annotated[Path, typer.Option("--out", "-o", help="Markdown file (.html writes HTML)")] = Path(
         "brief.md"

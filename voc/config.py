@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     refit: bool = Field(
         default=False, description="re-fit topics on this run even if new messages fit the known ones"
     )
+    schedule_cron: str = Field(
+        default="0 6 * * 1", description="when scheduled runs start (cron, in business_timezone)"
+    )
     prefect_home: Path = Path(".prefect")
     dashboard_port: int = 8501
     dashboard_cache_ttl_s: int = 60

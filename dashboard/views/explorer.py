@@ -1,4 +1,4 @@
-"""Topic explorer: product teams filter by week range, channel, language, sentiment, topic and text.
+"""Topic explorer: product teams filter by weeks, channel, language, sentiment, theme, topic, metadata, text.
 
 The filter state lives in the URL (query parameters), so a filtered view can be shared as a link.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import state
+from pipeline import queries
 from pipeline.queries import SENTIMENTS, Filters
 
 st.title("Topic explorer")
@@ -51,6 +52,13 @@ with state.store_errors_as_messages():
                 default=[s for s in _param_list("sentiment") if s in SENTIMENTS],
                 key="sentiment",
             )
+            theme_list = state.themes()
+            chosen_themes = st.multiselect(
+                "Theme",
+                theme_list,
+                default=[t for t in _param_list("theme") if t in theme_list],
+                key="theme",
+            )
             chosen = st.multiselect(
                 "Topic",
                 list(topic_names),
@@ -61,6 +69,14 @@ with state.store_errors_as_messages():
                 key="topic",
             )
             search = st.text_input("Search text", value=st.query_params.get("q", ""), key="q")
+            metadata: dict[str, list[str]] = {}
+            for name, values in state.metadata_fields().items():
+                metadata[name] = st.multiselect(
+                    name.replace("_", " ").capitalize(),
+                    values,
+                    default=[v for v in _param_list(f"meta.{name}") if v in values],
+                    key=f"meta.{name}",
+                )
 
         st.query_params.from_dict(
             {
@@ -69,8 +85,10 @@ with state.store_errors_as_messages():
                 "channel": channels,
                 "lang": languages,
                 "sentiment": sentiments,
+                "theme": chosen_themes,
                 "topic": [str(t) for t in chosen],
                 "q": search,
+                **{f"meta.{name}": values for name, values in metadata.items() if values},
             }
         )
         filters = Filters(
@@ -80,6 +98,8 @@ with state.store_errors_as_messages():
             languages=languages,
             sentiments=sentiments,
             topic_ids=chosen,
+            themes=chosen_themes,
+            metadata=metadata,
             search=search,
         )
 
@@ -88,17 +108,32 @@ with state.store_errors_as_messages():
         if summary.empty:
             st.info("No customer message matches these filters. Widen the weeks or clear a filter.")
         else:
-            st.caption(
-                f"{int(summary['messages'].sum()):,} customer messages in {len(summary)} topics match."
+            total = int(summary["messages"].sum())
+            st.caption(f"{total:,} customer messages in {len(summary)} topics match.")
+            summary = summary.assign(
+                detail=[state.topic_url(t) if t >= 0 else None for t in summary["topic_id"].fillna(-1)]
             )
             st.dataframe(
-                summary[["topic", "messages", "conversations", "sentiment", "negative_share"]],
+                summary[
+                    [
+                        "topic",
+                        "theme",
+                        "messages",
+                        "trend",
+                        "conversations",
+                        "sentiment",
+                        "negative_share",
+                        "detail",
+                    ]
+                ],
                 hide_index=True,
                 width="stretch",
                 key="topic_table",
                 column_config={
+                    "trend": st.column_config.LineChartColumn("weekly messages", y_min=0),
                     "sentiment": state.SENTIMENT_COLUMN,
                     "negative_share": st.column_config.NumberColumn("negative", format="percent"),
+                    "detail": state.TOPIC_LINK,
                 },
             )
             st.subheader("Verbatims")
@@ -110,9 +145,15 @@ with state.store_errors_as_messages():
                 on_select="rerun",
                 selection_mode="single-row",
             )
+            shown = f"the {len(messages):,} newest" if len(messages) < total else "all"
+            st.caption(f"Showing {shown} of {total:,} matching messages; the CSV holds all of them.")
             st.download_button(
                 "Download CSV",
-                messages.to_csv(index=False).encode("utf-8"),
+                lambda: (
+                    queries.filtered_messages(state.store(), filters, None)
+                    .to_csv(index=False)
+                    .encode("utf-8")
+                ),
                 "voc_verbatims.csv",
                 "text/csv",
                 key="download",

@@ -1,0 +1,231 @@
+"""Weekly brief: the CCO's Monday screen — headline numbers, themes and topics, movers, channels, digest."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from pipeline.digest import to_html
+from pipeline.queries import default_week
+
+
+def _delta(now, before, pct=False):
+    if before is None or now is None or pd.isna(before) or pd.isna(now):
+        return None
+    return f"{(now - before) * 100:+.1f} pts" if pct else f"{int(now - before):+d}"
+
+
+def _headline(week: str) -> None:
+    head = state.headline(week)
+    c1, c2, c3 = st.columns(3)
+    c1.metric(
+        "Conversations",
+        f"{head['conversations']:,}",
+        _delta(head["conversations"], head["prev_conversations"]),
+    )
+    c2.metric(
+        "Customer messages",
+        f"{head['customer_messages']:,}",
+        _delta(head["customer_messages"], head["prev_customer_messages"]),
+    )
+    neg = head["negative_share"]
+    c3.metric(
+        "Share negative",
+        "–" if neg is None or pd.isna(neg) else f"{neg:.0%}",
+        _delta(neg, head["prev_negative_share"], pct=True),
+        delta_color="inverse",
+    )
+
+
+def _topic_chart(top: pd.DataFrame) -> alt.Chart:
+    top = top.assign(
+        mood=pd.cut(
+            top["sentiment"].fillna(0), [-1.01, -0.25, 0.25, 1.01], labels=["negative", "neutral", "positive"]
+        ).astype(str)
+    )
+    return (
+        alt.Chart(top)
+        .mark_bar()
+        .encode(
+            x=alt.X("messages:Q", title="customer messages"),
+            y=alt.Y("topic:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
+            color=alt.Color(
+                "mood:N",
+                title="sentiment",
+                scale=alt.Scale(
+                    domain=list(state.SENTIMENT_COLORS), range=list(state.SENTIMENT_COLORS.values())
+                ),
+            ),
+            tooltip=[
+                "topic",
+                "theme",
+                "messages",
+                alt.Tooltip("share:Q", format=".1%"),
+                alt.Tooltip("change:Q", format="+.0%"),
+                alt.Tooltip("sentiment:Q", format="+.2f"),
+                "status",
+            ],
+        )
+        .properties(height=28 * len(top) + 40)
+    )
+
+
+def _themes(week: str, topics: pd.DataFrame) -> None:
+    st.subheader("Themes and their topics")
+    if topics.empty:
+        st.info("No customer messages fell into a topic this week.")
+        return
+    by_theme = state.theme_summary(week)
+    st.dataframe(
+        by_theme[["theme", "topics", "messages", "change", "sentiment"]],
+        hide_index=True,
+        width="stretch",
+        key="themes_summary",
+        column_config={
+            "change": st.column_config.NumberColumn("vs last week", format="percent"),
+            "sentiment": state.SENTIMENT_COLUMN,
+        },
+    )
+    st.caption("Topics this week, by volume (colour: sentiment)")
+    st.altair_chart(_topic_chart(topics.head(15)), width="stretch")
+    view = topics.assign(
+        status=topics["status"].map(lambda s: f"{state.STATUS_ICONS.get(s, '')} {s}"),
+        detail=topics["topic_id"].map(state.topic_url),
+    )
+    st.dataframe(
+        view[
+            [
+                "topic",
+                "theme",
+                "messages",
+                "conversations",
+                "share",
+                "change",
+                "sentiment",
+                "negative_share",
+                "status",
+                "detail",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "share": st.column_config.NumberColumn(format="percent"),
+            "change": st.column_config.NumberColumn("vs last week", format="percent"),
+            "sentiment": state.SENTIMENT_COLUMN,
+            "negative_share": st.column_config.NumberColumn("negative", format="percent"),
+            "detail": state.TOPIC_LINK,
+        },
+        key="themes_table",
+    )
+
+
+def _movers(week: str, table: pd.DataFrame) -> None:
+    movers = table[table["status"].isin(["emerging", "growing"]) & (table["topic_id"] >= 0)]
+    st.subheader("Emerging and growing")
+    if movers.empty:
+        st.caption(
+            "No topic rose significantly this week (Poisson test against its 4-week baseline, FDR 5%)."
+        )
+        return
+    reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
+    for _, row in movers.iterrows():
+        with st.container(border=True):
+            st.markdown(
+                f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}: "
+                f"{row['messages']} messages vs {row['expected']:.1f} expected from the last 4 weeks "
+                f"(p = {row['p_value']:.3g}), sentiment {row['sentiment']:+.2f}"
+            )
+            for text in reps[reps["topic_id"] == row["topic_id"]]["text"]:
+                st.markdown(f"> {text}")
+            st.page_link("views/topic.py", label="Topic detail", query_params={"topic": int(row["topic_id"])})
+
+
+def _sentiment_shifts(table: pd.DataFrame) -> None:
+    shifts = table[(table["topic_id"] >= 0) & table["sentiment_change"].notna() & (table["messages"] >= 10)]
+    shifts = shifts.reindex(shifts["sentiment_change"].abs().sort_values(ascending=False).index).head(5)
+    st.subheader("Sentiment shifts")
+    if shifts.empty:
+        st.caption("No topic with at least 10 messages this week and last week to compare.")
+        return
+    st.dataframe(
+        shifts[["topic", "messages", "sentiment", "sentiment_change"]],
+        hide_index=True,
+        width="stretch",
+        key="sentiment_shifts",
+        column_config={
+            "sentiment": state.SENTIMENT_COLUMN,
+            "sentiment_change": st.column_config.NumberColumn("change vs last week", format="%+.2f"),
+        },
+    )
+
+
+def _channels(week: str) -> None:
+    st.subheader("Volume by channel")
+    channels = state.channel_volume(week)
+    if channels.empty:
+        st.caption("No customer messages this week.")
+        return
+    long = channels.melt(
+        id_vars="channel", value_vars=["messages", "previous_messages"], var_name="week", value_name="count"
+    ).replace({"week": {"messages": "this week", "previous_messages": "last week"}})
+    st.altair_chart(
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("count:Q", title="customer messages"),
+            y=alt.Y("channel:N", sort="-x", title=None),
+            yOffset=alt.YOffset("week:N", sort=["this week", "last week"]),
+            color=alt.Color(
+                "week:N",
+                title=None,
+                scale=alt.Scale(domain=["this week", "last week"], range=["#1f77b4", "#c6dbef"]),
+            ),
+            tooltip=["channel", "week", "count"],
+        ),
+        width="stretch",
+    )
+
+
+def _digest(week: str) -> None:
+    _, text = state.build_digest(week)
+    with st.expander("The week's digest (what `voc digest` writes)"):
+        st.markdown(text)
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Download digest (Markdown)",
+        text.encode("utf-8"),
+        f"voc-brief-{week}.md",
+        "text/markdown",
+        key="digest_md",
+    )
+    c2.download_button(
+        "Download digest (HTML)",
+        to_html(text, f"voc weekly brief {week}").encode("utf-8"),
+        f"voc-brief-{week}.html",
+        "text/html",
+        key="digest_html",
+    )
+
+
+st.title("Weekly brief")
+with state.store_errors_as_messages():
+    if state.require_results():
+        weeks = state.weeks()
+        default = st.query_params.get("week", default_week(weeks, state.today()))
+        week = st.selectbox(
+            "Week (Monday)",
+            weeks[::-1],
+            index=weeks[::-1].index(default) if default in weeks else 0,
+            key="week",
+        )
+        st.query_params["week"] = week
+        _headline(week)
+        table = state.week_topics(week)
+        _themes(week, table[table["topic_id"] >= 0])
+        _movers(week, table)
+        _sentiment_shifts(table)
+        _channels(week)
+        _digest(week)

@@ -1,0 +1,87 @@
+"""Pipeline health: runs, the next scheduled run, data freshness and what was quarantined and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from cronsim import CronSim, CronSimError
+
+from dashboard import state
+
+
+def _when(value) -> str:
+    return "–" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _next_run(cron: str, tz: str) -> str:
+    try:
+        nxt = next(CronSim(cron, datetime.now(ZoneInfo(tz))))
+    except (CronSimError, StopIteration) as exc:
+        return f"invalid schedule {cron!r}: {exc}"
+    return f"{nxt:%a %Y-%m-%d %H:%M} {tz}"
+
+
+st.title("Pipeline health")
+s = state.store()
+if not s.path.exists():
+    st.info(f"No store at `{s.path}` yet: `voc ingest PATH` then `voc run`, or `voc demo`.")
+    st.stop()
+with state.store_errors_as_messages():
+    fresh = state.freshness()
+    cfg = state.settings()
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Newest message", _when(fresh["newest_message"]))
+    c2.metric("Last ingest", _when(fresh["last_ingest"]))
+    c3.metric("Last completed run", _when(fresh["last_run"]))
+    c4.metric("Next scheduled run", _next_run(cfg.schedule_cron, cfg.business_timezone))
+    st.caption(
+        f"{int(fresh['messages']):,} messages stored, {int(fresh['waiting']):,} waiting for the next run, "
+        f"{int(fresh['quarantined']):,} quarantined. Schedule `{cfg.schedule_cron}` "
+        f"({cfg.business_timezone}) from config `schedule_cron`."
+    )
+
+    st.subheader("Runs")
+    runs = state.runs(50)
+    if runs.empty:
+        st.info("No pipeline run yet: `voc run`.")
+    else:
+        failed = runs[runs["status"] == "failed"]
+        if len(failed):
+            latest = failed.iloc[0]
+            st.error(f"Run {latest['run_id']} ({latest['started']}) failed: {latest['error']}")
+        st.altair_chart(
+            alt.Chart(runs.dropna(subset=["duration_s"]))
+            .mark_bar()
+            .encode(
+                x=alt.X("started:N", sort=None, title=None, axis=alt.Axis(labelAngle=-40)),
+                y=alt.Y("duration_s:Q", title="seconds"),
+                color=alt.Color(
+                    "status:N",
+                    scale=alt.Scale(
+                        domain=["completed", "failed", "running"], range=["#2ca02c", "#d62728", "#9e9e9e"]
+                    ),
+                ),
+                tooltip=["run_id", "started", "status", "duration_s", "prepared", "embedded", "topic_mode"],
+            )
+            .properties(height=220),
+            width="stretch",
+        )
+        st.dataframe(
+            runs.drop(columns=["counts"]),
+            hide_index=True,
+            width="stretch",
+            key="runs_table",
+            column_config={"duration_s": st.column_config.NumberColumn("seconds", format="%.1f")},
+        )
+
+    st.subheader("Quarantine")
+    reasons = state.quarantine_reasons()
+    if reasons.empty:
+        st.success("No record has been quarantined.")
+    else:
+        st.dataframe(reasons, hide_index=True, width="stretch", key="quarantine_table")
+        st.caption("Export the records themselves with `voc export quarantine --out quarantine.csv`.")
