@@ -14,7 +14,9 @@ from pipeline.store import Store, StoreError
 from voc.config import Settings
 
 # One look for sentiment everywhere: a bar from -1 (negative) to +1 (positive), and three colours.
-SENTIMENT_COLUMN = st.column_config.ProgressColumn("sentiment", min_value=-1, max_value=1, format="%.2f")
+SENTIMENT_COLUMN = st.column_config.ProgressColumn(
+    "sentiment", min_value=-1, max_value=1, format="%+.2f", color="auto"
+)
 SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
 # Plain Unicode shapes (not emoji) so they render with any system font.
 STATUS_ICONS = {"emerging": "✦", "growing": "▲", "declining": "▼", "dormant": "○", "stable": "·"}
@@ -61,6 +63,7 @@ channel_volume = cached(queries.channel_volume)
 theme_summary = cached(queries.theme_summary)
 topics = cached(queries.topics)
 representatives = cached(queries.representatives)
+topic_verbatims = cached(queries.topic_verbatims)
 week_verbatims = cached(queries.week_verbatims)
 filtered_topics = cached(queries.filtered_topics)
 filtered_messages = cached(queries.filtered_messages)

@@ -467,3 +467,29 @@ def freshness(store: Store) -> dict:
         """
     )
     return row.iloc[0].to_dict()
+
+
+def topic_verbatims(store: Store, topic_id: int, n: int = 5) -> pd.DataFrame:
+    """Distinct customer wordings for a topic: the fit's representatives first, then the most typical."""
+    return store.query(
+        """
+        WITH reps AS (
+            SELECT r.message_id, r.pos
+            FROM topics t, unnest(t.representative_ids) WITH ORDINALITY AS r(message_id, pos)
+            WHERE t.topic_id = ?
+        ), candidates AS (
+            SELECT m.text, m.channel, s.label AS sentiment, coalesce(reps.pos, 1000000) AS pos,
+                   a.probability, m.message_id
+            FROM assignments a JOIN messages m USING (message_id)
+            LEFT JOIN sentiment s USING (message_id) LEFT JOIN reps USING (message_id)
+            WHERE a.topic_id = ?
+        ), ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY lower(trim(text))
+                                         ORDER BY pos, probability DESC, message_id) AS dup
+            FROM candidates
+        )
+        SELECT text, channel, sentiment FROM ranked WHERE dup = 1
+        ORDER BY pos, probability DESC, message_id LIMIT ?
+        """,
+        [int(topic_id), int(topic_id), int(n)],
+    )

@@ -181,4 +181,3 @@ def resolve_assignments(
     for topic, new, cluster in matching.splits:
         final[(old == topic) & (fit == cluster)] = new
     return final
-

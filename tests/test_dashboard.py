@@ -63,7 +63,8 @@ def test_landing_page_is_the_weekly_brief(on_store):
     assert week == at.selectbox(key="week").options[0]  # fixture weeks are all complete: the newest
     digest = at.expander[0].markdown[0].value
     assert digest.startswith(f"# Voice of the customer: week of {week}")
-    assert {b.label for b in at.get("download_button")} >= {"Download digest (Markdown)", "Download digest (HTML)"}
+    buttons = {b.label for b in at.get("download_button")}
+    assert buttons >= {"Download digest (Markdown)", "Download digest (HTML)"}
 
 
 def test_weekly_brief_follows_the_selected_week(on_store):
@@ -123,10 +124,11 @@ def test_explorer_restores_a_shared_link(on_store):
 
 
 def test_topic_detail_shows_one_topic_in_full(on_store):
-    biggest = Store(on_store).query(
-        "SELECT topic_id, label FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' "
-        "ORDER BY size DESC LIMIT 1"
-    ).iloc[0]
+    options = Store(on_store).query(
+        "SELECT topic_id, label FROM topics WHERE topic_id >= 0 "
+        "AND coalesce(state, 'active') != 'merged' ORDER BY size DESC LIMIT 1"
+    )
+    biggest = options.iloc[0]
     at = _page("topic", topic=str(int(biggest["topic_id"])))
     assert at.selectbox(key="topic").value == int(biggest["topic_id"])
     assert at.header[0].value == biggest["label"]
@@ -141,8 +143,8 @@ def test_topic_detail_shows_one_topic_in_full(on_store):
 def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, runtime_env):
     store = Store(own_store)
     pick = store.query(
-        "SELECT topic_id, label, size FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' "
-        "ORDER BY size DESC, topic_id LIMIT 3"
+        "SELECT topic_id, label, size FROM topics WHERE topic_id >= 0 "
+        "AND coalesce(state, 'active') != 'merged' ORDER BY size DESC, topic_id LIMIT 3"
     )
     renamed, absorbed, target = (int(t) for t in pick["topic_id"])
     at = _page("topic", topic=str(renamed))
@@ -175,19 +177,23 @@ def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, 
         assert con.execute("SELECT label FROM topics WHERE topic_id = ?", [renamed]).fetchone()[0] == (
             "Card payments: the lot"
         )
-        assert con.execute("SELECT state FROM topics WHERE topic_id = ?", [absorbed]).fetchone()[0] == "merged"
-        assert con.execute("SELECT count(*) FROM assignments WHERE topic_id = ?", [absorbed]).fetchone()[0] == 0
+        state = con.execute("SELECT state FROM topics WHERE topic_id = ?", [absorbed]).fetchone()[0]
+        left = con.execute("SELECT count(*) FROM assignments WHERE topic_id = ?", [absorbed]).fetchone()[0]
         who = con.execute("SELECT DISTINCT decided_by FROM topic_overrides").fetchall()
-    assert who == [("cco@example",)]
+    assert state == "merged" and left == 0 and who == [("cco@example",)]
 
 
 def test_topic_map_places_every_active_topic(on_store):
     at = _page("map")
     table = at.dataframe[0].value
-    active = Store(on_store).query(
-        "SELECT count(*) AS n FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' "
-        "AND size > 0"
-    )["n"].iloc[0]
+    active = (
+        Store(on_store)
+        .query(
+            "SELECT count(*) AS n FROM topics WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' "
+            "AND size > 0"
+        )["n"]
+        .iloc[0]
+    )
     assert len(table) == active and table["messages"].is_monotonic_decreasing
     assert at.get("vega_lite_chart")  # the map itself
 

@@ -271,7 +271,7 @@ def dashboard(
     store: StoreOpt = None,
     port: Annotated[int | None, typer.Option("--port", "-p", help="Port (default 8501)")] = None,
 ) -> None:
-    """Serve the Streamlit dashboard on the store (read-only)."""
+    """Serve the Streamlit dashboard on the store (reads it; taxonomy decisions are its only writes)."""
     settings = _settings(store)
     port = port or settings.dashboard_port
     env = {**os.environ, "VOC_STORE": str(settings.store.resolve())}
@@ -289,6 +289,8 @@ def dashboard(
         "false",
         "--client.toolbarMode",
         "viewer",
+        "--client.showErrorDetails",
+        "type",  # an unexpected failure shows its type, never a traceback, to the people reading
     ]
     out.print(f"dashboard on http://localhost:{port}  (store {settings.store}; Ctrl+C to stop)")
     with contextlib.suppress(KeyboardInterrupt):

@@ -14,7 +14,7 @@ from dashboard import state
 
 
 def _when(value) -> str:
-    return "–" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+    return "–" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%d %b %H:%M")
 
 
 def _next_run(cron: str, tz: str) -> str:
@@ -22,7 +22,7 @@ def _next_run(cron: str, tz: str) -> str:
         nxt = next(CronSim(cron, datetime.now(ZoneInfo(tz))))
     except (CronSimError, StopIteration) as exc:
         return f"invalid schedule {cron!r}: {exc}"
-    return f"{nxt:%a %Y-%m-%d %H:%M} {tz}"
+    return f"{nxt:%a %d %b %H:%M}"
 
 
 st.title("Pipeline health")
@@ -55,7 +55,7 @@ with state.store_errors_as_messages():
             st.error(f"Run {latest['run_id']} ({latest['started']}) failed: {latest['error']}")
         st.altair_chart(
             alt.Chart(runs.dropna(subset=["duration_s"]))
-            .mark_bar()
+            .mark_bar(size=24)
             .encode(
                 x=alt.X("started:N", sort=None, title=None, axis=alt.Axis(labelAngle=-40)),
                 y=alt.Y("duration_s:Q", title="seconds"),

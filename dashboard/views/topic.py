@@ -16,7 +16,7 @@ from pipeline.store import StoreError
 
 
 def _over_time(weekly: pd.DataFrame) -> alt.LayerChart:
-    base = alt.Chart(weekly).encode(x=alt.X("week:T", title=None, axis=alt.Axis(format="%d %b")))
+    base = alt.Chart(weekly).encode(x=alt.X("week:O", title="week (Monday)", axis=alt.Axis(labelAngle=-40)))
     bars = base.mark_bar(color="#1f77b4", opacity=0.75).encode(
         y=alt.Y("messages:Q", title="customer messages"),
         tooltip=["week", "messages", alt.Tooltip("expected:Q", format=".1f"), "status"],
@@ -32,20 +32,23 @@ def _mix_chart(mix: pd.DataFrame, dimension: str) -> alt.Chart:
     part = mix[mix["dimension"] == dimension]
     return (
         alt.Chart(part)
-        .mark_bar()
+        .mark_bar(size=18)
         .encode(
             x=alt.X("messages:Q", title="messages"),
             y=alt.Y("value:N", sort="-x", title=dimension),
             tooltip=["value", "messages"],
         )
-        .properties(height=32 * len(part) + 30)
+        .properties(height=max(32 * len(part) + 30, 90))
     )
 
 
 def _decide(action: str, topic_id: int, by: str, **kwargs) -> None:
     """Store a decision through the writable store; a busy store or a bad decision shows as a message."""
     if not by.strip():
-        st.session_state["topic_notice"] = ("error", "Say who decides (name or e-mail): decisions are signed.")
+        st.session_state["topic_notice"] = (
+            "error",
+            "Say who decides (name or e-mail): decisions are signed.",
+        )
         return
     try:
         decision = record_decision(state.store(), action, topic_id, decided_by=by.strip(), **kwargs)
@@ -53,8 +56,15 @@ def _decide(action: str, topic_id: int, by: str, **kwargs) -> None:
         st.session_state["topic_notice"] = ("error", str(exc))
         return
     st.cache_data.clear()  # every page must see the decision on its next render
-    what = {"rename": "renamed", "pin": "label pinned", "merge": f"merged into #{decision['target_topic_id']}"}
-    st.session_state["topic_notice"] = ("success", f"Topic #{topic_id} {what[action]}; it holds after every run.")
+    what = {
+        "rename": "renamed",
+        "pin": "label pinned",
+        "merge": f"merged into #{decision['target_topic_id']}",
+    }
+    st.session_state["topic_notice"] = (
+        "success",
+        f"Topic #{topic_id} {what[action]}; it holds after every run.",
+    )
     if action == "merge":
         st.session_state["topic_pick"] = int(decision["target_topic_id"])
 
@@ -130,10 +140,11 @@ with state.store_errors_as_messages():
         c1, c2, c3 = st.columns(3)
         c1.metric("Customer messages, all weeks", f"{int(weekly['messages'].sum()):,}")
         last = weekly.iloc[-1] if len(weekly) else None
+        before = weekly.iloc[-2]["messages"] if len(weekly) > 1 else None
         c2.metric(
-            "Latest week",
+            "Latest week" if last is None else f"Week of {last['week']}: {last['status']}",
             "–" if last is None else f"{int(last['messages']):,}",
-            None if last is None else last["status"],
+            None if before is None else f"{int(last['messages'] - before):+d} vs the week before",
         )
         mean = (weekly["sentiment"] * weekly["messages"]).sum() / max(weekly["messages"].sum(), 1)
         c3.metric("Mean sentiment", f"{mean:+.2f}")
@@ -145,7 +156,7 @@ with state.store_errors_as_messages():
             st.altair_chart(_over_time(weekly), width="stretch")
 
         st.subheader("Representative verbatims")
-        reps = state.representatives([topic_id], 5)
+        reps = state.topic_verbatims(topic_id, 5)
         if reps.empty:
             st.caption("No representative messages stored for this topic.")
         for r in reps.itertuples():
@@ -174,7 +185,7 @@ with state.store_errors_as_messages():
                 key="related",
                 column_config={
                     "similarity": st.column_config.ProgressColumn(
-                        "similarity", min_value=0, max_value=1, format="%.2f"
+                        "similarity", min_value=0, max_value=1, format="%.2f", color="blue"
                     ),
                     "detail": state.TOPIC_LINK,
                 },
