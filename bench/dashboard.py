@@ -9,7 +9,11 @@ from it by ``pipeline.insights`` as a run would. Nothing is embedded or fitted: 
 
 Each page is rendered by Streamlit's AppTest (the server side of a page view: every query and chart
 spec), cold (caches cleared) and warm (``st.cache_data`` hit), and the median of ``--repeats`` is kept.
-Writes bench/results/dashboard.json and prints a table.
+Where Debian's chromium is installed, each page is also loaded in headless Chromium from a fresh
+``voc dashboard`` server (so the first load is cold): the time from navigation until the script has
+finished and every chart has drawn, as a person waits for it (the first page also loads Streamlit's
+own assets). Writes bench/results/dashboard.json
+and prints a table.
 """
 
 from __future__ import annotations
@@ -122,6 +126,63 @@ def time_pages(store: Path, repeats: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def browser_times(store: Path) -> dict[str, dict[str, float]] | None:
+    """Seconds until each page is fully drawn in headless Chromium: first load (cold) and a reload."""
+    chromium = shutil.which("chromium")
+    if not chromium:
+        return None
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    voc = Path(sys.executable).with_name("voc")
+    cmd = [str(voc), "dashboard", "--store", str(store), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    charts = {"brief": 2, "explorer": 0, "topic": 3, "map": 1, "health": 1}
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        out = {}
+        args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=args)
+            tab = browser.new_page(viewport={"width": 1400, "height": 1800})
+            tab.goto(url)  # the app shell and Streamlit's own assets load once, as in any session
+            tab.wait_for_selector(
+                '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000
+            )
+            for page in PAGES:
+                times = []
+                for _ in range(2):
+                    t0 = time.perf_counter()
+                    tab.goto(f"{url}/{'' if page == 'brief' else page}")
+                    tab.wait_for_selector(
+                        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000
+                    )
+                    tab.wait_for_function(
+                        f"document.querySelectorAll('.vega-embed svg').length >= {charts[page]}",
+                        timeout=120_000,
+                    )
+                    times.append(time.perf_counter() - t0)
+                out[page] = {"first_s": round(times[0], 3), "reload_s": round(times[1], 3)}
+            browser.close()
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,13 +200,22 @@ def main() -> None:
             msgs, weeks = con.execute(
                 "SELECT (SELECT count(*) FROM messages), (SELECT count(DISTINCT week) FROM weekly_stats)"
             ).fetchone()
-        report[name] = {"messages": msgs, "weeks": weeks, "pages": time_pages(path, args.repeats)}
+        report[name] = {
+            "messages": msgs,
+            "weeks": weeks,
+            "pages": time_pages(path, args.repeats),
+            "browser": browser_times(path),
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "dashboard.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'store':<22} {'page':<10} {'cold s':>8} {'warm s':>8}")
+    print(f"{'store':<22} {'page':<10} {'cold s':>8} {'warm s':>8} {'browser 1st':>12} {'reload':>8}")
     for name, r in report.items():
         for page, t in r["pages"].items():
-            print(f"{name:<22} {page:<10} {t['cold_s']:>8} {t['warm_s']:>8}")
+            b = (r["browser"] or {}).get(page, {})
+            print(
+                f"{name:<22} {page:<10} {t['cold_s']:>8} {t['warm_s']:>8} "
+                f"{b.get('first_s', '-'):>12} {b.get('reload_s', '-'):>8}"
+            )
 
 
 if __name__ == "__main__":

@@ -215,3 +215,28 @@ def test_every_page_explains_an_empty_store(monkeypatch, tmp_path, page):
     at = _page(page)
     assert "voc ingest" in at.info[0].value
     assert not at.dataframe
+
+
+def test_a_page_waits_out_a_writer_instead_of_failing(own_store):
+    """A run holds the store file while it writes: the page waits for it and then renders."""
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(3); c.close()",
+            str(own_store),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    t0 = time.monotonic()
+    at = _page("health")
+    holder.wait(timeout=30)
+    assert time.monotonic() - t0 > 1  # it really waited for the writer
+    assert at.dataframe[0].value["status"].eq("completed").any()

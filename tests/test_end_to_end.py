@@ -105,8 +105,10 @@ def test_second_run_is_incremental(pipeline_store, runtime_env, tmp_path):
     ids_after = store.query("SELECT message_id, topic_id FROM assignments")
     both = ids_before.merge(ids_after, on="message_id", suffixes=("_before", "_after"))
     assert (both["topic_id_before"] == both["topic_id_after"]).all()
-    card = store.query("SELECT a.topic_id, t.label FROM assignments a JOIN messages m USING (message_id) "
-                       "JOIN topics t USING (topic_id) WHERE m.conversation_id = 'late-1'")
+    card = store.query(
+        "SELECT a.topic_id, t.label FROM assignments a JOIN messages m USING (message_id) "
+        "JOIN topics t USING (topic_id) WHERE m.conversation_id = 'late-1'"
+    )
     assert card["topic_id"][0] >= 0  # a plain "card not arrived" message joins a topic
 
 
