@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pipeline.contract import MessageRecord, describe_error, stable_message_id
 from pipeline.redact import redact, redact_value
-from pipeline.sources import RawRecord, expand_paths, read_records
+from pipeline.sources import RawRecord, ReadOptions, expand_paths, read_records
 from pipeline.store import Store, execute
 
 BATCH_SIZE = 5_000
@@ -141,6 +141,7 @@ def ingest(
     store: Store,
     *,
     fmt: str = "auto",
+    options: ReadOptions | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Load every record of ``paths`` into ``store``; bad records go to quarantine, never lost."""
@@ -150,7 +151,7 @@ def ingest(
     now = datetime.now(UTC)
     for path in files:
         batch: list[RawRecord] = []
-        for rec in read_records(path, fmt):
+        for rec in read_records(path, fmt, options):
             batch.append(rec)
             if len(batch) >= BATCH_SIZE:
                 _flush(store, batch, now, report, progress)

@@ -117,7 +117,7 @@ def test_csv_and_parquet_readers(tmp_path, store):
 
 
 def test_missing_path_is_a_clear_error(tmp_path, store):
-    from pipeline.sources.files import SourceError
+    from pipeline.sources import SourceError
 
     with pytest.raises(SourceError, match="no such file"):
         ingest([tmp_path / "nope.jsonl"], store)

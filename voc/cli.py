@@ -51,13 +51,24 @@ def main_options(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or globs of message records")],
     store: StoreOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="auto|messages|jsonl|csv|parquet")] = "auto",
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help="auto|messages|jsonl|csv|parquet|twcs|conversations|whatsapp"),
+    ] = "auto",
+    business_name: Annotated[
+        list[str] | None,
+        typer.Option("--business-name", "-b", help="The brand's name in chat exports (repeatable)"),
+    ] = None,
 ) -> None:
-    """Load message records into the store (bad records are quarantined, duplicates skipped)."""
+    """Load messages or conversations into the store (bad records are quarantined, duplicates skipped)."""
     from pipeline.ingest import ingest as run_ingest
+    from pipeline.sources import ReadOptions
     from pipeline.store import Store
 
     settings = _settings(store)
+    options = ReadOptions(
+        business_names=tuple(business_name or settings.business_names), timezone=settings.business_timezone
+    )
     with console.status("ingesting…") as status:
         seen = {"n": 0}
 
@@ -65,7 +76,9 @@ def ingest(
             seen["n"] += n
             status.update(f"ingesting… {seen['n']:,} records read")
 
-        report = run_ingest([str(p) for p in paths], Store(settings.store), fmt=fmt, progress=progress)
+        report = run_ingest(
+            [str(p) for p in paths], Store(settings.store), fmt=fmt, options=options, progress=progress
+        )
     out.print(report.summary())
     for reason, n in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10]:
         out.print(f"  quarantined {n} × {reason}")

