@@ -208,6 +208,22 @@ TABLES: dict[str, tuple[str, str]] = {
         "volume, share of the week, change vs previous week and vs the volume-adjusted 4-week baseline, "
         "sentiment and its change, messages per channel, status and its p-value",
     ),
+    "source_files": (
+        """
+        CREATE TABLE IF NOT EXISTS source_files (
+            source_file VARCHAR PRIMARY KEY,
+            format VARCHAR,
+            size BIGINT,
+            mtime_ns BIGINT,
+            head_sha VARCHAR,
+            head_bytes BIGINT,
+            records_read BIGINT,
+            ingested_at TIMESTAMPTZ
+        )""",
+        "the ingest watermark: each file read, its size, modification time and a hash of its start, and "
+        "how many records were read, so a scheduled pull skips unchanged files and reads only the rows "
+        "appended to a message-record file since",
+    ),
     "runs": (
         """
         CREATE TABLE IF NOT EXISTS runs (

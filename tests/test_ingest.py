@@ -41,10 +41,29 @@ def test_good_records_load_and_bad_ones_are_quarantined(fixture_file, store):
 def test_reingest_adds_nothing(fixture_file, store):
     first = ingest([fixture_file], store)
     before = store.counts()
-    second = ingest([fixture_file], store)
-    assert second.stored == 0
-    assert second.duplicates == first.stored
+    second = ingest([fixture_file], store)  # the watermark: an unchanged file is not read again
+    assert second.unchanged_files == 1 and second.read == 0 and second.stored == 0
+    forced = ingest([fixture_file], store, watermark=False)  # read again: every id is known already
+    assert forced.stored == 0
+    assert forced.duplicates == first.stored
     assert store.counts() == before
+
+
+def test_a_grown_file_is_read_from_where_the_last_pull_stopped(tmp_path, store):
+    path = tmp_path / "feed.jsonl"
+    rows = [
+        {"conversation_id": f"c{i}", "message_id": f"m{i}", "text": f"question number {i}"} for i in range(6)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:4]), encoding="utf-8")
+    assert ingest([path], store).stored == 4
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows[4:]))
+    grown = ingest([path], store)
+    assert grown.read == 2 and grown.stored == 2 and grown.duplicates == 0
+    path.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")  # rewritten: read whole, known ids skipped
+    rewritten = ingest([path], store)
+    assert rewritten.read == 1 and rewritten.duplicates == 1
+    assert store.query("SELECT count(*) AS n FROM messages")["n"].iloc[0] == 6
 
 
 def test_pii_never_reaches_the_store(fixture_file, store):

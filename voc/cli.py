@@ -59,6 +59,9 @@ def ingest(
         list[str] | None,
         typer.Option("--business-name", "-b", help="The brand's name in chat exports (repeatable)"),
     ] = None,
+    reread: Annotated[
+        bool, typer.Option("--reread", help="Read files again even if unchanged since the last ingest")
+    ] = False,
 ) -> None:
     """Load messages or conversations into the store (bad records are quarantined, duplicates skipped)."""
     from pipeline.ingest import ingest as run_ingest
@@ -77,7 +80,12 @@ def ingest(
             status.update(f"ingesting… {seen['n']:,} records read")
 
         report = run_ingest(
-            [str(p) for p in paths], Store(settings.store), fmt=fmt, options=options, progress=progress
+            [str(p) for p in paths],
+            Store(settings.store),
+            fmt=fmt,
+            options=options,
+            progress=progress,
+            watermark=not reread,
         )
     out.print(report.summary())
     for reason, n in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10]:
