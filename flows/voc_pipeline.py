@@ -76,15 +76,21 @@ def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]
 
 @flow(name="voc_pipeline")
 def voc_pipeline(
-    store_path: str, settings: dict[str, Any] | None = None, show_progress: bool = False
+    store_path: str,
+    settings: dict[str, Any] | None = None,
+    show_progress: bool = False,
+    pulled: dict[str, dict] | None = None,
 ) -> dict:
-    """Run every stage on what is in the store; returns the per-stage counts and durations."""
+    """Run every stage on what is in the store; returns the per-stage counts and durations.
+
+    ``pulled``: what a scheduled run took from each source (see flows.scheduled), kept in the run record.
+    """
     cfg = Settings.model_validate(settings or {})
     store = Store(store_path).init()
     run_id = runs.new_run_id()
     started = datetime.now(UTC)
     params = cfg.model_dump(mode="json")
-    counts: dict[str, Any] = {}
+    counts: dict[str, Any] = {"pull": pulled} if pulled is not None else {}
     fr_id = str(flow_run.get_id() or "")
     runs.record_run(store, run_id, status="running", started_at=started, flow_run_id=fr_id, parameters=params)
     logger = get_run_logger()

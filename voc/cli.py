@@ -123,6 +123,73 @@ def run(
     out.print(f"  topics {topics.get('mode', '-')}: {topics.get('reason', '')}")
 
 
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    cron: Annotated[
+        str | None, typer.Option("--cron", help="Cron schedule (default: schedule_cron, Mondays 06:00)")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option("--interval", help="Run every N seconds instead of on a cron schedule")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Deployment name")] = "voc-weekly",
+) -> None:
+    """Serve the scheduled flow: pull every configured source, then run the pipeline, on a schedule.
+
+    Runs until Ctrl+C; runs never overlap. Sources come from config (``[[sources]]`` in voc.toml or
+    VOC_SOURCES as JSON); the cron is read in business_timezone. Without PREFECT_API_URL a local
+    Prefect server is started for the schedule (port prefect_server_port) and stopped with this."""
+    settings = _settings(store)
+    if not settings.sources:
+        raise typer.BadParameter(
+            "no sources configured: add [[sources]] with a path to voc.toml, or set VOC_SOURCES "
+            '(e.g. \'[{"path": "exports/*.jsonl"}]\')',
+            param_hint="sources",
+        )
+
+    import signal
+
+    from voc.prefect_server import local_prefect_server
+
+    def stop(signum, frame):  # a service manager's SIGTERM stops like Ctrl+C: runner first, server last
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt), local_prefect_server(settings.prefect_server_port):
+        _serve(settings, cron, interval, name)
+
+
+def _serve(settings: Settings, cron: str | None, interval: float | None, name: str) -> None:
+    from datetime import timedelta
+
+    # imported once PREFECT_API_URL points at a server: Prefect reads its settings on import
+    from prefect.schedules import Cron, Interval
+
+    from flows.scheduled import voc_scheduled
+
+    if interval:
+        schedule, when = Interval(timedelta(seconds=interval)), f"every {interval:g} s"
+    else:
+        expr = cron or settings.schedule_cron
+        schedule, when = (
+            Cron(expr, timezone=settings.business_timezone),
+            f"{expr} ({settings.business_timezone})",
+        )
+    out.print(
+        f"serving {name}: {len(settings.sources)} source(s) into {settings.store}, {when}; Ctrl+C to stop"
+    )
+    voc_scheduled.serve(
+        name=name,
+        schedules=[schedule],
+        parameters={
+            "store_path": str(settings.store.resolve()),
+            "settings": settings.model_dump(mode="json"),
+        },
+        limit=1,
+        print_starting_message=False,
+    )
+
+
 def _export(what: str, store: Path | None, dest: Path) -> None:
     from pipeline.export import export
     from pipeline.store import Store

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,14 @@ class TopicSettings(BaseSettings):
     n_keywords: int = 8
     n_representatives: int = 5
     seed: int = 42
+
+
+class SourceSettings(BaseModel):
+    """One place a scheduled run pulls from: a file, folder or glob, read by format (auto: detected)."""
+
+    path: str
+    format: str = "auto"
+    business_names: list[str] = Field(default=[], description="overrides the global business_names")
 
 
 class Settings(BaseSettings):
@@ -54,10 +62,16 @@ class Settings(BaseSettings):
     refit: bool = Field(
         default=False, description="re-fit topics on this run even if new messages fit the known ones"
     )
+    sources: list[SourceSettings] = Field(
+        default=[], description="what `voc serve` pulls on every scheduled run ([[sources]] in voc.toml)"
+    )
     schedule_cron: str = Field(
         default="0 6 * * 1", description="when scheduled runs start (cron, in business_timezone)"
     )
     prefect_home: Path = Path(".prefect")
+    prefect_server_port: int = Field(
+        default=4200, description="port of the local Prefect server `voc serve` starts when none is set"
+    )
     dashboard_port: int = 8501
     dashboard_cache_ttl_s: int = 60
 
