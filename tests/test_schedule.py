@@ -36,7 +36,7 @@ def _completed_runs(path) -> list[dict]:
     return [{**r, "counts": json.loads(r["counts"])} for r in runs.to_dict("records")]
 
 
-def test_a_scheduled_deployment_creates_and_completes_flow_runs(tmp_path, runtime_env):
+def test_a_scheduled_deployment_creates_and_completes_flow_runs(tmp_path, runtime_env, monkeypatch):
     source = ROOT / "demo" / "data" / "email_export.csv"
     db = tmp_path / "voc.duckdb"
     env = {
@@ -78,3 +78,14 @@ def test_a_scheduled_deployment_creates_and_completes_flow_runs(tmp_path, runtim
     assert first["counts"]["topics"]["topics"] > 3 and first["counts"]["insights"]["weekly_rows"] > 0
     again = second["counts"]["pull"][str(source)]
     assert again["unchanged_files"] == 1 and again["read"] == 0  # the watermark: nothing pulled twice
+
+    # the health page shows what the latest scheduled run pulled
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("VOC_STORE", str(db))
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.switch_page("views/health.py")
+    at.run()
+    assert not at.exception and not at.warning
+    pulls = at.dataframe[0].value
+    assert pulls["source"].tolist() == [str(source)] and pulls["unchanged_files"].tolist() == [1]

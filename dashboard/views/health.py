@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,14 @@ def _next_run(cron: str, tz: str) -> str:
     return f"{nxt:%a %d %b %H:%M}"
 
 
+def _pulls(run) -> pd.DataFrame | None:
+    """What a scheduled run took from each source (None for a run started by hand)."""
+    pulled = json.loads(run["counts"] or "{}").get("pull")
+    if not pulled:
+        return None
+    return pd.DataFrame([{"source": path, **counts} for path, counts in pulled.items()])
+
+
 st.title("Pipeline health")
 s = state.store()
 if not s.path.exists():
@@ -41,7 +50,7 @@ with state.store_errors_as_messages():
     st.caption(
         f"{int(fresh['messages']):,} messages stored, {int(fresh['waiting']):,} waiting for the next run, "
         f"{int(fresh['quarantined']):,} quarantined. Schedule `{cfg.schedule_cron}` "
-        f"({cfg.business_timezone}) from config `schedule_cron`."
+        f"({cfg.business_timezone}) from config `schedule_cron`, served by `voc serve`."
     )
 
     st.subheader("Runs")
@@ -53,6 +62,13 @@ with state.store_errors_as_messages():
         if len(failed):
             latest = failed.iloc[0]
             st.error(f"Run {latest['run_id']} ({latest['started']}) failed: {latest['error']}")
+        pulls = _pulls(runs.iloc[0])
+        if pulls is not None:
+            broken = pulls[pulls["error"].notna()] if "error" in pulls else pulls.iloc[0:0]
+            for row in broken.itertuples():
+                st.warning(f"Source `{row.source}` could not be pulled in the latest run: {row.error}")
+            st.caption("What the latest scheduled run pulled from each source")
+            st.dataframe(pulls, hide_index=True, width="stretch", key="pulls_table")
         st.altair_chart(
             alt.Chart(runs.dropna(subset=["duration_s"]))
             .mark_bar(size=24)
