@@ -47,6 +47,9 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+MAX_TEXT_CHARS = 20_000  # a message, not a document: longer is a broken export or an attack
+
+
 class MessageRecord(BaseModel):
     """One message as a source delivers it, before redaction."""
 
@@ -79,6 +82,8 @@ class MessageRecord(BaseModel):
             raise ValueError(f"text must be a string, got {type(value).__name__}")
         if not value.strip():
             raise ValueError("text is empty")
+        if len(value) > MAX_TEXT_CHARS:
+            raise ValueError(f"text is longer than {MAX_TEXT_CHARS:,} characters ({len(value):,})")
         return value
 
     @field_validator("sent_at", mode="before")

@@ -20,9 +20,11 @@ from pipeline.contract import MessageRecord, describe_error, stable_message_id
 from pipeline.redact import redact, redact_value
 from pipeline.sources import RawRecord, ReadOptions, expand_paths, read_records
 from pipeline.sources.files import detect_format
+from pipeline.sources.records import printable, utf8_problem
 from pipeline.store import Store, execute
 
 BATCH_SIZE = 5_000
+RAW_LIMIT = 10_000  # characters of a quarantined record kept for people to read
 
 
 APPEND_ONLY = ("jsonl", "csv")  # formats where a grown file with the same start only gained rows
@@ -52,7 +54,10 @@ def text_hash(text: str) -> str:
 
 
 def _quarantine_row(rec: RawRecord, fld: str, reason: str, now: datetime) -> dict:
-    raw = redact(rec.raw)
+    raw = printable(rec.raw)
+    if len(raw) > RAW_LIMIT:  # enough to see what went wrong, not a copy of a runaway record
+        raw = raw[:RAW_LIMIT] + f"… [{len(raw) - RAW_LIMIT:,} more characters]"
+    raw = redact(raw)
     qid = hashlib.sha256(f"{rec.source_file}\x1f{rec.line}\x1f{raw}".encode()).hexdigest()[:24]
     return {
         "quarantine_id": "q_" + qid,
@@ -72,6 +77,9 @@ def validate_records(records: Iterable[RawRecord], now: datetime) -> tuple[list[
     for rec in records:
         if rec.data is None:
             bad.append(_quarantine_row(rec, rec.field or "record", rec.error or "unreadable record", now))
+            continue
+        if problem := utf8_problem(rec.raw):  # never guess what the mangled bytes meant
+            bad.append(_quarantine_row(rec, "record", problem, now))
             continue
         try:
             msg = MessageRecord.model_validate(rec.data)

@@ -66,7 +66,7 @@ def _read_array(path: Path, name: str, options: ReadOptions) -> Iterator[RawReco
 
 
 def _read_lines(path: Path, name: str, options: ReadOptions) -> Iterator[RawRecord]:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
+    with path.open("r", encoding="utf-8", errors="surrogateescape") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipeline.sources.conversations import looks_like_conversation, read_conversations
+from pipeline.sources.csv_rows import csv_rows
 from pipeline.sources.records import RawRecord, ReadOptions, SourceError
 from pipeline.sources.twcs import is_twcs_header, read_twcs
 from pipeline.sources.whatsapp import looks_like_whatsapp, read_whatsapp
@@ -113,7 +114,7 @@ def read_records(path: Path, fmt: str = "auto", options: ReadOptions | None = No
 
 def _read_jsonl(path: Path) -> Iterator[RawRecord]:
     name = str(path)
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
+    with path.open("r", encoding="utf-8", errors="surrogateescape") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -134,23 +135,23 @@ def _read_jsonl(path: Path) -> Iterator[RawRecord]:
 
 def _read_csv(path: Path) -> Iterator[RawRecord]:
     name = str(path)
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        start = reader.line_num + 1
-        for row in reader:
-            raw = ",".join(row)
-            if len(row) != len(header):
-                if any(cell.strip() for cell in row):
-                    yield RawRecord(
-                        name, start, raw, None, f"CSV row has {len(row)} fields, header has {len(header)}"
-                    )
-            else:
-                yield RawRecord(name, start, raw, dict(zip(header, row, strict=True)))
-            start = reader.line_num + 1
+    header: list[str] | None = None
+    for line, row, problem in csv_rows(path):
+        if problem is not None:
+            yield RawRecord(name, line, "", None, problem)
+        elif header is None:
+            header = row
+        elif len(row) != len(header):
+            if any(cell.strip() for cell in row):
+                yield RawRecord(
+                    name,
+                    line,
+                    ",".join(row),
+                    None,
+                    f"CSV row has {len(row)} fields, header has {len(header)}",
+                )
+        else:
+            yield RawRecord(name, line, ",".join(row), dict(zip(header, row, strict=True)))
 
 
 def _read_parquet(path: Path) -> Iterator[RawRecord]:

@@ -10,12 +10,12 @@ the brand, they are not the customer's words) and numeric handles in the text be
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.sources.csv_rows import csv_rows
 from pipeline.sources.records import RawRecord
 
 REQUIRED = ("tweet_id", "inbound", "created_at", "text")
@@ -29,22 +29,24 @@ def is_twcs_header(header: list[str]) -> bool:
     return {h.strip() for h in header} >= HEADER
 
 
-def _open(path: Path):
-    return path.open("r", encoding="utf-8-sig", errors="replace", newline="")
-
-
 def _threads(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     """First pass: the root of every tweet's thread, and the brand handle that answered in it."""
     parent: dict[str, str | None] = {}
     brand_of: dict[str, str] = {}
-    with _open(path) as fh:
-        for row in csv.DictReader(fh):
-            tid = (row.get("tweet_id") or "").strip()
-            if not tid:
-                continue
-            parent[tid] = (row.get("in_response_to_tweet_id") or "").strip() or None
-            if (row.get("inbound") or "").strip().lower() == "false" and row.get("author_id"):
-                brand_of[tid] = row["author_id"].strip()
+    header: list[str] | None = None
+    for _, cells, _problem in csv_rows(path):
+        if cells is None:
+            continue
+        if header is None:
+            header = [h.strip() for h in cells]
+            continue
+        row = dict(zip(header, cells, strict=False))
+        tid = (row.get("tweet_id") or "").strip()
+        if not tid:
+            continue
+        parent[tid] = (row.get("in_response_to_tweet_id") or "").strip() or None
+        if (row.get("inbound") or "").strip().lower() == "false" and row.get("author_id"):
+            brand_of[tid] = row["author_id"].strip()
     root: dict[str, str] = {}
     for tid in parent:
         chain, node = [], tid
@@ -75,46 +77,45 @@ def _time(value: str) -> str:
 def read_twcs(path: Path) -> Iterator[RawRecord]:
     name = str(path)
     root, brands = _threads(path)
-    with _open(path) as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            yield RawRecord(
-                name, 1, ",".join(header), None, f"TWCS header lacks {', '.join(missing)}", "header"
-            )
-            return
-        line = reader.line_num + 1
-        for row in reader:
-            raw = ",".join(row)
-            if len(row) != len(header):
-                if any(cell.strip() for cell in row):
-                    yield RawRecord(
-                        name, line, raw, None, f"CSV row has {len(row)} fields, header has {len(header)}"
-                    )
-                line = reader.line_num + 1
-                continue
-            rec = dict(zip(header, row, strict=True))
-            tid = rec["tweet_id"].strip()
-            inbound = rec["inbound"].strip().lower()
-            if not tid:
-                yield RawRecord(name, line, raw, None, "tweet_id is missing", "tweet_id")
-            elif inbound not in ("true", "false"):
+    header: list[str] | None = None
+    for line, row, problem in csv_rows(path):
+        if problem is not None:
+            yield RawRecord(name, line, "", None, problem)
+            continue
+        raw = ",".join(row)
+        if header is None:
+            header = [h.strip() for h in row]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                yield RawRecord(name, 1, raw, None, f"TWCS header lacks {', '.join(missing)}", "header")
+                return
+            continue
+        if len(row) != len(header):
+            if any(cell.strip() for cell in row):
                 yield RawRecord(
-                    name, line, raw, None, f"inbound must be True or False, got {rec['inbound']!r}", "inbound"
+                    name, line, raw, None, f"CSV row has {len(row)} fields, header has {len(header)}"
                 )
-            else:
-                text = _NUMERIC_HANDLE.sub("<HANDLE>", _LEADING_MENTIONS.sub("", rec["text"]))
-                thread = root.get(tid, tid)
-                data = {
-                    "conversation_id": f"twcs-{thread}",
-                    "message_id": f"twcs-{tid}",
-                    "sent_at": _time(rec["created_at"]),
-                    "author_role": "customer" if inbound == "true" else "agent",
-                    "channel": "twitter",
-                    "text": text,
-                }
-                if thread in brands:
-                    data["brand"] = brands[thread]
-                yield RawRecord(name, line, raw, data)
-            line = reader.line_num + 1
+            continue
+        rec = dict(zip(header, row, strict=True))
+        tid = rec["tweet_id"].strip()
+        inbound = rec["inbound"].strip().lower()
+        if not tid:
+            yield RawRecord(name, line, raw, None, "tweet_id is missing", "tweet_id")
+        elif inbound not in ("true", "false"):
+            yield RawRecord(
+                name, line, raw, None, f"inbound must be True or False, got {rec['inbound']!r}", "inbound"
+            )
+        else:
+            text = _NUMERIC_HANDLE.sub("<HANDLE>", _LEADING_MENTIONS.sub("", rec["text"]))
+            thread = root.get(tid, tid)
+            data = {
+                "conversation_id": f"twcs-{thread}",
+                "message_id": f"twcs-{tid}",
+                "sent_at": _time(rec["created_at"]),
+                "author_role": "customer" if inbound == "true" else "agent",
+                "channel": "twitter",
+                "text": text,
+            }
+            if thread in brands:
+                data["brand"] = brands[thread]
+            yield RawRecord(name, line, raw, data)

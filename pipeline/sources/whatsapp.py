@@ -105,7 +105,7 @@ def read_whatsapp(path: Path, options: ReadOptions = DEFAULTS) -> Iterator[RawRe
             data.update(author_role="system", text=f"<MEDIA> from {data['author_role']}", media=True)
         return RawRecord(name, line, raw, data)
 
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
+    with path.open("r", encoding="utf-8", errors="surrogateescape") as fh:
         for line_no, line in enumerate(fh, start=1):
             line = line.rstrip("\n").rstrip("\r")
             m = _match(line)
