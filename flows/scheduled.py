@@ -16,8 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from flows.voc_pipeline import voc_pipeline
-from pipeline.ingest import ingest
-from pipeline.sources import ReadOptions
+from pipeline.pull import pull_source
 from pipeline.store import Store
 from voc.config import Settings, SourceSettings
 
@@ -34,8 +33,7 @@ def pull_source_task(
     store_path: str, source: dict[str, Any], business_names: list[str], timezone: str
 ) -> dict:
     spec = SourceSettings.model_validate(source)
-    options = ReadOptions(business_names=tuple(spec.business_names or business_names), timezone=timezone)
-    report = ingest([spec.path], Store(store_path, timezone=timezone), fmt=spec.format, options=options)
+    report = pull_source(spec, Store(store_path, timezone=timezone), business_names, timezone)
     return {
         "files": report.files,
         "unchanged_files": report.unchanged_files,
@@ -60,8 +58,8 @@ def voc_scheduled(store_path: str, settings: dict[str, Any] | None = None) -> di
             return_state=True,
         )
         if state.is_completed():
-            pulled[source.path] = state.result()
+            pulled[source.name] = state.result()
         else:
-            pulled[source.path] = {"error": str(state.message or state.name)}
-            logger.error("source %s failed after retries: %s", source.path, state.message)
+            pulled[source.name] = {"error": str(state.message or state.name)}
+            logger.error("source %s failed after retries: %s", source.name, state.message)
     return voc_pipeline(store_path, cfg.model_dump(mode="json"), pulled=pulled)

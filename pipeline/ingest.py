@@ -177,19 +177,39 @@ def ingest(
         if skip is None:
             report.unchanged_files += 1
             continue
-        batch: list[RawRecord] = []
-        n = 0
-        for n, rec in enumerate(read_records(path, kind, options), start=1):
-            if n <= skip:
-                continue
-            batch.append(rec)
-            if len(batch) >= BATCH_SIZE:
-                _flush(store, batch, now, report, progress)
-                batch = []
-        if batch:
-            _flush(store, batch, now, report, progress)
+        n = load_records(read_records(path, kind, options), store, report, now, progress, skip=skip)
         store.upsert("source_files", pd.DataFrame([{**state, "records_read": n, "ingested_at": now}]))
     return report
+
+
+def load_records(
+    records: Iterable[RawRecord],
+    store: Store,
+    report: IngestReport,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    *,
+    skip: int = 0,
+    on_batch: Callable[[list[RawRecord]], None] | None = None,
+) -> int:
+    """Validate and write a stream of records in batches (after the first ``skip``); returns how many
+    the stream held. ``on_batch`` runs after each batch is committed (sources move their cursor there)."""
+    batch: list[RawRecord] = []
+    n = 0
+    for n, rec in enumerate(records, start=1):
+        if n <= skip:
+            continue
+        batch.append(rec)
+        if len(batch) >= BATCH_SIZE:
+            _flush(store, batch, now, report, progress)
+            if on_batch:
+                on_batch(batch)
+            batch = []
+    if batch:
+        _flush(store, batch, now, report, progress)
+        if on_batch:
+            on_batch(batch)
+    return n
 
 
 def _head_sha(path: Path, n: int) -> str:

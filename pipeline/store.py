@@ -224,6 +224,17 @@ TABLES: dict[str, tuple[str, str]] = {
         "how many records were read, so a scheduled pull skips unchanged files and reads only the rows "
         "appended to a message-record file since",
     ),
+    "source_cursors": (
+        """
+        CREATE TABLE IF NOT EXISTS source_cursors (
+            source_key VARCHAR PRIMARY KEY,
+            position VARCHAR,
+            records_read BIGINT,
+            pulled_at TIMESTAMPTZ
+        )""",
+        "the watermark of database and API sources: where the next pull resumes (the last watermark "
+        "value of a SQL query, the last page cursor or since-value of an API), moved after every batch",
+    ),
     "runs": (
         """
         CREATE TABLE IF NOT EXISTS runs (

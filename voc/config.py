@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,11 +32,40 @@ class TopicSettings(BaseSettings):
 
 
 class SourceSettings(BaseModel):
-    """One place a scheduled run pulls from: a file, folder or glob, read by format (auto: detected)."""
+    """One place a scheduled run pulls from.
 
-    path: str
+    ``files``: a file, folder or glob (``path``), read by ``format`` (auto: detected).
+    ``sql``: a SQLAlchemy ``url`` and a ``query`` whose columns are named as the message contract,
+    optionally with a ``watermark_column`` (only rows at or after the last value are read again).
+    ``http``: a JSON API ``url``: records at ``items_path``, pages by ``next_path``/``cursor_param``,
+    increments by ``since_param`` filled from the largest ``since_field`` seen.
+    """
+
+    kind: Literal["files", "sql", "http"] = "files"
+    path: str | None = None
     format: str = "auto"
     business_names: list[str] = Field(default=[], description="overrides the global business_names")
+    url: str | None = None
+    query: str | None = None
+    watermark_column: str | None = None
+    items_path: str = "data"
+    next_path: str | None = None
+    cursor_param: str = "cursor"
+    since_param: str | None = None
+    since_field: str | None = None
+    headers: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _complete(self) -> SourceSettings:
+        need = {"files": ("path",), "sql": ("url", "query"), "http": ("url",)}[self.kind]
+        missing = [f for f in need if not getattr(self, f)]
+        if missing:
+            raise ValueError(f"a {self.kind} source needs {' and '.join(missing)}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.path or self.url or ""
 
 
 class Settings(BaseSettings):

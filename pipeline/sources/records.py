@@ -15,6 +15,7 @@ class RawRecord:
     data: dict[str, Any] | None
     error: str | None = None
     field: str | None = None
+    position: str | None = None  # where a pull resumes to read this record again (SQL, HTTP sources)
 
 
 @dataclass(frozen=True)
