@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from flows.voc_pipeline import voc_pipeline
+from pipeline.identifiers import hasher_for
 from pipeline.pull import pull_source
 from pipeline.store import Store
 from voc.config import Settings, SourceSettings
@@ -29,11 +30,13 @@ from voc.config import Settings, SourceSettings
     cache_policy=NO_CACHE,
     tags=["voc-source"],
 )
-def pull_source_task(
-    store_path: str, source: dict[str, Any], business_names: list[str], timezone: str
-) -> dict:
+def pull_source_task(store_path: str, source: dict[str, Any], settings: dict[str, Any]) -> dict:
     spec = SourceSettings.model_validate(source)
-    report = pull_source(spec, Store(store_path, timezone=timezone), business_names, timezone)
+    cfg = Settings.model_validate(settings)
+    salt = cfg.identifier_salt.get_secret_value() if cfg.identifier_salt else None
+    hasher = hasher_for(salt, cfg.identifier_key_file)
+    tz = cfg.business_timezone
+    report = pull_source(spec, Store(store_path, timezone=tz), cfg.business_names, tz, hasher)
     return {
         "files": report.files,
         "unchanged_files": report.unchanged_files,
@@ -50,13 +53,7 @@ def voc_scheduled(store_path: str, settings: dict[str, Any] | None = None) -> di
     logger = get_run_logger()
     pulled: dict[str, dict] = {}
     for source in cfg.sources:
-        state = pull_source_task(
-            store_path,
-            source.model_dump(),
-            cfg.business_names,
-            cfg.business_timezone,
-            return_state=True,
-        )
+        state = pull_source_task(store_path, source.model_dump(), settings or {}, return_state=True)
         if state.is_completed():
             pulled[source.name] = state.result()
         else:

@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from pipeline.contract import MessageRecord, describe_error, stable_message_id
+from pipeline.identifiers import IdentifierHasher, drop_identifiers
 from pipeline.redact import redact, redact_value
 from pipeline.sources import RawRecord, ReadOptions, expand_paths, read_records
 from pipeline.sources.files import detect_format
@@ -70,8 +71,11 @@ def _quarantine_row(rec: RawRecord, fld: str, reason: str, now: datetime) -> dic
     }
 
 
-def validate_records(records: Iterable[RawRecord], now: datetime) -> tuple[list[dict], list[dict]]:
-    """Split raw records into message rows (redacted) and quarantine rows (with their reason)."""
+def validate_records(
+    records: Iterable[RawRecord], now: datetime, hasher: IdentifierHasher | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Split raw records into message rows (redacted, identifiers hashed or dropped) and quarantine rows
+    (with their reason)."""
     good: list[dict] = []
     bad: list[dict] = []
     for rec in records:
@@ -90,7 +94,8 @@ def validate_records(records: Iterable[RawRecord], now: datetime) -> tuple[list[
         text = redact(msg.text)
         role = msg.author_role.value
         message_id = msg.message_id or stable_message_id(msg.conversation_id, msg.sent_at, role, text)
-        meta = redact_value(msg.metadata())
+        meta = msg.metadata()
+        meta = redact_value(hasher.apply(meta) if hasher else drop_identifiers(meta))
         good.append(
             {
                 "message_id": message_id,
@@ -159,10 +164,13 @@ def ingest(
     options: ReadOptions | None = None,
     progress: Callable[[int], None] | None = None,
     watermark: bool = True,
+    hasher: IdentifierHasher | None = None,
 ) -> IngestReport:
     """Load every record of ``paths`` into ``store``; bad records go to quarantine, never lost.
 
-    With ``watermark`` (the default) a file read before is skipped when unchanged, and a JSONL/CSV
+    Identifier fields in the metadata (phone, handle, customer_id...) are kept as salted hashes with
+    ``hasher``, and dropped without one. With ``watermark`` (the default) a file read before is
+    skipped when unchanged, and a JSONL/CSV
     file that only grew is read from where the last pull stopped. The watermark is written after a
     file is done, so a pull that dies halfway reads that file again (ids make that a no-op).
     """
@@ -177,7 +185,9 @@ def ingest(
         if skip is None:
             report.unchanged_files += 1
             continue
-        n = load_records(read_records(path, kind, options), store, report, now, progress, skip=skip)
+        n = load_records(
+            read_records(path, kind, options), store, report, now, progress, skip=skip, hasher=hasher
+        )
         store.upsert("source_files", pd.DataFrame([{**state, "records_read": n, "ingested_at": now}]))
     return report
 
@@ -191,6 +201,7 @@ def load_records(
     *,
     skip: int = 0,
     on_batch: Callable[[list[RawRecord]], None] | None = None,
+    hasher: IdentifierHasher | None = None,
 ) -> int:
     """Validate and write a stream of records in batches (after the first ``skip``); returns how many
     the stream held. ``on_batch`` runs after each batch is committed (sources move their cursor there)."""
@@ -201,12 +212,12 @@ def load_records(
             continue
         batch.append(rec)
         if len(batch) >= BATCH_SIZE:
-            _flush(store, batch, now, report, progress)
+            _flush(store, batch, now, report, progress, hasher)
             if on_batch:
                 on_batch(batch)
             batch = []
     if batch:
-        _flush(store, batch, now, report, progress)
+        _flush(store, batch, now, report, progress, hasher)
         if on_batch:
             on_batch(batch)
     return n
@@ -255,8 +266,8 @@ def _already_read(store: Store, state: dict) -> int | None:
     return 0  # rewritten: read it all again (known ids are skipped as duplicates)
 
 
-def _flush(store, batch, now, report, progress) -> None:
-    good, bad = validate_records(batch, now)
+def _flush(store, batch, now, report, progress, hasher=None) -> None:
+    good, bad = validate_records(batch, now, hasher)
     report.read += len(batch)
     _write_batch(store, good, bad, report)
     if progress:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from pipeline.identifiers import IdentifierHasher
 from pipeline.ingest import IngestReport, ingest, load_records
 from pipeline.sources import RawRecord, ReadOptions
 from pipeline.sources.http_api import read_http
@@ -33,14 +34,18 @@ def _save(store: Store, key: str, position: str | None, read: int) -> None:
 
 
 def pull_source(
-    source: SourceSettings, store: Store, business_names: list[str], timezone: str
+    source: SourceSettings,
+    store: Store,
+    business_names: list[str],
+    timezone: str,
+    hasher: IdentifierHasher | None = None,
 ) -> IngestReport:
     """Read what is new in ``source`` into ``store``; bad records are quarantined, never lost."""
     if source.kind == "files":
         options = ReadOptions(
             business_names=tuple(source.business_names or business_names), timezone=timezone
         )
-        return ingest([source.path], store, fmt=source.format, options=options)
+        return ingest([source.path], store, fmt=source.format, options=options, hasher=hasher)
     store.init()
     report = IngestReport(files=0)
     now = datetime.now(UTC)
@@ -68,6 +73,6 @@ def pull_source(
         last = next((r.position for r in reversed(batch) if r.position is not None), None)
         _save(store, key, last, report.read)
 
-    load_records(records, store, report, now, on_batch=moved)
+    load_records(records, store, report, now, on_batch=moved, hasher=hasher)
     _save(store, key, done.get("position"), report.read)
     return report

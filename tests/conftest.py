@@ -43,6 +43,7 @@ def runtime_env(tmp_path_factory) -> dict[str, str]:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
+        "VOC_IDENTIFIER_KEY_FILE": str(home / "voc-salt"),  # the identifier key, outside the repo
     }
     env.pop("VOC_STORE", None)
     return env

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     business_timezone: str = "UTC"
     business_names: list[str] = Field(
         default=[], description="the brand's names and handles in chat exports: their turns are the agent's"
+    )
+    identifier_salt: SecretStr | None = Field(
+        default=None, description="key for hashing customer identifiers (else identifier_key_file)"
+    )
+    identifier_key_file: Path = Field(
+        default=Path(".voc-salt"), description="where a generated identifier key is kept, outside the store"
     )
     topics: TopicSettings = TopicSettings()
     refit: bool = Field(

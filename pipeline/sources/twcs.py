@@ -118,4 +118,6 @@ def read_twcs(path: Path) -> Iterator[RawRecord]:
             }
             if thread in brands:
                 data["brand"] = brands[thread]
+            if inbound == "true" and rec.get("author_id", "").strip():
+                data["author_id"] = rec["author_id"].strip()  # kept only as a salted hash by ingest
             yield RawRecord(name, line, raw, data)

@@ -10,7 +10,8 @@ author (encryption notice, "X added Y", group changes) are system turns. Media p
 (``<Media omitted>``, ``<Médias omis>``, ``image omitted``, ``image absente``...) and deleted
 messages become system turns too, so threads stay whole but nothing that is not the customer's words
 is analysed. Authors are mapped by the configured business names: one of them is the agent, anyone
-else the customer; names are not stored. Day-first or month-first is read from the file (a day above
+else the customer; the author's name is handed on as ``author``, an identifier that ingest keeps only
+as a salted hash. Day-first or month-first is read from the file (a day above
 12 settles it; otherwise a 12-hour clock means month-first, as US phones write it), or configured.
 """
 
@@ -131,8 +132,10 @@ def read_whatsapp(path: Path, options: ReadOptions = DEFAULTS) -> Iterator[RawRe
                 continue
             rest = m["rest"].lstrip("\u200e")
             who = _AUTHOR.match(rest)
+            author = None
             if who:
-                role = "agent" if who["author"].strip().lower() in business else "customer"
+                author = who["author"].strip()
+                role = "agent" if author.lower() in business else "customer"
                 text = who["text"]
             else:
                 role, text = "system", rest
@@ -143,6 +146,8 @@ def read_whatsapp(path: Path, options: ReadOptions = DEFAULTS) -> Iterator[RawRe
                 "channel": "whatsapp",
                 "text": text,
             }
+            if author:  # an identifier: ingest keeps it only as a salted hash
+                data["author"] = author
             pending = (line_no, line, data)
     if pending is not None:
         yield finish(pending)

@@ -1,0 +1,71 @@
+"""Customer identifiers (phone numbers, handles, account ids) kept only as salted hashes.
+
+A keyed hash (HMAC-SHA256) lets an analyst count or follow one customer across messages without
+the store holding who they are; the salt lives outside the store (config or a local key file), so
+the store alone cannot be turned back into phone numbers by trying them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+IDENTIFIER_FIELDS = (
+    "customer_id",
+    "user_id",
+    "author_id",
+    "author",
+    "phone",
+    "phone_number",
+    "msisdn",
+    "wa_id",
+    "psid",
+    "email",
+    "handle",
+    "username",
+    "from",
+    "sender",
+)
+
+
+@dataclass(frozen=True)
+class IdentifierHasher:
+    salt: bytes
+    fields: frozenset[str] = frozenset(IDENTIFIER_FIELDS)
+
+    def digest(self, value: Any) -> str:
+        return (
+            "h_" + hmac.new(self.salt, str(value).strip().lower().encode(), hashlib.sha256).hexdigest()[:20]
+        )
+
+    def apply(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Metadata with every identifier field replaced by its hash (other fields untouched)."""
+        return {k: (self.digest(v) if k.lower() in self.fields else v) for k, v in metadata.items()}
+
+
+def drop_identifiers(metadata: dict[str, Any], fields: Iterable[str] = IDENTIFIER_FIELDS) -> dict[str, Any]:
+    """Without a salt, identifiers are not kept at all."""
+    names = {f.lower() for f in fields}
+    return {k: v for k, v in metadata.items() if k.lower() not in names}
+
+
+def load_salt(secret: str | None, key_file: Path) -> bytes:
+    """The configured salt, else the one in ``key_file`` (created once, readable by its owner only)."""
+    if secret:
+        return secret.encode()
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return key_file.read_text().strip().encode()
+
+
+def hasher_for(secret: str | None, key_file: Path) -> IdentifierHasher:
+    return IdentifierHasher(load_salt(secret, key_file))
