@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from flows.voc_pipeline import voc_pipeline
-from pipeline.identifiers import hasher_for
+from pipeline.privacy import privacy_from
 from pipeline.pull import pull_source
 from pipeline.store import Store
 from voc.config import Settings, SourceSettings
@@ -33,10 +33,8 @@ from voc.config import Settings, SourceSettings
 def pull_source_task(store_path: str, source: dict[str, Any], settings: dict[str, Any]) -> dict:
     spec = SourceSettings.model_validate(source)
     cfg = Settings.model_validate(settings)
-    salt = cfg.identifier_salt.get_secret_value() if cfg.identifier_salt else None
-    hasher = hasher_for(salt, cfg.identifier_key_file)
     tz = cfg.business_timezone
-    report = pull_source(spec, Store(store_path, timezone=tz), cfg.business_names, tz, hasher)
+    report = pull_source(spec, Store(store_path, timezone=tz), cfg.business_names, tz, privacy_from(cfg))
     return {
         "files": report.files,
         "unchanged_files": report.unchanged_files,

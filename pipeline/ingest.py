@@ -17,7 +17,8 @@ import pandas as pd
 from pydantic import ValidationError
 
 from pipeline.contract import MessageRecord, describe_error, stable_message_id
-from pipeline.identifiers import IdentifierHasher, drop_identifiers
+from pipeline.identifiers import drop_identifiers
+from pipeline.privacy import Privacy
 from pipeline.redact import redact, redact_value
 from pipeline.sources import RawRecord, ReadOptions, expand_paths, read_records
 from pipeline.sources.files import detect_format
@@ -72,7 +73,7 @@ def _quarantine_row(rec: RawRecord, fld: str, reason: str, now: datetime) -> dic
 
 
 def validate_records(
-    records: Iterable[RawRecord], now: datetime, hasher: IdentifierHasher | None = None
+    records: Iterable[RawRecord], now: datetime, privacy: Privacy | None = None
 ) -> tuple[list[dict], list[dict]]:
     """Split raw records into message rows (redacted, identifiers hashed or dropped) and quarantine rows
     (with their reason)."""
@@ -95,6 +96,7 @@ def validate_records(
         role = msg.author_role.value
         message_id = msg.message_id or stable_message_id(msg.conversation_id, msg.sent_at, role, text)
         meta = msg.metadata()
+        hasher = privacy.hasher if privacy else None
         meta = redact_value(hasher.apply(meta) if hasher else drop_identifiers(meta))
         good.append(
             {
@@ -115,6 +117,14 @@ def validate_records(
                 "prepared_at": None,
             }
         )
+    if privacy is not None and privacy.names is not None:
+        texts = privacy.redact_names([g["text"] for g in good], [g["language"] for g in good])
+        for row, text in zip(good, texts, strict=True):
+            if text != row["text"]:
+                row["text"], row["text_hash"] = text, text_hash(text)
+        raws = privacy.redact_names([b["raw"] for b in bad], [None] * len(bad))  # broken records too
+        for row, raw in zip(bad, raws, strict=True):
+            row["raw"] = raw
     return good, bad
 
 
@@ -164,13 +174,14 @@ def ingest(
     options: ReadOptions | None = None,
     progress: Callable[[int], None] | None = None,
     watermark: bool = True,
-    hasher: IdentifierHasher | None = None,
+    privacy: Privacy | None = None,
 ) -> IngestReport:
     """Load every record of ``paths`` into ``store``; bad records go to quarantine, never lost.
 
-    Identifier fields in the metadata (phone, handle, customer_id...) are kept as salted hashes with
-    ``hasher``, and dropped without one. With ``watermark`` (the default) a file read before is
-    skipped when unchanged, and a JSONL/CSV
+    With ``privacy``, person names in texts are replaced and identifier fields in the metadata (phone,
+    handle, customer_id...) kept as salted hashes; without, identifiers are dropped.
+
+    With ``watermark`` (the default) a file read before is skipped when unchanged, and a JSONL/CSV
     file that only grew is read from where the last pull stopped. The watermark is written after a
     file is done, so a pull that dies halfway reads that file again (ids make that a no-op).
     """
@@ -186,7 +197,7 @@ def ingest(
             report.unchanged_files += 1
             continue
         n = load_records(
-            read_records(path, kind, options), store, report, now, progress, skip=skip, hasher=hasher
+            read_records(path, kind, options), store, report, now, progress, skip=skip, privacy=privacy
         )
         store.upsert("source_files", pd.DataFrame([{**state, "records_read": n, "ingested_at": now}]))
     return report
@@ -201,7 +212,7 @@ def load_records(
     *,
     skip: int = 0,
     on_batch: Callable[[list[RawRecord]], None] | None = None,
-    hasher: IdentifierHasher | None = None,
+    privacy: Privacy | None = None,
 ) -> int:
     """Validate and write a stream of records in batches (after the first ``skip``); returns how many
     the stream held. ``on_batch`` runs after each batch is committed (sources move their cursor there)."""
@@ -212,12 +223,12 @@ def load_records(
             continue
         batch.append(rec)
         if len(batch) >= BATCH_SIZE:
-            _flush(store, batch, now, report, progress, hasher)
+            _flush(store, batch, now, report, progress, privacy)
             if on_batch:
                 on_batch(batch)
             batch = []
     if batch:
-        _flush(store, batch, now, report, progress, hasher)
+        _flush(store, batch, now, report, progress, privacy)
         if on_batch:
             on_batch(batch)
     return n
@@ -266,8 +277,8 @@ def _already_read(store: Store, state: dict) -> int | None:
     return 0  # rewritten: read it all again (known ids are skipped as duplicates)
 
 
-def _flush(store, batch, now, report, progress, hasher=None) -> None:
-    good, bad = validate_records(batch, now, hasher)
+def _flush(store, batch, now, report, progress, privacy=None) -> None:
+    good, bad = validate_records(batch, now, privacy)
     report.read += len(batch)
     _write_batch(store, good, bad, report)
     if progress:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from pipeline.identifiers import IdentifierHasher
 from pipeline.ingest import IngestReport, ingest, load_records
+from pipeline.privacy import Privacy
 from pipeline.sources import RawRecord, ReadOptions
 from pipeline.sources.http_api import read_http
 from pipeline.sources.sql import read_sql, source_name
@@ -38,14 +38,14 @@ def pull_source(
     store: Store,
     business_names: list[str],
     timezone: str,
-    hasher: IdentifierHasher | None = None,
+    privacy: Privacy | None = None,
 ) -> IngestReport:
     """Read what is new in ``source`` into ``store``; bad records are quarantined, never lost."""
     if source.kind == "files":
         options = ReadOptions(
             business_names=tuple(source.business_names or business_names), timezone=timezone
         )
-        return ingest([source.path], store, fmt=source.format, options=options, hasher=hasher)
+        return ingest([source.path], store, fmt=source.format, options=options, privacy=privacy)
     store.init()
     report = IngestReport(files=0)
     now = datetime.now(UTC)
@@ -73,6 +73,6 @@ def pull_source(
         last = next((r.position for r in reversed(batch) if r.position is not None), None)
         _save(store, key, last, report.read)
 
-    load_records(records, store, report, now, on_batch=moved, hasher=hasher)
+    load_records(records, store, report, now, on_batch=moved, privacy=privacy)
     _save(store, key, done.get("position"), report.read)
     return report

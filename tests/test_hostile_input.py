@@ -105,3 +105,67 @@ def test_a_csv_cut_inside_a_quoted_field_keeps_the_rows_before(tmp_path, cut):
     path.write_text(body[: len(body) if cut == 75 else cut + 40], encoding="utf-8")
     report = ingest([path], Store(tmp_path / "voc.duckdb"))
     assert report.stored >= 1 and report.stored + report.quarantined + report.duplicates == report.read
+
+
+def test_good_broken_and_personal_records_end_clean(tmp_path, shared, runtime_env):
+    """The issue's check: every good record stored, every broken one quarantined with a reason, and no
+    personal data (patterns, names, identifiers) in the store or in any export."""
+    from tests.conftest import voc
+
+    personal = {
+        "email": "marie.dupont@example.fr",
+        "phone": "+33 6 12 34 56 78",
+        "us_phone": "(415) 555-0132",
+        "card": "4111 1111 1111 1111",
+        "iban": "FR14 2004 1010 0505 0001 3M02 606",
+        "name_en": "Jane Roe",
+        "name_fr": "Marie Dupont",
+        "handle": "105835",
+    }
+    rows = [
+        {
+            "conversation_id": "p1",
+            "text": f"my name is jane roe, write to {personal['email']}",
+            "handle": personal["handle"],
+        },
+        {"conversation_id": "p1", "text": f"call me on {personal['phone']} or {personal['us_phone']}"},
+        {
+            "conversation_id": "p2",
+            "text": f"Bonjour, je m'appelle Marie Dupont, IBAN {personal['iban']}",
+            "language": "fr",
+        },
+        {
+            "conversation_id": "p2",
+            "text": f"card {personal['card']} was charged twice",
+            "author_role": "customer",
+        },
+        {
+            "conversation_id": "p3",
+            "text": "Thanks Jane Roe, the refund is on its way",
+            "author_role": "agent",
+        },
+    ]
+    broken = [
+        '{"conversation_id": "b1", "text": "mail marie.dupont@example.fr", "sent_at": "31/31/2026"}',
+        '{"conversation_id": "b2", "text": ',
+        json.dumps({"conversation_id": "b3", "text": "Jane Roe here", "author_role": "boss"}),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([json.dumps(r) for r in rows] + broken) + "\n", encoding="utf-8")
+    db = tmp_path / "voc.duckdb"
+    out = voc(["ingest", str(path), "--store", str(db)], runtime_env).stdout
+    assert "5 stored" in out and "3 quarantined" in out
+    voc(["export", "messages", "--store", str(db), "--out", str(tmp_path / "m.csv")], runtime_env)
+    voc(["export", "quarantine", "--store", str(db), "--out", str(tmp_path / "q.csv")], runtime_env)
+    with Store(db).connect(read_only=True) as con:
+        dump = " ".join(
+            str(v)
+            for table in ("messages", "quarantine", "conversations")
+            for row in con.execute(f"SELECT * FROM {table}").fetchall()
+            for v in row
+        )
+    everything = dump + (tmp_path / "m.csv").read_text() + (tmp_path / "q.csv").read_text()
+    for kind, value in personal.items():
+        assert value not in everything, kind
+        assert value.lower() not in everything.lower(), kind
+    assert everything.count("[NAME]") >= 3 and "[EMAIL]" in everything and "[IBAN]" in everything

@@ -277,6 +277,7 @@ def test_voc_ingest_reads_every_source_kind(shared, tmp_path, runtime_env):
 
 def test_customer_identifiers_are_kept_only_as_salted_hashes(tmp_path, shared, store):
     from pipeline.identifiers import hasher_for
+    from pipeline.privacy import Privacy
 
     key = tmp_path / "keys" / ".voc-salt"
     hasher = hasher_for(None, key)
@@ -288,7 +289,8 @@ def test_customer_identifiers_are_kept_only_as_salted_hashes(tmp_path, shared, s
         json.dumps({"conversation_id": "x1", "text": "hello", "phone": "+33 6 12 34 56 78"}) + "\n"
     )
     options = ReadOptions(business_names=("Acme Store",))
-    ingest([chat, feed, shared / "twcs_sample" / "sample.csv"], store, options=options, hasher=hasher)
+    privacy = Privacy(hasher=hasher)
+    ingest([chat, feed, shared / "twcs_sample" / "sample.csv"], store, options=options, privacy=privacy)
     meta = store.query(
         "SELECT json_extract_string(metadata, '$.author') AS author FROM messages WHERE channel = 'whatsapp' "
         "AND author_role = 'customer' ORDER BY sent_at"

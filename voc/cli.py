@@ -64,8 +64,8 @@ def ingest(
     ] = False,
 ) -> None:
     """Load messages or conversations into the store (bad records are quarantined, duplicates skipped)."""
-    from pipeline.identifiers import hasher_for
     from pipeline.ingest import ingest as run_ingest
+    from pipeline.privacy import privacy_from
     from pipeline.sources import ReadOptions
     from pipeline.store import Store
 
@@ -73,8 +73,7 @@ def ingest(
     options = ReadOptions(
         business_names=tuple(business_name or settings.business_names), timezone=settings.business_timezone
     )
-    salt = settings.identifier_salt.get_secret_value() if settings.identifier_salt else None
-    hasher = hasher_for(salt, settings.identifier_key_file)
+    privacy = privacy_from(settings)
     with console.status("ingesting…") as status:
         seen = {"n": 0}
 
@@ -89,7 +88,7 @@ def ingest(
             options=options,
             progress=progress,
             watermark=not reread,
-            hasher=hasher,
+            privacy=privacy,
         )
     out.print(report.summary())
     for reason, n in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10]:

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     business_names: list[str] = Field(
         default=[], description="the brand's names and handles in chat exports: their turns are the agent's"
     )
+    redact_names: bool = Field(
+        default=True, description="replace person names in texts by [NAME] at ingest (spaCy NER per language)"
+    )
     identifier_salt: SecretStr | None = Field(
         default=None, description="key for hashing customer identifiers (else identifier_key_file)"
     )
