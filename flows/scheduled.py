@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from flows.voc_pipeline import voc_pipeline
+from flows.voc_pipeline import pipeline_flow
 from pipeline.privacy import privacy_from
 from pipeline.pull import pull_source
 from pipeline.store import Store
@@ -57,4 +57,4 @@ def voc_scheduled(store_path: str, settings: dict[str, Any] | None = None) -> di
         else:
             pulled[source.name] = {"error": str(state.message or state.name)}
             logger.error("source %s failed after retries: %s", source.name, state.message)
-    return voc_pipeline(store_path, cfg.model_dump(mode="json"), pulled=pulled)
+    return pipeline_flow(cfg.dask_address)(store_path, cfg.model_dump(mode="json"), pulled=pulled)

@@ -16,6 +16,7 @@ import numpy as np
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from models.embedder import Embedder
 from models.sentiment import SentimentModel
@@ -32,16 +33,22 @@ def prepare_task(store_path: str, languages: list[str], default_language: str) -
     return prepare.prepare_messages(Store(store_path), languages, default_language)
 
 
-@task(name="embed", cache_policy=NO_CACHE, retries=1)
-def embed_task(store_path: str, model: str, batch_size: int, show_progress: bool = False) -> dict[str, int]:
+@task(name="encode", cache_policy=NO_CACHE, retries=1)
+def encode_task(texts: list[str], model: str, batch_size: int, show_progress: bool = False) -> np.ndarray:
+    """Sentence vectors for one chunk of texts (runs wherever the task runner puts it)."""
+    return Embedder(model, batch_size=batch_size).transform(texts, show_progress=show_progress)
+
+
+def embed_stage(store_path: str, model: str, batch_size: int, show_progress: bool = False) -> dict[str, int]:
+    """Embed every text the store has no vector for: chunks go to the task runner (threads, or a Dask
+    cluster), and each chunk's vectors are committed as it comes back, so a crash loses one chunk."""
     store = Store(store_path)
     todo = embeddings.pending_texts(store, model)
-    embedder = Embedder(model, batch_size=batch_size)
+    chunks = [todo.iloc[start : start + EMBED_BATCH] for start in range(0, len(todo), EMBED_BATCH)]
+    futures = [encode_task.submit(c["text"].tolist(), model, batch_size, show_progress) for c in chunks]
     done = 0
-    for start in range(0, len(todo), EMBED_BATCH):  # commit per batch: a crash loses one batch at most
-        chunk = todo.iloc[start : start + EMBED_BATCH]
-        vectors = embedder.transform(chunk["text"].tolist(), show_progress=show_progress)
-        done += embeddings.save_vectors(store, model, chunk["text_hash"].tolist(), vectors)
+    for chunk, future in zip(chunks, futures, strict=True):
+        done += embeddings.save_vectors(store, model, chunk["text_hash"].tolist(), future.result())
     return {"embedded": done}
 
 
@@ -52,18 +59,24 @@ def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: s
     )
 
 
-@task(name="sentiment", cache_policy=NO_CACHE)
-def sentiment_task(store_path: str, batch_size: int) -> dict[str, int]:
+@task(name="score-sentiment", cache_policy=NO_CACHE, retries=1)
+def score_task(vectors: np.ndarray) -> np.ndarray:
+    """Class probabilities for one chunk of message vectors."""
+    return SentimentModel.load().predict_proba(vectors)
+
+
+def sentiment_stage(store_path: str, batch_size: int) -> dict[str, int]:
     store = Store(store_path)
     model = SentimentModel.load()
     # The shipped model reads its own embedding space; embed for it if the topic model uses another.
-    embed_task.fn(store_path, model.embedding_model, batch_size)
+    embed_stage(store_path, model.embedding_model, batch_size)
     todo = sentiment_store.pending_sentiment(store, model.embedding_model)
+    chunks = [todo.iloc[start : start + EMBED_BATCH] for start in range(0, len(todo), EMBED_BATCH)]
+    futures = [score_task.submit(np.vstack(c["vector"].to_numpy())) for c in chunks]
     scored = 0
-    if not todo.empty:
-        proba = model.predict_proba(np.vstack(todo["vector"].to_numpy()))
-        scored = sentiment_store.save_message_sentiment(
-            store, todo["message_id"].tolist(), proba, "minilm-logreg"
+    for chunk, future in zip(chunks, futures, strict=True):
+        scored += sentiment_store.save_message_sentiment(
+            store, chunk["message_id"].tolist(), future.result(), "minilm-logreg"
         )
     conversations = sentiment_store.refresh_conversation_sentiment(store)
     return {"scored": scored, "conversations_scored": conversations}
@@ -74,7 +87,7 @@ def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]
     return refresh_insights(Store(store_path, timezone=timezone), run_id)
 
 
-@flow(name="voc_pipeline")
+@flow(name="voc_pipeline", task_runner=ThreadPoolTaskRunner(max_workers=1))
 def voc_pipeline(
     store_path: str,
     settings: dict[str, Any] | None = None,
@@ -119,12 +132,26 @@ def voc_pipeline(
 
     try:
         stage("prepare", prepare_task, store_path, cfg.languages, cfg.default_language)
-        stage("embed", embed_task, store_path, cfg.embedding_model, cfg.embedding_batch_size, show_progress)
+        stage("embed", embed_stage, store_path, cfg.embedding_model, cfg.embedding_batch_size, show_progress)
         stage("topics", topics_task, store_path, cfg.embedding_model, params, run_id)
-        stage("sentiment", sentiment_task, store_path, cfg.embedding_batch_size)
+        stage("sentiment", sentiment_stage, store_path, cfg.embedding_batch_size)
         stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
     except Exception as exc:
         finish("failed", "".join(traceback.format_exception_only(exc)).strip())
         raise
     finish("completed")
     return {"run_id": run_id, **counts}
+
+
+def pipeline_flow(dask_address: str | None = None):
+    """``voc_pipeline`` as configured: one worker thread (the model calls use every core already), or
+    its chunks of embedding and scoring spread over a Dask cluster ("local" starts one in-process)."""
+    if not dask_address:
+        return voc_pipeline
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address == "local":
+        runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": False})
+    else:
+        runner = DaskTaskRunner(address=dask_address)
+    return voc_pipeline.with_options(task_runner=runner)

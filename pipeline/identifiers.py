@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,15 +44,22 @@ class IdentifierHasher:
             "h_" + hmac.new(self.salt, str(value).strip().lower().encode(), hashlib.sha256).hexdigest()[:20]
         )
 
-    def apply(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        """Metadata with every identifier field replaced by its hash (other fields untouched)."""
-        return {k: (self.digest(v) if k.lower() in self.fields else v) for k, v in metadata.items()}
 
 
-def drop_identifiers(metadata: dict[str, Any], fields: Iterable[str] = IDENTIFIER_FIELDS) -> dict[str, Any]:
-    """Without a salt, identifiers are not kept at all."""
-    names = {f.lower() for f in fields}
-    return {k: v for k, v in metadata.items() if k.lower() not in names}
+def protect_metadata(
+    metadata: dict[str, Any], hasher: IdentifierHasher | None, redact: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Identifier fields hashed (dropped without a hasher), every other value redacted.
+
+    Hashes are not passed through redaction: a run of hex digits can look like a phone number."""
+    fields = hasher.fields if hasher else frozenset(IDENTIFIER_FIELDS)
+    out = {}
+    for key, value in metadata.items():
+        if key.lower() not in fields:
+            out[key] = redact(value)
+        elif hasher is not None:
+            out[key] = hasher.digest(value)
+    return out
 
 
 def load_salt(secret: str | None, key_file: Path) -> bytes:

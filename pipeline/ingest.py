@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from pipeline.contract import MessageRecord, describe_error, stable_message_id
-from pipeline.identifiers import drop_identifiers
+from pipeline.identifiers import protect_metadata
 from pipeline.privacy import Privacy
 from pipeline.redact import redact, redact_value
 from pipeline.sources import RawRecord, ReadOptions, expand_paths, read_records
@@ -95,9 +95,7 @@ def validate_records(
         text = redact(msg.text)
         role = msg.author_role.value
         message_id = msg.message_id or stable_message_id(msg.conversation_id, msg.sent_at, role, text)
-        meta = msg.metadata()
-        hasher = privacy.hasher if privacy else None
-        meta = redact_value(hasher.apply(meta) if hasher else drop_identifiers(meta))
+        meta = protect_metadata(msg.metadata(), privacy.hasher if privacy else None, redact_value)
         good.append(
             {
                 "message_id": message_id,

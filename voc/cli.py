@@ -113,10 +113,12 @@ def run(
         raise typer.BadParameter(
             f"{settings.store}: no store yet; run `voc ingest` first", param_hint="--store"
         )
-    from flows.voc_pipeline import voc_pipeline
+    from flows.voc_pipeline import pipeline_flow
 
-    out.print(f"running voc_pipeline on {settings.store} …")
-    result = voc_pipeline(str(settings.store), settings.model_dump(mode="json"), show_progress=True)
+    on = f" (Dask: {settings.dask_address})" if settings.dask_address else ""
+    out.print(f"running voc_pipeline on {settings.store}{on} …")
+    flow = pipeline_flow(settings.dask_address)
+    result = flow(str(settings.store), settings.model_dump(mode="json"), show_progress=True)
     topics = result.get("topics", {})
     out.print(
         f"run {result['run_id']} completed: {topics.get('customer_messages', 0)} customer messages, "

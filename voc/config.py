@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     sources: list[SourceSettings] = Field(
         default=[], description="what `voc serve` pulls on every scheduled run ([[sources]] in voc.toml)"
     )
+    dask_address: str | None = Field(
+        default=None,
+        description='spread embedding and scoring over a Dask cluster: "local" or a scheduler address',
+    )
     schedule_cron: str = Field(
         default="0 6 * * 1", description="when scheduled runs start (cron, in business_timezone)"
     )
