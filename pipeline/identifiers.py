@@ -45,7 +45,6 @@ class IdentifierHasher:
         )
 
 
-
 def protect_metadata(
     metadata: dict[str, Any], hasher: IdentifierHasher | None, redact: Callable[[Any], Any]
 ) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import ijson
 
+from pipeline.sources.json_lines import json_lines
 from pipeline.sources.records import DEFAULTS, RawRecord, ReadOptions
 
 ROLES = {"customer", "agent", "bot", "system"}
@@ -66,17 +67,10 @@ def _read_array(path: Path, name: str, options: ReadOptions) -> Iterator[RawReco
 
 
 def _read_lines(path: Path, name: str, options: ReadOptions) -> Iterator[RawRecord]:
-    with path.open("r", encoding="utf-8", errors="surrogateescape") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                convo = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield RawRecord(
-                    name, line_no, line.rstrip("\n"), None, f"bad JSON: {exc.msg} at column {exc.colno}"
-                )
-                continue
+    for line_no, line, convo, problem in json_lines(path):
+        if problem:
+            yield RawRecord(name, line_no, line, None, problem)
+        else:
             yield from _turns(name, line_no, convo, options)
 
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.sources.conversations import looks_like_conversation, read_conversations
 from pipeline.sources.csv_rows import csv_rows
+from pipeline.sources.json_lines import json_lines
 from pipeline.sources.records import RawRecord, ReadOptions, SourceError
 from pipeline.sources.twcs import is_twcs_header, read_twcs
 from pipeline.sources.whatsapp import looks_like_whatsapp, read_whatsapp
@@ -114,23 +115,12 @@ def read_records(path: Path, fmt: str = "auto", options: ReadOptions | None = No
 
 def _read_jsonl(path: Path) -> Iterator[RawRecord]:
     name = str(path)
-    with path.open("r", encoding="utf-8", errors="surrogateescape") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield RawRecord(
-                    name, line_no, line.rstrip("\n"), None, f"bad JSON: {exc.msg} at column {exc.colno}"
-                )
-                continue
-            if not isinstance(data, dict):
-                yield RawRecord(
-                    name, line_no, line.rstrip("\n"), None, "bad JSON: a record must be an object"
-                )
-                continue
-            yield RawRecord(name, line_no, line.rstrip("\n"), data)
+    for line_no, line, data, problem in json_lines(path):
+        if problem is None and not isinstance(data, dict):
+            problem = "bad JSON: a record must be an object"
+        yield (
+            RawRecord(name, line_no, line, None, problem) if problem else RawRecord(name, line_no, line, data)
+        )
 
 
 def _read_csv(path: Path) -> Iterator[RawRecord]:
