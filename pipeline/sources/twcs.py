@@ -11,6 +11,7 @@ the brand, they are not the customer's words) and numeric handles in the text be
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -29,10 +30,18 @@ def is_twcs_header(header: list[str]) -> bool:
     return {h.strip() for h in header} >= HEADER
 
 
-def _threads(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """First pass: the root of every tweet's thread, and the brand handle that answered in it."""
-    parent: dict[str, str | None] = {}
-    brand_of: dict[str, str] = {}
+def _key(tweet_id: str) -> int | str:
+    """Numeric ids as ints: the thread map holds one entry per tweet, so its size matters."""
+    return int(tweet_id) if tweet_id.isdigit() else tweet_id
+
+
+def _threads(path: Path) -> tuple[dict, dict]:
+    """First pass: the root of every tweet's thread, and the brand handle that answered in it.
+
+    One map of ids only (tweet → the tweet it answers, rewritten in place to tweet → root), so
+    memory grows with the number of tweets, not with their text."""
+    up: dict = {}
+    brand_of: dict = {}
     header: list[str] | None = None
     for _, cells, _problem in csv_rows(path):
         if cells is None:
@@ -44,26 +53,26 @@ def _threads(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         tid = (row.get("tweet_id") or "").strip()
         if not tid:
             continue
-        parent[tid] = (row.get("in_response_to_tweet_id") or "").strip() or None
+        parent = (row.get("in_response_to_tweet_id") or "").strip()
+        up[_key(tid)] = _key(parent) if parent else None
         if (row.get("inbound") or "").strip().lower() == "false" and row.get("author_id"):
-            brand_of[tid] = row["author_id"].strip()
-    root: dict[str, str] = {}
-    for tid in parent:
-        chain, node = [], tid
-        while node not in root:
-            chain.append(node)
-            up = parent.get(node)
-            if up is None or up not in parent or up in chain:
-                root[node] = node
+            brand_of[_key(tid)] = sys.intern(row["author_id"].strip())
+    for tid in up:  # follow replies up to the root, then point the whole chain at it
+        chain, seen, node = [], set(), tid
+        while True:
+            parent = up[node]
+            if parent is None or parent == node or parent not in up or parent in seen:
                 break
-            node = up
-        top = root[node]
+            chain.append(node)
+            seen.add(node)
+            node = parent
+        up[node] = node
         for n in chain:
-            root[n] = top
-    brands: dict[str, str] = {}
+            up[n] = node
+    brands: dict = {}
     for tid, handle in brand_of.items():
-        brands.setdefault(root[tid], handle)
-    return root, brands
+        brands.setdefault(up[tid], handle)
+    return up, brands
 
 
 def _time(value: str) -> str:
@@ -107,7 +116,7 @@ def read_twcs(path: Path) -> Iterator[RawRecord]:
             )
         else:
             text = _NUMERIC_HANDLE.sub("<HANDLE>", _LEADING_MENTIONS.sub("", rec["text"]))
-            thread = root.get(tid, tid)
+            thread = root.get(_key(tid), tid)
             data = {
                 "conversation_id": f"twcs-{thread}",
                 "message_id": f"twcs-{tid}",
