@@ -141,9 +141,9 @@ def serve(
 ) -> None:
     """Serve the scheduled flow: pull every configured source, then run the pipeline, on a schedule.
 
-    Runs until Ctrl+C; runs never overlap. Sources come from config (``[[sources]]`` in voc.toml or
-    VOC_SOURCES as JSON); the cron is read in business_timezone. Without PREFECT_API_URL a local
-    Prefect server is started for the schedule (port prefect_server_port) and stopped with this."""
+    Runs until Ctrl+C; runs never overlap. Sources come from config (the sources list in voc.toml,
+    or VOC_SOURCES as JSON); the cron is read in business_timezone. Without PREFECT_API_URL a local
+    Prefect server is started for the schedule and stopped with this command."""
     settings = _settings(store)
     if not settings.sources:
         raise typer.BadParameter(
