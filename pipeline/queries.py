@@ -164,8 +164,8 @@ def representatives(store: Store, topic_ids: list[int], per_topic: int = 3) -> p
 class Filters:
     """What a product team narrows the verbatims to; empty lists mean "all"."""
 
-    week_from: str | None = None
-    week_to: str | None = None
+    date_from: str | None = None  # YYYY-MM-DD, inclusive, in the business time zone
+    date_to: str | None = None
     channels: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
     sentiments: list[str] = field(default_factory=list)
@@ -176,13 +176,13 @@ class Filters:
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["m.is_customer"], []
-        week = "CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE)"
-        if self.week_from:
-            clauses.append(f"{week} >= CAST(? AS DATE)")
-            params.append(self.week_from)
-        if self.week_to:
-            clauses.append(f"{week} <= CAST(? AS DATE)")
-            params.append(self.week_to)
+        day = "CAST(coalesce(m.sent_at, m.ingested_at) AS DATE)"
+        if self.date_from:
+            clauses.append(f"{day} >= CAST(? AS DATE)")
+            params.append(self.date_from)
+        if self.date_to:
+            clauses.append(f"{day} <= CAST(? AS DATE)")
+            params.append(self.date_to)
         for column, values in (
             ("m.channel", self.channels),
             ("m.language", self.languages),
@@ -250,8 +250,10 @@ def filtered_topics(store: Store, filters: Filters) -> pd.DataFrame:
 
 
 def _in_range(week: str, filters: Filters) -> bool:
-    return (not filters.week_from or week >= filters.week_from) and (
-        not filters.week_to or week <= filters.week_to
+    """Whether the week (its Monday) overlaps the filtered dates."""
+    sunday = (date.fromisoformat(week) + timedelta(days=6)).isoformat()
+    return (not filters.date_from or sunday >= filters.date_from) and (
+        not filters.date_to or week <= filters.date_to
     )
 
 
@@ -288,6 +290,17 @@ def distinct_values(store: Store, column: str) -> list[str]:
         f"SELECT DISTINCT {column} AS v FROM messages WHERE is_customer AND {column} IS NOT NULL ORDER BY 1"
     )
     return frame["v"].tolist()
+
+
+def date_span(store: Store) -> tuple[date, date] | None:
+    """First and last day with a customer message (business time zone)."""
+    row = store.query(
+        "SELECT CAST(min(coalesce(sent_at, ingested_at)) AS DATE) AS a, "
+        "CAST(max(coalesce(sent_at, ingested_at)) AS DATE) AS b FROM messages WHERE is_customer"
+    ).iloc[0]
+    if pd.isna(row["a"]):
+        return None
+    return pd.Timestamp(row["a"]).date(), pd.Timestamp(row["b"]).date()
 
 
 def themes(store: Store) -> list[str]:

@@ -123,6 +123,25 @@ def test_explorer_restores_a_shared_link(on_store):
     assert len(rows) > 0 and set(rows["channel"]) == {"email"}
 
 
+def test_explorer_date_range_narrows_rows_and_sparklines(on_store):
+    from datetime import date
+
+    at = _page("explorer")
+    first, last = at.date_input(key="dates").value
+    assert _param(at, "from") == first.isoformat() and _param(at, "to") == last.isoformat()
+    everything = at.dataframe[0].value["messages"].sum()
+    at.date_input(key="dates").set_value((date(2026, 10, 12), date(2026, 10, 14))).run()  # Mon-Wed
+    _ok(at)
+    rows = at.dataframe[1].value
+    days = rows["sent_at"].str[:10]
+    assert len(rows) > 0 and days.between("2026-10-12", "2026-10-14").all()
+    topics = at.dataframe[0].value
+    assert topics["messages"].sum() < everything and topics["trend"].map(len).eq(1).all()  # one week
+    assert _param(at, "from") == "2026-10-12" and _param(at, "to") == "2026-10-14"
+    shared = _page("explorer", **{"from": "2026-10-12", "to": "2026-10-14"})
+    assert shared.dataframe[0].value["messages"].sum() == topics["messages"].sum()
+
+
 def test_topic_detail_shows_one_topic_in_full(on_store):
     options = Store(on_store).query(
         "SELECT topic_id, label FROM topics WHERE topic_id >= 0 "

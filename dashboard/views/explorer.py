@@ -1,9 +1,11 @@
-"""Topic explorer: product teams filter by weeks, channel, language, sentiment, theme, topic, metadata, text.
+"""Topic explorer: product teams filter by dates, channel, language, sentiment, theme, topic, metadata, text.
 
 The filter state lives in the URL (query parameters), so a filtered view can be shared as a link.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import streamlit as st
 
@@ -18,22 +20,31 @@ def _param_list(name: str) -> list[str]:
     return [v for v in st.query_params.get_all(name) if v]
 
 
+def _param_date(name: str, default: date, low: date, high: date) -> date:
+    """A date from the URL, kept inside the data's span; the default when absent or unreadable."""
+    try:
+        value = date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return default
+    return min(max(value, low), high)
+
+
 with state.store_errors_as_messages():
     if state.require_results():
-        weeks = state.weeks()
         topics = state.topics()
         topics = topics[topics["topic_id"] >= -1]
         topic_names = {int(r.topic_id): f"{r.label} (#{r.topic_id})" for r in topics.itertuples()}
 
         with st.sidebar:
             st.header("Filters")
-            q_from, q_to = st.query_params.get("from", weeks[0]), st.query_params.get("to", weeks[-1])
-            week_from, week_to = st.select_slider(
-                "Weeks",
-                options=weeks,
-                value=(q_from if q_from in weeks else weeks[0], q_to if q_to in weeks else weeks[-1]),
-                key="weeks",
+            first, last = state.date_span()
+            wanted = (_param_date("from", first, first, last), _param_date("to", last, first, last))
+            picked_dates = st.date_input(
+                "Dates", value=wanted, min_value=first, max_value=last, format="YYYY-MM-DD", key="dates"
             )
+            # a half-picked range (first click in the calendar) keeps the other end as it was
+            date_from = picked_dates[0] if len(picked_dates) > 0 else first
+            date_to = picked_dates[1] if len(picked_dates) > 1 else last
             channels = st.multiselect(
                 "Channel",
                 state.distinct_values("channel"),
@@ -80,8 +91,8 @@ with state.store_errors_as_messages():
 
         st.query_params.from_dict(
             {
-                "from": week_from,
-                "to": week_to,
+                "from": date_from.isoformat(),
+                "to": date_to.isoformat(),
                 "channel": channels,
                 "lang": languages,
                 "sentiment": sentiments,
@@ -92,8 +103,8 @@ with state.store_errors_as_messages():
             }
         )
         filters = Filters(
-            week_from=week_from,
-            week_to=week_to,
+            date_from=date_from.isoformat(),
+            date_to=date_to.isoformat(),
             channels=channels,
             languages=languages,
             sentiments=sentiments,
@@ -106,7 +117,7 @@ with state.store_errors_as_messages():
         summary = state.filtered_topics(filters)
         messages = state.filtered_messages(filters)
         if summary.empty:
-            st.info("No customer message matches these filters. Widen the weeks or clear a filter.")
+            st.info("No customer message matches these filters. Widen the dates or clear a filter.")
         else:
             total = int(summary["messages"].sum())
             st.caption(f"{total:,} customer messages in {len(summary)} topics match.")
