@@ -19,7 +19,7 @@ from flows.voc_pipeline import pipeline_flow
 from pipeline.privacy import privacy_from
 from pipeline.pull import pull_source
 from pipeline.store import Store
-from voc.config import Settings, SourceSettings
+from voc.config import SourceSettings, run_parameters, settings_from_parameters
 
 
 @task(
@@ -32,7 +32,7 @@ from voc.config import Settings, SourceSettings
 )
 def pull_source_task(store_path: str, source: dict[str, Any], settings: dict[str, Any]) -> dict:
     spec = SourceSettings.model_validate(source)
-    cfg = Settings.model_validate(settings)
+    cfg = settings_from_parameters(settings)
     tz = cfg.business_timezone
     report = pull_source(spec, Store(store_path, timezone=tz), cfg.business_names, tz, privacy_from(cfg))
     return {
@@ -47,7 +47,7 @@ def pull_source_task(store_path: str, source: dict[str, Any], settings: dict[str
 @flow(name="voc_scheduled")
 def voc_scheduled(store_path: str, settings: dict[str, Any] | None = None) -> dict:
     """Pull the configured sources, then run the pipeline; returns its counts with the pulls."""
-    cfg = Settings.model_validate(settings or {})
+    cfg = settings_from_parameters(settings)
     logger = get_run_logger()
     pulled: dict[str, dict] = {}
     for source in cfg.sources:
@@ -57,4 +57,4 @@ def voc_scheduled(store_path: str, settings: dict[str, Any] | None = None) -> di
         else:
             pulled[source.name] = {"error": str(state.message or state.name)}
             logger.error("source %s failed after retries: %s", source.name, state.message)
-    return pipeline_flow(cfg.dask_address)(store_path, cfg.model_dump(mode="json"), pulled=pulled)
+    return pipeline_flow(cfg.dask_address)(store_path, run_parameters(cfg), pulled=pulled)

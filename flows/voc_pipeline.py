@@ -23,7 +23,7 @@ from models.sentiment import SentimentModel
 from pipeline import embeddings, prepare, runs, sentiment_store, topic_update
 from pipeline.insights import refresh_insights
 from pipeline.store import Store
-from voc.config import Settings
+from voc.config import run_parameters, settings_from_parameters
 
 EMBED_BATCH = 2048
 
@@ -98,11 +98,11 @@ def voc_pipeline(
 
     ``pulled``: what a scheduled run took from each source (see flows.scheduled), kept in the run record.
     """
-    cfg = Settings.model_validate(settings or {})
+    cfg = settings_from_parameters(settings)
     store = Store(store_path).init()
     run_id = runs.new_run_id()
     started = datetime.now(UTC)
-    params = cfg.model_dump(mode="json")
+    params = run_parameters(cfg)
     counts: dict[str, Any] = {"pull": pulled} if pulled is not None else {}
     fr_id = str(flow_run.get_id() or "")
     runs.record_run(store, run_id, status="running", started_at=started, flow_run_id=fr_id, parameters=params)

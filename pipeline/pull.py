@@ -65,7 +65,7 @@ def pull_source(
             since_param=source.since_param,
             since_field=source.since_field,
             position=_position(store, key),
-            headers=source.headers,
+            headers=source.request_headers(),
             done=done,
         )
 

@@ -83,6 +83,8 @@ class _Api(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - the http.server API
         url = urlparse(self.path)
         type(self).calls.append(self.path)
+        if self.headers.get("Authorization") not in (None, "Bearer t0ken"):
+            return self._send(401, {"error": "bad token"})
         if url.path != "/v1/messages":
             return self._send(404, {"error": "no such endpoint"})
         if type(self).fail_first:
@@ -153,9 +155,11 @@ def test_http_source_pages_retries_and_resumes(api, tmp_path):
     assert "cursor=2" in _Api.calls[0]
 
 
-def test_http_source_since_mode_and_hard_errors(api, tmp_path):
+def test_http_source_since_mode_and_hard_errors(api, tmp_path, monkeypatch):
     store = Store(tmp_path / "voc.duckdb")
+    monkeypatch.setenv("HELPDESK_AUTH", "Bearer t0ken")
     source = SourceSettings(
+        headers_from_env={"Authorization": "HELPDESK_AUTH"},
         kind="http",
         url=f"{api}/v1/messages",
         next_path="paging.next",
@@ -171,6 +175,12 @@ def test_http_source_since_mode_and_hard_errors(api, tmp_path):
     assert again.read == 1 and again.stored == 1 and "since=2026-10-19" in _Api.calls[0]
     with pytest.raises(SourceError, match="HTTP 404"):
         pull_source(SourceSettings(kind="http", url=f"{api}/v2/nothing"), store, [], "UTC")
+    monkeypatch.setenv("HELPDESK_AUTH", "Bearer wrong")
+    with pytest.raises(SourceError, match="HTTP 401"):  # a refused token stops at once, no retries
+        pull_source(source, store, [], "UTC")
+    monkeypatch.delenv("HELPDESK_AUTH")
+    with pytest.raises(ValueError, match="HELPDESK_AUTH not set"):
+        pull_source(source, store, [], "UTC")
 
 
 def test_source_settings_say_what_is_missing():

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from voc.config import Settings, configure_runtime
+from voc.config import Settings, configure_runtime, run_parameters
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="voice-of-customer insight pipeline")
 export_app = typer.Typer(no_args_is_help=True, help="Export the store as CSV.")
@@ -118,7 +118,7 @@ def run(
     on = f" (Dask: {settings.dask_address})" if settings.dask_address else ""
     out.print(f"running voc_pipeline on {settings.store}{on} …")
     flow = pipeline_flow(settings.dask_address)
-    result = flow(str(settings.store), settings.model_dump(mode="json"), show_progress=True)
+    result = flow(str(settings.store), run_parameters(settings), show_progress=True)
     topics = result.get("topics", {})
     out.print(
         f"run {result['run_id']} completed: {topics.get('customer_messages', 0)} customer messages, "
@@ -188,7 +188,7 @@ def _serve(settings: Settings, cron: str | None, interval: float | None, name: s
         schedules=[schedule],
         parameters={
             "store_path": str(settings.store.resolve()),
-            "settings": settings.model_dump(mode="json"),
+            "settings": run_parameters(settings),
         },
         limit=1,
         print_starting_message=False,

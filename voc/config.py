@@ -54,6 +54,9 @@ class SourceSettings(BaseModel):
     since_param: str | None = None
     since_field: str | None = None
     headers: dict[str, str] = {}
+    headers_from_env: dict[str, str] = Field(
+        default={}, description="header -> environment variable holding its value (tokens stay out of config)"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> SourceSettings:
@@ -66,6 +69,13 @@ class SourceSettings(BaseModel):
     @property
     def name(self) -> str:
         return self.path or self.url or ""
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers to send: plain ones, and secret ones read from the environment where it runs."""
+        missing = [v for v in self.headers_from_env.values() if v not in os.environ]
+        if missing:
+            raise ValueError(f"{self.name}: environment variable(s) {', '.join(missing)} not set")
+        return {**self.headers, **{h: os.environ[v] for h, v in self.headers_from_env.items()}}
 
 
 class Settings(BaseSettings):
@@ -128,6 +138,21 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+SECRET_FIELDS = frozenset({"identifier_salt"})
+
+
+def run_parameters(settings: Settings) -> dict:
+    """Settings as flow parameters: plain JSON, never the secrets (Prefect stores parameters)."""
+    return settings.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+
+
+def settings_from_parameters(parameters: dict | None) -> Settings:
+    """Settings inside a flow run: the parameters, with secrets read again from the environment or
+    voc.toml where the run executes (they never travel as parameters)."""
+    given = {k: v for k, v in (parameters or {}).items() if k not in SECRET_FIELDS}
+    return Settings(**given)
 
 
 def configure_runtime(settings: Settings) -> None:

@@ -57,7 +57,8 @@ def local_prefect_server(port: int, timeout_s: float = 120) -> Iterator[str]:
         os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
-        os.environ.pop("PREFECT_API_URL", None) if os.environ.get("PREFECT_API_URL") == url else None
+        if os.environ.get("PREFECT_API_URL") == url:
+            del os.environ["PREFECT_API_URL"]
         proc.terminate()
         try:
             proc.wait(timeout=20)
