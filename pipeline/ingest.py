@@ -116,11 +116,13 @@ def validate_records(
             }
         )
     if privacy is not None and privacy.names is not None:
-        texts = privacy.redact_names([g["text"] for g in good], [g["language"] for g in good])
-        for row, text in zip(good, texts, strict=True):
+        texts, langs = privacy.redact_names([g["text"] for g in good], [g["language"] for g in good])
+        for row, text, lang in zip(good, texts, langs, strict=True):
             if text != row["text"]:
                 row["text"], row["text_hash"] = text, text_hash(text)
-        raws = privacy.redact_names([b["raw"] for b in bad], [None] * len(bad))  # broken records too
+            if row["language"] is None:  # detected for the names: the prepare stage keeps it
+                row["language"], row["language_source"] = lang, "detected"
+        raws, _ = privacy.redact_names([b["raw"] for b in bad], [None] * len(bad))  # broken records too
         for row, raw in zip(bad, raws, strict=True):
             row["raw"] = raw
     return good, bad

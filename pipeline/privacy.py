@@ -17,17 +17,20 @@ class Privacy:
     languages: list[str] = field(default_factory=lambda: ["en", "fr"])
     default_language: str = "en"
 
-    def redact_names(self, texts: list[str], given: list[str | None]) -> list[str]:
-        """Texts with person names replaced; the language is the given one, else detected."""
+    def redact_names(self, texts: list[str], given: list[str | None]) -> tuple[list[str], list[str | None]]:
+        """(texts with person names replaced, the language of each: the given one, else detected).
+
+        The languages are handed back so that ingest stores them and the prepare stage does not
+        detect them a second time."""
         if self.names is None or not texts:
-            return texts
+            return texts, list(given)
         todo = [i for i, lang in enumerate(given) if not lang]
         langs = list(given)
         if todo:
             found = detect_languages([texts[i] for i in todo], self.languages, self.default_language)
             for i, lang in zip(todo, found, strict=True):
                 langs[i] = lang
-        return self.names.redact(texts, langs)
+        return self.names.redact(texts, langs), langs
 
 
 def privacy_from(settings) -> Privacy:
