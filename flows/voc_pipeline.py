@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
@@ -33,6 +34,14 @@ def prepare_task(store_path: str, languages: list[str], default_language: str) -
     return prepare.prepare_messages(Store(store_path), languages, default_language)
 
 
+def _in_chunks(todo: pd.DataFrame, submit, save) -> int:
+    """Submit each chunk of ``todo`` to the task runner, then save the results in order as they come
+    back (each save commits, so a crash loses one chunk); returns the total ``save`` reported."""
+    chunks = [todo.iloc[start : start + EMBED_BATCH] for start in range(0, len(todo), EMBED_BATCH)]
+    futures = [submit(chunk) for chunk in chunks]
+    return sum(save(chunk, future.result()) for chunk, future in zip(chunks, futures, strict=True))
+
+
 @task(name="encode", cache_policy=NO_CACHE, retries=1)
 def encode_task(texts: list[str], model: str, batch_size: int, show_progress: bool = False) -> np.ndarray:
     """Sentence vectors for one chunk of texts (runs wherever the task runner puts it)."""
@@ -44,11 +53,11 @@ def embed_stage(store_path: str, model: str, batch_size: int, show_progress: boo
     cluster), and each chunk's vectors are committed as it comes back, so a crash loses one chunk."""
     store = Store(store_path)
     todo = embeddings.pending_texts(store, model)
-    chunks = [todo.iloc[start : start + EMBED_BATCH] for start in range(0, len(todo), EMBED_BATCH)]
-    futures = [encode_task.submit(c["text"].tolist(), model, batch_size, show_progress) for c in chunks]
-    done = 0
-    for chunk, future in zip(chunks, futures, strict=True):
-        done += embeddings.save_vectors(store, model, chunk["text_hash"].tolist(), future.result())
+    done = _in_chunks(
+        todo,
+        lambda c: encode_task.submit(c["text"].tolist(), model, batch_size, show_progress),
+        lambda c, vectors: embeddings.save_vectors(store, model, c["text_hash"].tolist(), vectors),
+    )
     return {"embedded": done}
 
 
@@ -71,13 +80,13 @@ def sentiment_stage(store_path: str, batch_size: int) -> dict[str, int]:
     # The shipped model reads its own embedding space; embed for it if the topic model uses another.
     embed_stage(store_path, model.embedding_model, batch_size)
     todo = sentiment_store.pending_sentiment(store, model.embedding_model)
-    chunks = [todo.iloc[start : start + EMBED_BATCH] for start in range(0, len(todo), EMBED_BATCH)]
-    futures = [score_task.submit(np.vstack(c["vector"].to_numpy())) for c in chunks]
-    scored = 0
-    for chunk, future in zip(chunks, futures, strict=True):
-        scored += sentiment_store.save_message_sentiment(
-            store, chunk["message_id"].tolist(), future.result(), "minilm-logreg"
-        )
+    scored = _in_chunks(
+        todo,
+        lambda c: score_task.submit(np.vstack(c["vector"].to_numpy())),
+        lambda c, proba: sentiment_store.save_message_sentiment(
+            store, c["message_id"].tolist(), proba, "minilm-logreg"
+        ),
+    )
     conversations = sentiment_store.refresh_conversation_sentiment(store)
     return {"scored": scored, "conversations_scored": conversations}
 

@@ -143,23 +143,6 @@ def topics(store: Store) -> pd.DataFrame:
     )
 
 
-def representatives(store: Store, topic_ids: list[int], per_topic: int = 3) -> pd.DataFrame:
-    """Representative verbatims (chosen near the centroid at fit time) for the given topics."""
-    if not topic_ids:
-        return pd.DataFrame(columns=["topic_id", "text", "channel", "sentiment"])
-    return store.query(
-        """
-        SELECT t.topic_id, m.text, m.channel, s.label AS sentiment, r.pos
-        FROM topics t, unnest(t.representative_ids) WITH ORDINALITY AS r(message_id, pos)
-        JOIN messages m ON m.message_id = r.message_id
-        LEFT JOIN sentiment s ON s.message_id = r.message_id
-        WHERE t.topic_id IN (SELECT unnest(?)) AND r.pos <= ?
-        ORDER BY t.topic_id, r.pos
-        """,
-        [list(map(int, topic_ids)), per_topic],
-    )
-
-
 @dataclass
 class Filters:
     """What a product team narrows the verbatims to; empty lists mean "all"."""

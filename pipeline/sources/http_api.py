@@ -3,7 +3,7 @@
 Each page is one GET; the records are found at ``items_path`` (a dotted path into the JSON, e.g.
 ``data`` or ``result.messages``) and are message-contract objects; the next page's cursor at
 ``next_path``. A request that fails on the network, or answers 429 or 5xx, is retried with
-exponential backoff and jitter (tenacity), honouring ``Retry-After``; any other 4xx stops the pull
+exponential backoff and jitter (tenacity; ``Retry-After`` is not read); any other 4xx stops the pull
 with its reason. Each record carries where a pull resumes to read it again: the page's cursor, or
 with ``since_param`` the largest ``since_field`` value seen so far.
 """

@@ -43,16 +43,13 @@ _MEDIA = re.compile(
 )
 
 
-def looks_like_whatsapp(path: Path) -> bool:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for _, line in zip(range(20), fh, strict=False):
-            if _IOS.match(line.rstrip("\n")) or _ANDROID.match(line.rstrip("\n")):
-                return True
-    return False
-
-
 def _match(line: str):
     return _IOS.match(line) or _ANDROID.match(line)
+
+
+def looks_like_whatsapp(path: Path) -> bool:
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        return any(_match(line.rstrip("\n")) for _, line in zip(range(20), fh, strict=False))
 
 
 def _day_first(path: Path) -> bool:
