@@ -50,7 +50,7 @@ def voc_scheduled(store_path: str, settings: dict[str, Any] | None = None) -> di
     cfg = settings_from_parameters(settings)
     logger = get_run_logger()
     pulled: dict[str, dict] = {}
-    for source in cfg.sources:
+    for source in cfg.pull_sources():
         state = pull_source_task(store_path, source.model_dump(), settings or {}, return_state=True)
         if state.is_completed():
             pulled[source.name] = state.result()

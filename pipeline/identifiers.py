@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ IDENTIFIER_FIELDS = (
 )
 
 
+HASHED = re.compile(r"h_[0-9a-f]{20}")  # what IdentifierHasher.digest returns
+
+
 @dataclass(frozen=True)
 class IdentifierHasher:
     salt: bytes
@@ -50,14 +54,15 @@ def protect_metadata(
 ) -> dict[str, Any]:
     """Identifier fields hashed (dropped without a hasher), every other value redacted.
 
-    Hashes are not passed through redaction: a run of hex digits can look like a phone number."""
+    Hashes are not passed through redaction: a run of hex digits can look like a phone number. A value
+    hashed already (by the webhook receiver, before landing) is kept as it is, not hashed twice."""
     fields = hasher.fields if hasher else frozenset(IDENTIFIER_FIELDS)
     out = {}
     for key, value in metadata.items():
         if key.lower() not in fields:
             out[key] = redact(value)
         elif hasher is not None:
-            out[key] = hasher.digest(value)
+            out[key] = value if isinstance(value, str) and HASHED.fullmatch(value) else hasher.digest(value)
     return out
 
 

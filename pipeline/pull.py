@@ -1,14 +1,16 @@
 """Pull one configured source into the store, from where its last pull stopped.
 
-Files go through the ingest watermark (``source_files``); SQL and HTTP sources keep their position
-in ``source_cursors``, moved after every committed batch, so a pull that dies halfway resumes close
-to where it stopped and reads nothing twice that it can avoid (what it reads again is skipped by id).
+Files go through the ingest watermark (``source_files``); SQL, HTTP and webhook-landing sources keep
+their position in ``source_cursors``, moved after every committed batch, so a pull that dies halfway
+resumes close to where it stopped and reads nothing twice that it can avoid (what it reads again is
+skipped by id).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,6 +20,7 @@ from pipeline.sources import RawRecord, ReadOptions
 from pipeline.sources.http_api import read_http
 from pipeline.sources.sql import read_sql, source_name
 from pipeline.store import Store
+from pipeline.webhooks.landing import read_landing
 from voc.config import SourceSettings
 
 
@@ -50,11 +53,12 @@ def pull_source(
     report = IngestReport(files=0)
     now = datetime.now(UTC)
     done: dict[str, str] = {}
-    if source.kind == "sql":
+    if source.kind == "webhooks":
+        key = "webhooks:" + str(Path(source.path or "").resolve())
+        records: Iterable[RawRecord] = read_landing(source.path or "", after=int(_position(store, key) or 0))
+    elif source.kind == "sql":
         key = "sql:" + source_name(source.url, source.query)
-        records: Iterable[RawRecord] = read_sql(
-            source.url, source.query, source.watermark_column, since=_position(store, key)
-        )
+        records = read_sql(source.url, source.query, source.watermark_column, since=_position(store, key))
     else:
         key = "http:" + source.url
         records = read_http(

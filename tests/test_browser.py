@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from pipeline import queries
 from pipeline.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -36,16 +35,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(pipeline_store, runtime_env):
     """`voc dashboard` as a user starts it, on the test store; stopped after the module."""
-    port = _free_port()
+    port = free_port()
     voc = Path(sys.executable).with_name("voc")
     proc = subprocess.Popen(
         [str(voc), "dashboard", "--store", str(pipeline_store), "--port", str(port)],

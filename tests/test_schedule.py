@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 from pipeline.store import Store, StoreError
-from tests.conftest import ROOT, voc
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import ROOT, free_port, voc
 
 
 def _completed_runs(path) -> list[dict]:
@@ -42,7 +35,7 @@ def test_a_scheduled_deployment_creates_and_completes_flow_runs(tmp_path, runtim
     env = {
         **runtime_env,
         "VOC_SOURCES": json.dumps([{"path": str(source)}]),
-        "VOC_PREFECT_SERVER_PORT": str(_free_port()),
+        "VOC_PREFECT_SERVER_PORT": str(free_port()),
     }
     env.pop("PREFECT_API_URL", None)
     assert (

@@ -53,11 +53,13 @@ def ingest(
     store: StoreOpt = None,
     fmt: Annotated[
         str,
-        typer.Option("--format", "-f", help="auto|messages|jsonl|csv|parquet|twcs|conversations|whatsapp"),
+        typer.Option(
+            "--format", "-f", help="auto|messages|jsonl|csv|parquet|twcs|conversations|whatsapp|email"
+        ),
     ] = "auto",
     business_name: Annotated[
         list[str] | None,
-        typer.Option("--business-name", "-b", help="The brand's name in chat exports (repeatable)"),
+        typer.Option("--business-name", "-b", help="The brand's name, handle, address, @domain"),
     ] = None,
     reread: Annotated[
         bool, typer.Option("--reread", help="Read files again even if unchanged since the last ingest")
@@ -145,12 +147,7 @@ def serve(
     or VOC_SOURCES as JSON); the cron is read in business_timezone. Without PREFECT_API_URL a local
     Prefect server is started for the schedule and stopped with this command."""
     settings = _settings(store)
-    if not settings.sources:
-        raise typer.BadParameter(
-            "no sources configured: add [[sources]] with a path to voc.toml, or set VOC_SOURCES "
-            '(e.g. \'[{"path": "exports/*.jsonl"}]\')',
-            param_hint="sources",
-        )
+    _need_sources(settings)
 
     import signal
 
@@ -162,6 +159,75 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     with contextlib.suppress(KeyboardInterrupt), local_prefect_server(settings.prefect_server_port):
         _serve(settings, cron, interval, name)
+
+
+def _need_sources(settings: Settings) -> None:
+    if not settings.pull_sources():
+        raise typer.BadParameter(
+            "no sources configured: add [[sources]] with a path to voc.toml, or set VOC_SOURCES "
+            '(e.g. \'[{"path": "exports/*.jsonl"}]\'), or land webhooks with `voc receive`',
+            param_hint="sources",
+        )
+
+
+@app.command()
+def pull(store: StoreOpt = None) -> None:
+    """Pull every configured source once (and what `voc receive` landed), from where the last pull
+    stopped; `voc run` then analyses it. `voc serve` does both on a schedule."""
+    from pipeline.privacy import privacy_from
+    from pipeline.pull import pull_source
+    from pipeline.store import Store
+
+    settings = _settings(store)
+    _need_sources(settings)
+    tz = settings.business_timezone
+    privacy = privacy_from(settings)
+    target = Store(settings.store, timezone=tz)
+    for source in settings.pull_sources():
+        report = pull_source(source, target, settings.business_names, tz, privacy)
+        out.print(f"{source.kind} {source.name}: {report.summary()}")
+
+
+@app.command()
+def receive(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default webhooks.port, 8600)")] = None,
+) -> None:
+    """Serve the webhook receiver: WhatsApp, Messenger, RCS and Business Messages post their messages
+    to /webhooks/<platform>; each is checked, made private and landed before the platform gets 200.
+    Scheduled runs (or `voc pull`) take what landed into the store."""
+    import logging
+
+    import uvicorn
+
+    from pipeline.privacy import privacy_from
+    from voc.receiver import create_app
+
+    settings = _settings(None)
+    hooks = settings.webhooks
+    configured = [
+        p
+        for p, secret in (
+            ("whatsapp", hooks.whatsapp_app_secret),
+            ("messenger", hooks.messenger_app_secret),
+            ("rcs", hooks.rcs_client_token),
+            ("gbm", hooks.gbm_client_token),
+        )
+        if secret is not None
+    ]
+    if not configured:
+        raise typer.BadParameter(
+            "no platform configured: set e.g. VOC_WEBHOOKS__WHATSAPP_APP_SECRET (see README, Webhooks)",
+            param_hint="webhooks",
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app_ = create_app(settings, privacy_from(settings))
+    host, port = host or hooks.host, port or hooks.port
+    out.print(
+        f"receiving {', '.join(configured)} webhooks on http://{host}:{port}/webhooks/<platform>, "
+        f"landing in {settings.landing_path}; Ctrl+C to stop"
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 def _serve(settings: Settings, cron: str | None, interval: float | None, name: str) -> None:
@@ -180,9 +246,8 @@ def _serve(settings: Settings, cron: str | None, interval: float | None, name: s
             Cron(expr, timezone=settings.business_timezone),
             f"{expr} ({settings.business_timezone})",
         )
-    out.print(
-        f"serving {name}: {len(settings.sources)} source(s) into {settings.store}, {when}; Ctrl+C to stop"
-    )
+    n = len(settings.pull_sources())
+    out.print(f"serving {name}: {n} source(s) into {settings.store}, {when}; Ctrl+C to stop")
     voc_scheduled.serve(
         name=name,
         schedules=[schedule],

@@ -39,9 +39,11 @@ class SourceSettings(BaseModel):
     optionally with a ``watermark_column`` (only rows at or after the last value are read again).
     ``http``: a JSON API ``url``: records at ``items_path``, pages by ``next_path``/``cursor_param``,
     increments by ``since_param`` filled from the largest ``since_field`` seen.
+    ``webhooks``: the landing file ``voc receive`` writes (``path``); scheduled runs add it by themselves
+    when ``landing_path`` exists.
     """
 
-    kind: Literal["files", "sql", "http"] = "files"
+    kind: Literal["files", "sql", "http", "webhooks"] = "files"
     path: str | None = None
     format: str = "auto"
     business_names: list[str] = Field(default=[], description="overrides the global business_names")
@@ -60,7 +62,9 @@ class SourceSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> SourceSettings:
-        need = {"files": ("path",), "sql": ("url", "query"), "http": ("url",)}[self.kind]
+        need = {"files": ("path",), "sql": ("url", "query"), "http": ("url",), "webhooks": ("path",)}[
+            self.kind
+        ]
         missing = [f for f in need if not getattr(self, f)]
         if missing:
             raise ValueError(f"a {self.kind} source needs {' and '.join(missing)}")
@@ -76,6 +80,24 @@ class SourceSettings(BaseModel):
         if missing:
             raise ValueError(f"{self.name}: environment variable(s) {', '.join(missing)} not set")
         return {**self.headers, **{h: os.environ[v] for h, v in self.headers_from_env.items()}}
+
+
+class WebhookSettings(BaseModel):
+    """What ``voc receive`` needs: each platform's secrets (an endpoint without its secret refuses
+    everything), the brand's own accounts, and limits. Secrets never travel as flow parameters."""
+
+    host: str = "127.0.0.1"
+    port: int = 8600
+    whatsapp_app_secret: SecretStr | None = Field(default=None, description="Meta app secret (signatures)")
+    whatsapp_verify_token: SecretStr | None = Field(default=None, description="token of the GET handshake")
+    messenger_app_secret: SecretStr | None = None
+    messenger_verify_token: SecretStr | None = None
+    rcs_client_token: SecretStr | None = Field(default=None, description="RBM client token (signatures)")
+    gbm_client_token: SecretStr | None = Field(default=None, description="Business Messages client token")
+    business_accounts: list[str] = Field(
+        default=[], description="the brand's numbers, page ids and agents: messages they send are agent turns"
+    )
+    max_body_bytes: int = Field(default=1_048_576, description="larger bodies are refused with 413")
 
 
 class Settings(BaseSettings):
@@ -114,6 +136,13 @@ class Settings(BaseSettings):
     sources: list[SourceSettings] = Field(
         default=[], description="what `voc serve` pulls on every scheduled run ([[sources]] in voc.toml)"
     )
+    webhooks: WebhookSettings = WebhookSettings()
+    landing_path: Path = Field(
+        default=Path("voc-landing.sqlite"), description="where `voc receive` lands webhook messages"
+    )
+    conversation_gap_hours: float = Field(
+        default=24.0, description="a webhook thread silent this long starts a new conversation"
+    )
     dask_address: str | None = Field(
         default=None,
         description='spread embedding and scoring over a Dask cluster: "local" or a scheduler address',
@@ -128,6 +157,16 @@ class Settings(BaseSettings):
     dashboard_port: int = 8501
     dashboard_cache_ttl_s: int = 60
 
+    def pull_sources(self) -> list[SourceSettings]:
+        """What a scheduled run pulls: the configured sources, and what ``voc receive`` landed."""
+        sources = list(self.sources)
+        landing = str(self.landing_path)
+        if self.landing_path.exists() and not any(
+            s.kind == "webhooks" and s.path == landing for s in sources
+        ):
+            sources.append(SourceSettings(kind="webhooks", path=landing))
+        return sources
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -140,7 +179,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
-SECRET_FIELDS = frozenset({"identifier_salt"})
+SECRET_FIELDS = frozenset({"identifier_salt", "webhooks"})
 
 
 def run_parameters(settings: Settings) -> dict:

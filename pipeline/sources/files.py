@@ -18,11 +18,22 @@ import pyarrow.parquet as pq
 from pipeline.sources.conversations import looks_like_conversation, read_conversations
 from pipeline.sources.csv_rows import csv_rows
 from pipeline.sources.json_lines import json_lines
+from pipeline.sources.mail import looks_like_mbox, read_eml, read_mbox
 from pipeline.sources.records import RawRecord, ReadOptions, SourceError
 from pipeline.sources.twcs import is_twcs_header, read_twcs
 from pipeline.sources.whatsapp import looks_like_whatsapp, read_whatsapp
 
-SUPPORTED_FORMATS = ("auto", "messages", "jsonl", "csv", "parquet", "twcs", "conversations", "whatsapp")
+SUPPORTED_FORMATS = (
+    "auto",
+    "messages",
+    "jsonl",
+    "csv",
+    "parquet",
+    "twcs",
+    "conversations",
+    "whatsapp",
+    "email",
+)
 _SUFFIX_FORMAT = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -30,6 +41,8 @@ _SUFFIX_FORMAT = {
     ".csv": "csv",
     ".parquet": "parquet",
     ".txt": "whatsapp",
+    ".eml": "email",
+    ".mbox": "email",
 }
 
 
@@ -67,13 +80,13 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
     if detected is None:
         raise SourceError(
             f"{path}: cannot tell the format from the suffix; pass --format "
-            "jsonl|csv|parquet|twcs|conversations|whatsapp"
+            "jsonl|csv|parquet|twcs|conversations|whatsapp|email"
         )
     if fmt == "messages":
         if detected not in ("jsonl", "csv", "parquet"):
             raise SourceError(f"{path}: message records are JSONL, CSV or Parquet, not {path.suffix}")
         return detected
-    if detected == "parquet":
+    if detected in ("parquet", "email"):
         return detected
     if detected == "csv":
         with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
@@ -109,6 +122,8 @@ def read_records(path: Path, fmt: str = "auto", options: ReadOptions | None = No
         yield from read_conversations(path, options)
     elif kind == "whatsapp":
         yield from read_whatsapp(path, options)
+    elif kind == "email":
+        yield from (read_mbox if looks_like_mbox(path) else read_eml)(path, options)
     else:
         yield from {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}[kind](path)
 
