@@ -227,7 +227,8 @@ def receive(
         f"receiving {', '.join(configured)} webhooks on http://{host}:{port}/webhooks/<platform>, "
         f"landing in {settings.landing_path}; Ctrl+C to stop"
     )
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    # keep-alive past the platforms' connection reuse, so a burst does not race idle-connection closes
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=75)
 
 
 def _serve(settings: Settings, cron: str | None, interval: float | None, name: str) -> None:

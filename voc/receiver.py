@@ -57,6 +57,7 @@ class GroupWriter:
 
     def start(self) -> None:
         self.landing.connect().close()  # create the file and tables before the first request
+        self.privacy.redact_names(["Warm up, Paul.", "Bonjour Paul."], [None, None])  # load models now
         self._thread.start()
 
     def stop(self) -> None:
