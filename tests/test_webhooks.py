@@ -392,3 +392,61 @@ def test_signed_garbage_never_breaks_the_receiver(receiver, payload, platform):
     r = post_meta(url, platform, payload, WA_SECRET if platform == "whatsapp" else FB_SECRET)
     assert r.status_code in (200, 400), r.text
     assert "error" in r.json() if r.status_code == 400 else "received" in r.json()
+
+
+def _app(tmp_path, **hooks):
+    from starlette.testclient import TestClient
+
+    from pipeline.identifiers import IdentifierHasher
+    from pipeline.privacy import Privacy
+    from voc.config import Settings, WebhookSettings
+    from voc.receiver import create_app
+
+    cfg = Settings(landing_path=tmp_path / "landing.sqlite", webhooks=WebhookSettings(**hooks))
+    return cfg, TestClient(create_app(cfg, Privacy(hasher=IdentifierHasher(b"test-key"))))
+
+
+def test_nothing_is_acknowledged_that_was_not_committed(tmp_path, monkeypatch):
+    import sqlite3 as sqlite
+
+    from pipeline.webhooks.landing import Landing
+
+    cfg, client = _app(tmp_path, whatsapp_app_secret=WA_SECRET)
+    real_land = Landing.land
+
+    def disk_full(self, con, rows, received_at):  # the insert runs, the commit cannot
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+        raise sqlite.OperationalError("database or disk is full")
+
+    with client:
+        ok = post_via(client, wp.whatsapp_text("wamid.OK", "33600000009", "hello", T0))
+        assert ok.status_code == 200 and ok.json()["new"] == 1
+        monkeypatch.setattr(Landing, "land", disk_full)
+        r = post_via(client, wp.whatsapp_text("wamid.LOST?", "33600000009", "are you there", T0))
+        monkeypatch.setattr(Landing, "land", real_land)
+        assert r.status_code == 503 and "retry" in r.json()["error"]
+        again = post_via(client, wp.whatsapp_text("wamid.LOST?", "33600000009", "are you there", T0))
+        assert again.status_code == 200 and again.json()["new"] == 1  # the platform's retry lands it
+    assert [row[1] for row in landed(cfg.landing_path)] == ["wamid.OK", "wamid.LOST?"]
+
+
+def post_via(client, payload: dict):
+    body = wp.dumps(payload)
+    return client.post(
+        "/webhooks/whatsapp", content=body, headers={"X-Hub-Signature-256": meta_signature(WA_SECRET, body)}
+    )
+
+
+def test_an_unconfigured_platform_accepts_nothing_and_landing_joins_scheduled_pulls(tmp_path):
+    cfg, client = _app(tmp_path, whatsapp_app_secret=WA_SECRET)
+    with client:
+        body = wp.dumps(wp.messenger_message("m_X", "2480", "hello", T0))
+        r = client.post(
+            "/webhooks/messenger", content=body, headers={"X-Hub-Signature-256": meta_signature("", body)}
+        )
+        assert r.status_code == 404 and "messenger_app_secret" in r.json()["error"]
+        r = client.get("/webhooks/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": ""})
+        assert r.status_code == 404  # no verify token set: no handshake either
+    kinds = [(s.kind, s.path) for s in cfg.pull_sources()]
+    assert kinds == [("webhooks", str(cfg.landing_path))]  # what landed is pulled on every schedule

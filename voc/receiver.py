@@ -96,7 +96,11 @@ class GroupWriter:
             rows = protect([e for events, _, _ in batch for e in events], self.privacy)
             new = self.landing.land(con, rows, datetime.now(UTC))
         except Exception as exc:  # the disk, the file: every waiting request answers 503 and is retried
-            log.exception("landing failed for %d request(s)", len(batch))
+            if len(batch) > 1:  # one request's events must not fail the others: each on its own
+                for item in batch:
+                    self._commit(con, [item])
+                return
+            log.exception("landing failed")
             for _, done, loop in batch:
                 loop.call_soon_threadsafe(_settle, done, None, exc)
             return

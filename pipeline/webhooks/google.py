@@ -71,7 +71,7 @@ def _google(platform: str, mid: str, body: dict, envelope: dict, agent: Any, cus
     if not text and isinstance(suggestion, dict) and suggestion.get("text"):
         text, meta["message_type"] = suggestion.get("text"), "suggestion_response"
     role = "customer"
-    if not text:
+    if not isinstance(text, str) or not text.strip():
         kind = next((k for k in ("userFile", "location", "image") if k in body), None)
         if kind is None:
             return problem(platform, mid, body, "message without text", "text")

@@ -55,7 +55,7 @@ def _event(item: dict, page: str | None, ours: set[str]) -> Inbound:
     if isinstance(reply_to, dict) and reply_to.get("mid"):
         meta["reply_to"] = f"{PLATFORM}:{reply_to['mid']}"
     text = body.get("text") or body.get("title")
-    if not text:
+    if not isinstance(text, str) or not text.strip():
         kinds = [a.get("type") for a in body.get("attachments") or [] if isinstance(a, dict)]
         if not kinds:
             return problem(PLATFORM, mid, item, "message with neither text nor attachments", "message.text")

@@ -82,14 +82,15 @@ def _words(msg: dict, kind: Any, meta: dict) -> str | None:
     body = msg.get(kind) if isinstance(kind, str) else None
     if not isinstance(body, dict):
         return None
+    words = None
     if kind == "text":
-        return body.get("body") or None
-    if kind == "interactive":  # a tap on a reply button or a list row: its title is the answer
-        reply = body.get("button_reply") or body.get("list_reply") or {}
+        words = body.get("body")
+    elif kind == "interactive":  # a tap on a reply button or a list row: its title is the answer
+        reply = body.get("button_reply") or body.get("list_reply")
         meta["reply_type"] = body.get("type")
-        return reply.get("title") or None
-    if kind == "button":  # quick-reply button of a template message
-        return body.get("text") or None
-    if kind in MEDIA:
-        return body.get("caption") or None
-    return None
+        words = reply.get("title") if isinstance(reply, dict) else None
+    elif kind == "button":  # quick-reply button of a template message
+        words = body.get("text")
+    elif kind in MEDIA:
+        words = body.get("caption")
+    return words if isinstance(words, str) and words.strip() else None
