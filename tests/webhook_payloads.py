@@ -94,42 +94,17 @@ def whatsapp_echo(wamid: str, wa_id: str, text: str, at: datetime) -> dict:
 
 
 def messenger_message(mid: str, psid: str, text: str, at: datetime, echo: bool = False) -> dict:
-    sender, recipient = (PAGE_ID, psid) if echo else (psid, PAGE_ID)
+    """A person's message to the page, or (``echo``) what the page sent them."""
     message = {"mid": mid, "text": text, **({"is_echo": True, "app_id": 1517776481860111} if echo else {})}
-    ms = int(at.timestamp() * 1000)
-    return {
-        "object": "page",
-        "entry": [
-            {
-                "id": PAGE_ID,
-                "time": ms,
-                "messaging": [
-                    {
-                        "sender": {"id": sender},
-                        "recipient": {"id": recipient},
-                        "timestamp": ms,
-                        "message": message,
-                    }
-                ],
-            }
-        ],
-    }
+    if echo:
+        return messenger_item(PAGE_ID, at, recipient=psid, message=message)
+    return messenger_item(psid, at, message=message)
 
 
-def messenger_item(psid: str, at: datetime, **event) -> dict:
+def messenger_item(sender: str, at: datetime, recipient: str = PAGE_ID, **event) -> dict:
     ms = int(at.timestamp() * 1000)
-    return {
-        "object": "page",
-        "entry": [
-            {
-                "id": PAGE_ID,
-                "time": ms,
-                "messaging": [
-                    {"sender": {"id": psid}, "recipient": {"id": PAGE_ID}, "timestamp": ms, **event}
-                ],
-            }
-        ],
-    }
+    item = {"sender": {"id": sender}, "recipient": {"id": recipient}, "timestamp": ms, **event}
+    return {"object": "page", "entry": [{"id": PAGE_ID, "time": ms, "messaging": [item]}]}
 
 
 def rcs_user_event(message_id: str, phone: str, text: str, at: datetime) -> dict:

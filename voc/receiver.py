@@ -240,27 +240,24 @@ def create_app(settings: Settings, privacy: Privacy) -> Starlette:
         finally:
             await asyncio.to_thread(writer.stop)
 
+    meta = {"whatsapp": whatsapp_events, "messenger": messenger_events}
     routes = [
-        Route(
-            "/webhooks/whatsapp",
-            meta_handshake("whatsapp", _secret(hooks.whatsapp_verify_token)),
-            methods=["GET"],
-        ),
-        Route(
-            "/webhooks/whatsapp",
-            meta_receive("whatsapp", _secret(hooks.whatsapp_app_secret), whatsapp_events),
-            methods=["POST"],
-        ),
-        Route(
-            "/webhooks/messenger",
-            meta_handshake("messenger", _secret(hooks.messenger_verify_token)),
-            methods=["GET"],
-        ),
-        Route(
-            "/webhooks/messenger",
-            meta_receive("messenger", _secret(hooks.messenger_app_secret), messenger_events),
-            methods=["POST"],
-        ),
+        route
+        for platform, normalise in meta.items()
+        for route in (
+            Route(
+                f"/webhooks/{platform}",
+                meta_handshake(platform, _secret(getattr(hooks, f"{platform}_verify_token"))),
+                methods=["GET"],
+            ),
+            Route(
+                f"/webhooks/{platform}",
+                meta_receive(platform, _secret(getattr(hooks, f"{platform}_app_secret")), normalise),
+                methods=["POST"],
+            ),
+        )
+    ]
+    routes += [
         Route("/webhooks/rcs", google_receive("rcs", _secret(hooks.rcs_client_token)), methods=["POST"]),
         Route("/webhooks/gbm", google_receive("gbm", _secret(hooks.gbm_client_token)), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
