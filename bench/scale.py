@@ -1,0 +1,245 @@
+"""Speed and memory at scale: voc's full and weekly runs against BERTopic, on the same messages.
+
+    python -m bench.scale [--sizes 10000,50000] [--bertopic-limit-s 1800]
+
+For each size n: n customer messages sampled with replacement from real customer utterances in
+../shared/data (Banking77, Bitext, MASSIVE fr-FR) with a light deterministic perturbation (a greeting,
+a closing, a dropped or swapped word, letter case) so texts are not all identical, spread over nine
+weeks; then one more week of 0.1 n new messages. Measured, each in its own process (wall time, peak
+memory of the process tree, sampled every 0.1 s):
+
+- voc: ``voc ingest`` of the n messages, the full ``voc run`` (its per-stage times from the run record),
+  ``voc ingest`` of the new week and the weekly incremental ``voc run``;
+- BERTopic 0.17 defaults on the same n texts: embedding with plain ``SentenceTransformer.encode``
+  (the embedding baseline) and the fit on those embeddings, stopped at ``--bertopic-limit-s``.
+
+Writes bench/results/scale.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+
+from bench import datasets
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+START = datetime(2026, 8, 31, 8, 0, tzinfo=UTC)  # a Monday
+CHANNELS = ("whatsapp", "messenger", "webchat", "email", "rcs", "gbm")
+GREETINGS = {"en": ("hi ", "hello, ", "hey ", "good morning, ", ""), "fr": ("bonjour ", "salut, ", "")}
+CLOSINGS = {"en": (" thanks", " please", "!", "?", " asap", ""), "fr": (" merci", " svp", "!", "?", "")}
+
+
+def source_texts() -> list[tuple[str, str]]:
+    """(text, language) of real customer utterances, from the topic benchmark's labelled sets."""
+    sets = (datasets.banking77("all"), datasets.bitext(), datasets.massive_fr())
+    return [(text, ds.language) for ds in sets for text in ds.texts]
+
+
+def perturb(text: str, language: str, rng: random.Random) -> str:
+    words = text.split()
+    roll = rng.random()
+    if roll < 0.2 and len(words) > 4:
+        del words[rng.randrange(len(words))]
+    elif roll < 0.4 and len(words) > 3:
+        i = rng.randrange(len(words) - 1)
+        words[i], words[i + 1] = words[i + 1], words[i]
+    text = rng.choice(GREETINGS[language]) + " ".join(words) + rng.choice(CLOSINGS[language])
+    return text.lower() if rng.random() < 0.3 else text
+
+
+def write_messages(path: Path, n: int, week0: int, weeks: int, seed: int, pool: list) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            text, lang = pool[rng.randrange(len(pool))]
+            text = perturb(text, lang, rng)
+            texts.append(text)
+            at = START + timedelta(weeks=week0 + i * weeks // n, seconds=rng.randrange(7 * 86400))
+            row = {
+                "conversation_id": f"s{seed}-{i // 2}",
+                "message_id": f"s{seed}-{i}",
+                "text": text,
+                "sent_at": at.isoformat(),
+                "channel": CHANNELS[i % len(CHANNELS)],
+                "language": lang,
+            }
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return texts
+
+
+def measured(cmd: list[str], env: dict, timeout: float | None = None) -> dict:
+    """Run ``cmd``; wall seconds, peak RSS of its process tree (MB), exit code and stdout."""
+    with tempfile.TemporaryFile(mode="w+") as out_file:
+        return _measured(cmd, env, timeout, out_file)
+
+
+def _measured(cmd: list[str], env: dict, timeout: float | None, out_file) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out_file, stderr=subprocess.STDOUT)
+    peak = 0
+    root = psutil.Process(proc.pid)
+    timed_out = False
+    while proc.poll() is None:
+        try:
+            rss = root.memory_info().rss + sum(
+                c.memory_info().rss for c in root.children(recursive=True) if c.is_running()
+            )
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        if timeout and time.perf_counter() - start > timeout:
+            for c in root.children(recursive=True):
+                c.kill()
+            proc.kill()
+            timed_out = True
+            break
+        time.sleep(0.1)
+    proc.wait()
+    out_file.seek(0)
+    output = out_file.read()
+    result = {
+        "seconds": round(time.perf_counter() - start, 1),
+        "peak_mb": round(peak / 2**20),
+        "rc": proc.returncode,
+        "timed_out": timed_out,
+    }
+    if proc.returncode != 0 and not timed_out:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{output[-3000:]}")
+    result["output"] = output
+    return result
+
+
+def last_run_stages(store: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        counts = con.execute("SELECT counts FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+    finally:
+        con.close()
+    return {k: v.get("seconds") for k, v in json.loads(counts).items() if isinstance(v, dict)}
+
+
+def bertopic_worker(texts_file: Path) -> None:
+    """In its own process: plain SentenceTransformer.encode, then BERTopic's defaults on those vectors."""
+    import warnings
+
+    from bertopic import BERTopic
+    from sentence_transformers import SentenceTransformer
+    from umap import UMAP
+
+    from models.embedder import resolve_model_path
+
+    warnings.filterwarnings("ignore")
+    texts = json.loads(texts_file.read_text())
+    model = SentenceTransformer(resolve_model_path("all-MiniLM-L6-v2"), device="cpu")
+    t0 = time.perf_counter()
+    X = model.encode(texts, batch_size=64, normalize_embeddings=True)
+    embed_s = time.perf_counter() - t0
+    print(json.dumps({"embed_s": round(embed_s, 1)}), flush=True)
+    umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42)
+    t0 = time.perf_counter()
+    topics, _ = BERTopic(umap_model=umap_model).fit_transform(texts, embeddings=X)
+    fit_s = time.perf_counter() - t0
+    print(json.dumps({"fit_s": round(fit_s, 1), "topics": len(set(topics)) - (-1 in topics)}), flush=True)
+
+
+def run_size(n: int, pool: list, limit_s: float, work: Path) -> dict:
+    store = work / f"voc-{n}.duckdb"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PREFECT_HOME": str(work / "prefect"),
+        "VOC_IDENTIFIER_KEY_FILE": str(work / "salt"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    base, week = work / f"base-{n}.jsonl", work / f"week-{n}.jsonl"
+    texts = write_messages(base, n, 0, 9, seed=n, pool=pool)
+    write_messages(week, n // 10, 9, 1, seed=n + 1, pool=pool)
+    voc = [sys.executable, "-m", "voc.cli"]
+    row: dict = {"n": n, "distinct_texts": len(set(texts))}
+    row["voc_ingest"] = _drop_output(measured([*voc, "ingest", str(base), "--store", str(store)], env))
+    row["voc_run"] = _drop_output(measured([*voc, "run", "--store", str(store)], env))
+    row["voc_run"]["stages"] = last_run_stages(store)
+    row["voc_week_ingest"] = _drop_output(measured([*voc, "ingest", str(week), "--store", str(store)], env))
+    row["voc_week_run"] = _drop_output(measured([*voc, "run", "--store", str(store)], env))
+    row["voc_week_run"]["stages"] = last_run_stages(store)
+    texts_file = work / f"texts-{n}.json"
+    texts_file.write_text(json.dumps(texts))
+    bt = measured([sys.executable, "-m", "bench.scale", "--bertopic-worker", str(texts_file)], env, limit_s)
+    parts = {}
+    for line in bt.pop("output").splitlines():
+        if line.startswith("{"):
+            parts.update(json.loads(line))
+    row["bertopic"] = {**bt, **parts}
+    return row
+
+
+def _drop_output(result: dict) -> dict:
+    result.pop("output", None)
+    return result
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| messages | voc ingest | voc run: embed / topics / sentiment / insights | peak "
+        "| weekly run (+10%) | weekly / full | BERTopic: embed + fit | peak | voc run / BERTopic |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        run, week, bt = r["voc_run"], r["voc_week_run"], r["bertopic"]
+        st = run["stages"]
+        stages = " / ".join(f"{st.get(k)}" for k in ("embed", "topics", "sentiment", "insights"))
+        if "fit_s" in bt:
+            bt_total = bt["embed_s"] + bt["fit_s"]
+            bt_text, ratio = (
+                f"{bt['embed_s']} + {bt['fit_s']} = {bt_total:.0f} s",
+                f"{run['seconds'] / bt_total:.2f}",
+            )
+        else:
+            bt_text, ratio = f"not finished in {bt['seconds']:.0f} s", "-"
+        lines.append(
+            f"| {r['n']:,} | {r['voc_ingest']['seconds']} s | {run['seconds']} s: {stages} "
+            f"| {run['peak_mb']:,} MB | {week['seconds']} s | {week['seconds'] / run['seconds']:.0%} "
+            f"| {bt_text} | {bt['peak_mb']:,} MB | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,50000")
+    parser.add_argument("--bertopic-limit-s", type=float, default=1800)
+    parser.add_argument("--bertopic-worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bertopic_worker:
+        bertopic_worker(args.bertopic_worker)
+        return
+    pool = source_texts()
+    work = Path(tempfile.mkdtemp(prefix="voc-bench-scale-"))
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        rows.append(run_size(n, pool, args.bertopic_limit_s, work))
+        print(json.dumps(rows[-1]), flush=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "scale.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
