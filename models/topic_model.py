@@ -305,12 +305,34 @@ class TopicModel:
     # -- estimator API ----------------------------------------------------------------------------
     def fit(self, X: np.ndarray, texts: list[str], languages: list[str] | None = None) -> TopicModel:
         """Learn topics from L2-normalised embeddings ``X`` of ``texts`` (in ``languages``)."""
+        return self.fit_clusters(X).describe(X, texts, languages)
+
+    def fit_clusters(self, X: np.ndarray) -> TopicModel:
+        """Only the clustering: ``labels_``, ``probabilities_``, ``topic_ids_``, ``centroids_``. What a
+        caller that may not need labels runs first (a weekly run's search for new themes)."""
         X = normalize(np.asarray(X, dtype=np.float32))
-        languages = languages or ["en"] * len(texts)
         labels, strength = self._cluster(X)
         labels = self._ordered(labels)
         topics = sorted(set(labels.tolist()) - {OUTLIER})
-        centroids = {t: normalize(X[labels == t].mean(axis=0, keepdims=True))[0] for t in topics}
+        self.labels_ = labels
+        self.probabilities_ = strength
+        self.topic_ids_ = np.asarray(topics, dtype=int)
+        self.centroids_ = (
+            normalize(np.vstack([X[labels == t].mean(axis=0) for t in topics]))
+            if topics
+            else np.zeros((0, X.shape[1]), dtype=np.float32)
+        )
+        self.outlier_share_ = float((labels == OUTLIER).mean()) if len(labels) else 0.0
+        return self
+
+    def describe(self, X: np.ndarray, texts: list[str], languages: list[str] | None = None) -> TopicModel:
+        """Labels, keywords, representatives, themes and map positions of the fitted clusters
+        (``topics_``); needs ``fit_clusters`` first."""
+        X = normalize(np.asarray(X, dtype=np.float32))
+        languages = languages or ["en"] * len(texts)
+        labels = self.labels_
+        topics = self.topic_ids_.tolist()
+        centroids = dict(zip(topics, self.centroids_, strict=True))
 
         sample = self._label_sample(X, labels, centroids)
         analyses = analyse(
@@ -380,12 +402,7 @@ class TopicModel:
                 "theme_label": None,
             }
         )
-        self.labels_ = labels
-        self.probabilities_ = strength
         self.topics_ = pd.DataFrame(rows)
-        self.centroids_ = np.vstack([centroids[t] for t in topics]) if topics else np.zeros((0, X.shape[1]))
-        self.topic_ids_ = np.asarray(topics, dtype=int)
-        self.outlier_share_ = n_out / len(labels) if len(labels) else 0.0
         return self
 
     def fit_transform(

@@ -320,7 +320,7 @@ def _new_themes(
         seed=model.seed,
         spacy_models=model.spacy_models,
         reassign_threshold=model.reassign_threshold,
-    ).fit(X[idx], messages["text"].iloc[idx].tolist(), messages["language"].iloc[idx].fillna("xx").tolist())
+    ).fit_clusters(X[idx])  # described (labels, keywords: spaCy) only if a new theme is found below
     known = topic_geometry(X, np.where(new, OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
     earlier = X[earlier_idx]  # one copy, read by every candidate below
@@ -377,6 +377,9 @@ def _new_themes(
     if not mapping:
         return pd.DataFrame(), [], {}, log
     skip = [int(t) for t in week.topic_ids_ if int(t) not in mapping]
+    week.describe(
+        X[idx], messages["text"].iloc[idx].tolist(), messages["language"].iloc[idx].fillna("xx").tolist()
+    )
     return _fit_rows(week, mapping, messages["message_id"].to_numpy()[idx], skip), events, kinds, log
 
 
