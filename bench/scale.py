@@ -13,7 +13,7 @@ memory of the process tree, sampled every 0.1 s):
 - BERTopic 0.17 defaults on the same n texts: embedding with plain ``SentenceTransformer.encode``
   (the embedding baseline) and the fit on those embeddings, stopped at ``--bertopic-limit-s``.
 
-Writes bench/results/scale.json and prints a table.
+Writes bench/results/scale-<precision>.json and prints a table.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def bertopic_worker(texts_file: Path) -> None:
     print(json.dumps({"fit_s": round(fit_s, 1), "topics": len(set(topics)) - (-1 in topics)}), flush=True)
 
 
-def run_size(n: int, pool: list, limit_s: float, work: Path) -> dict:
-    store = work / f"voc-{n}.duckdb"
+def run_size(n: int, pool: list, limit_s: float, work: Path, precision: str) -> dict:
+    store = work / f"voc-{n}-{precision}.duckdb"
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -167,12 +167,13 @@ def run_size(n: int, pool: list, limit_s: float, work: Path) -> dict:
         "VOC_IDENTIFIER_KEY_FILE": str(work / "salt"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        "VOC_EMBEDDING_PRECISION": precision,
     }
     base, week = work / f"base-{n}.jsonl", work / f"week-{n}.jsonl"
     texts = write_messages(base, n, 0, 9, seed=n, pool=pool)
     write_messages(week, n // 10, 9, 1, seed=n + 1, pool=pool)
     voc = [sys.executable, "-m", "voc.cli"]
-    row: dict = {"n": n, "distinct_texts": len(set(texts))}
+    row: dict = {"n": n, "precision": precision, "distinct_texts": len(set(texts))}
     row["voc_ingest"] = _drop_output(measured([*voc, "ingest", str(base), "--store", str(store)], env))
     row["voc_run"] = _drop_output(measured([*voc, "run", "--store", str(store)], env))
     row["voc_run"]["stages"] = last_run_stages(store)
@@ -197,9 +198,11 @@ def _drop_output(result: dict) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| messages | voc ingest | voc run: embed / topics / sentiment / insights | peak "
-        "| weekly run (+10%) | weekly / full | BERTopic: embed + fit | peak | voc run / BERTopic |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| messages | embedding precision | voc ingest "
+        "| voc run: embed / topics / sentiment / insights | peak "
+        "| weekly run (+10%) | weekly / full | BERTopic: embed + fit | peak | voc run / BERTopic "
+        "| embedding msg/s: voc / plain encode |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         run, week, bt = r["voc_run"], r["voc_week_run"], r["bertopic"]
@@ -214,17 +217,24 @@ def table(rows: list[dict]) -> str:
         else:
             bt_text, ratio = f"not finished in {bt['seconds']:.0f} s", "-"
         lines.append(
-            f"| {r['n']:,} | {r['voc_ingest']['seconds']} s | {run['seconds']} s: {stages} "
+            f"| {r['n']:,} | {r.get('precision', 'float32')} "
+            f"| {r['voc_ingest']['seconds']} s | {run['seconds']} s: {stages} "
             f"| {run['peak_mb']:,} MB | {week['seconds']} s | {week['seconds'] / run['seconds']:.0%} "
-            f"| {bt_text} | {bt['peak_mb']:,} MB | {ratio} |"
+            f"| {bt_text} | {bt['peak_mb']:,} MB | {ratio} "
+            f"| {_rate(r['distinct_texts'], st.get('embed'))} / {_rate(r['n'], bt.get('embed_s'))} |"
         )
     return "\n".join(lines)
+
+
+def _rate(n: int, seconds: float | None) -> str:
+    return f"{n / seconds:,.0f}" if seconds else "-"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000")
     parser.add_argument("--bertopic-limit-s", type=float, default=1800)
+    parser.add_argument("--precision", default="float32", help="voc's embedding_precision (float32, auto...)")
     parser.add_argument("--bertopic-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bertopic_worker:
@@ -234,10 +244,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="voc-bench-scale-"))
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        rows.append(run_size(n, pool, args.bertopic_limit_s, work))
+        rows.append(run_size(n, pool, args.bertopic_limit_s, work, args.precision))
         print(json.dumps(rows[-1]), flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "scale.json").write_text(json.dumps(rows, indent=2) + "\n")
+        (RESULTS / f"scale-{args.precision}.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
 
 

@@ -44,7 +44,7 @@ def _in_chunks(todo: pd.DataFrame, submit, save) -> int:
 
 @task(name="encode", cache_policy=NO_CACHE, retries=1)
 def encode_task(
-    texts: list[str], model: str, batch_size: int, precision: str = "auto", show_progress: bool = False
+    texts: list[str], model: str, batch_size: int, precision: str = "float32", show_progress: bool = False
 ) -> np.ndarray:
     """Sentence vectors for one chunk of texts (runs wherever the task runner puts it)."""
     embedder = Embedder(model, batch_size=batch_size, precision=precision)
@@ -52,7 +52,7 @@ def encode_task(
 
 
 def embed_stage(
-    store_path: str, model: str, batch_size: int, precision: str = "auto", show_progress: bool = False
+    store_path: str, model: str, batch_size: int, precision: str = "float32", show_progress: bool = False
 ) -> dict[str, int]:
     """Embed every text the store has no vector for: chunks go to the task runner (threads, or a Dask
     cluster), and each chunk's vectors are committed as it comes back, so a crash loses one chunk."""
@@ -79,7 +79,7 @@ def score_task(vectors: np.ndarray) -> np.ndarray:
     return SentimentModel.load().predict_proba(vectors)
 
 
-def sentiment_stage(store_path: str, batch_size: int, precision: str = "auto") -> dict[str, int]:
+def sentiment_stage(store_path: str, batch_size: int, precision: str = "float32") -> dict[str, int]:
     store = Store(store_path)
     model = SentimentModel.load()
     # The shipped model reads its own embedding space; embed for it if the topic model uses another.

@@ -53,7 +53,7 @@ class Embedder:
         model_name: str = DEFAULT_MODEL,
         batch_size: int = 64,
         device: str = "cpu",
-        precision: str = "auto",
+        precision: str = "float32",
     ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size

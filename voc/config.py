@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = 64
     embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
-        default="auto", description="bfloat16 where the CPU has it natively (auto), else float32"
+        default="float32",
+        description="auto: bfloat16 where the CPU has it natively (1.7x faster embedding), else float32",
     )
     languages: list[str] = ["en", "fr", "es", "de", "it", "pt", "nl"]
     default_language: str = "en"
