@@ -205,16 +205,7 @@ def receive(
 
     settings = _settings(None)
     hooks = settings.webhooks
-    configured = [
-        p
-        for p, secret in (
-            ("whatsapp", hooks.whatsapp_app_secret),
-            ("messenger", hooks.messenger_app_secret),
-            ("rcs", hooks.rcs_client_token),
-            ("gbm", hooks.gbm_client_token),
-        )
-        if secret is not None
-    ]
+    configured = hooks.configured()
     if not configured:
         raise typer.BadParameter(
             "no platform configured: set e.g. VOC_WEBHOOKS__WHATSAPP_APP_SECRET (see README, Webhooks)",

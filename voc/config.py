@@ -82,6 +82,14 @@ class SourceSettings(BaseModel):
         return {**self.headers, **{h: os.environ[v] for h, v in self.headers_from_env.items()}}
 
 
+SIGNING_SECRETS = {  # platform -> the setting it signs its webhooks with
+    "whatsapp": "whatsapp_app_secret",
+    "messenger": "messenger_app_secret",
+    "rcs": "rcs_client_token",
+    "gbm": "gbm_client_token",
+}
+
+
 class WebhookSettings(BaseModel):
     """What ``voc receive`` needs: each platform's secrets (an endpoint without its secret refuses
     everything), the brand's own accounts, and limits. Secrets never travel as flow parameters."""
@@ -98,6 +106,14 @@ class WebhookSettings(BaseModel):
         default=[], description="the brand's numbers, page ids and agents: messages they send are agent turns"
     )
     max_body_bytes: int = Field(default=1_048_576, description="larger bodies are refused with 413")
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
+
+    def configured(self) -> list[str]:
+        """The platforms whose signing secret is set (the others refuse everything)."""
+        return [p for p, name in SIGNING_SECRETS.items() if self.secret(name)]
 
 
 class Settings(BaseSettings):

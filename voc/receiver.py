@@ -36,7 +36,7 @@ from pipeline.webhooks.messenger import messenger_events
 from pipeline.webhooks.protect import protect
 from pipeline.webhooks.signatures import google_signature_ok, meta_signature_ok, same_secret
 from pipeline.webhooks.whatsapp import whatsapp_events
-from voc.config import Settings
+from voc.config import SIGNING_SECRETS, Settings
 
 log = logging.getLogger("voc.receiver")
 
@@ -139,8 +139,11 @@ def _json(body: bytes) -> Any:
         raise Refused(400, f"body is not JSON: {exc}") from None
 
 
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value is not None else None
+def _normalised(platform: str, normalise: Callable, *args) -> list[Inbound]:
+    try:
+        return normalise(*args)
+    except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
+        raise Refused(400, f"malformed {platform} webhook: {exc}") from None
 
 
 def create_app(settings: Settings, privacy: Privacy) -> Starlette:
@@ -151,20 +154,15 @@ def create_app(settings: Settings, privacy: Privacy) -> Starlette:
     accounts = tuple(hooks.business_accounts)
     limit = hooks.max_body_bytes
 
-    async def accept(platform: str, request: Request, events: list[Inbound]) -> Response:
-        try:
-            new, duplicates = await writer.write(events) if events else (0, 0)
-        except Exception as exc:
-            return JSONResponse({"error": f"not stored, retry: {type(exc).__name__}"}, status_code=503)
-        return JSONResponse({"received": len(events), "new": new, "duplicates": duplicates})
-
     def refuse(platform: str, request: Request, refused: Refused) -> Response:
         host = request.client.host if request.client else "?"
         if refused.status == 401:
             log.warning("%s webhook from %s refused: %s", platform, host, refused.reason)
         return JSONResponse({"error": refused.reason}, status_code=refused.status)
 
-    def meta_handshake(platform: str, token: str | None) -> Callable:
+    def meta_handshake(platform: str) -> Callable:
+        token = hooks.secret(f"{platform}_verify_token")
+
         async def handshake(request: Request) -> Response:
             q = request.query_params
             if token is None:
@@ -175,59 +173,53 @@ def create_app(settings: Settings, privacy: Privacy) -> Starlette:
 
         return handshake
 
-    def meta_receive(platform: str, secret: str | None, normalise: Callable) -> Callable:
+    def endpoint(platform: str, parse: Callable) -> Callable:
+        """A POST endpoint: refused (404) without its signing secret; ``parse(request, secret, body)``
+        returns the messages to land, or a response of its own (a set-up request); every refusal is a
+        4xx with its reason; the 200 comes once the messages are committed (503 if they cannot be)."""
+        setting = SIGNING_SECRETS[platform]
+        secret = hooks.secret(setting)
+
         async def receive(request: Request) -> Response:
             try:
                 if secret is None:
-                    raise Refused(
-                        404,
-                        f"{platform} webhooks are not configured (webhooks.{platform}_app_secret)",
-                    )
-                body = await _body(request, limit)
-                if not meta_signature_ok(secret, body, request.headers.get("x-hub-signature-256")):
-                    raise Refused(401, "bad or missing X-Hub-Signature-256")
-                try:
-                    events = normalise(_json(body), accounts)
-                except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
-                    raise Refused(400, f"malformed {platform} webhook: {exc}") from None
+                    raise Refused(404, f"{platform} webhooks are not configured (webhooks.{setting})")
+                parsed = parse(request, secret, await _body(request, limit))
             except Refused as refused:
                 return refuse(platform, request, refused)
             except PayloadError as exc:
                 return refuse(platform, request, Refused(400, str(exc)))
-            return await accept(platform, request, events)
-
-        return receive
-
-    def google_receive(platform: str, token: str | None) -> Callable:
-        async def receive(request: Request) -> Response:
+            if isinstance(parsed, Response):
+                return parsed
             try:
-                if token is None:
-                    raise Refused(
-                        404, f"{platform} webhooks are not configured (webhooks.{platform}_client_token)"
-                    )
-                body = await _body(request, limit)
-                payload = _json(body)
-                if is_verification(payload):  # set-up: answer the secret to prove we hold the token
-                    if not same_secret(token, payload.get("clientToken")):
-                        raise Refused(403, "clientToken does not match")
-                    return PlainTextResponse(str(payload.get("secret")))
-                if platform == "rcs":
-                    event, signed = rcs_user_event(payload)
-                else:
-                    event, signed = payload, body
-                if not google_signature_ok(token, signed, request.headers.get("x-goog-signature")):
-                    raise Refused(401, "bad or missing X-Goog-Signature")
-                try:
-                    events = rcs_events(event) if platform == "rcs" else gbm_events(event)
-                except (AttributeError, TypeError) as exc:
-                    raise Refused(400, f"malformed {platform} webhook: {exc}") from None
-            except Refused as refused:
-                return refuse(platform, request, refused)
-            except PayloadError as exc:
-                return refuse(platform, request, Refused(400, str(exc)))
-            return await accept(platform, request, events)
+                new, duplicates = await writer.write(parsed) if parsed else (0, 0)
+            except Exception as exc:
+                return JSONResponse({"error": f"not stored, retry: {type(exc).__name__}"}, status_code=503)
+            return JSONResponse({"received": len(parsed), "new": new, "duplicates": duplicates})
 
         return receive
+
+    def meta_parse(platform: str, normalise: Callable) -> Callable:
+        def parse(request: Request, secret: str, body: bytes) -> list[Inbound]:
+            if not meta_signature_ok(secret, body, request.headers.get("x-hub-signature-256")):
+                raise Refused(401, "bad or missing X-Hub-Signature-256")
+            return _normalised(platform, normalise, _json(body), accounts)
+
+        return parse
+
+    def google_parse(platform: str) -> Callable:
+        def parse(request: Request, token: str, body: bytes) -> list[Inbound] | Response:
+            payload = _json(body)
+            if is_verification(payload):  # set-up: answer the secret to prove we hold the token
+                if not same_secret(token, payload.get("clientToken")):
+                    raise Refused(403, "clientToken does not match")
+                return PlainTextResponse(str(payload.get("secret")))
+            event, signed = rcs_user_event(payload) if platform == "rcs" else (payload, body)
+            if not google_signature_ok(token, signed, request.headers.get("x-goog-signature")):
+                raise Refused(401, "bad or missing X-Goog-Signature")
+            return _normalised(platform, rcs_events if platform == "rcs" else gbm_events, event)
+
+        return parse
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "landing": str(settings.landing_path)})
@@ -240,26 +232,17 @@ def create_app(settings: Settings, privacy: Privacy) -> Starlette:
         finally:
             await asyncio.to_thread(writer.stop)
 
-    meta = {"whatsapp": whatsapp_events, "messenger": messenger_events}
-    routes = [
-        route
-        for platform, normalise in meta.items()
-        for route in (
+    routes = []
+    for platform, normalise in (("whatsapp", whatsapp_events), ("messenger", messenger_events)):
+        routes += [
+            Route(f"/webhooks/{platform}", meta_handshake(platform), methods=["GET"]),
             Route(
-                f"/webhooks/{platform}",
-                meta_handshake(platform, _secret(getattr(hooks, f"{platform}_verify_token"))),
-                methods=["GET"],
+                f"/webhooks/{platform}", endpoint(platform, meta_parse(platform, normalise)), methods=["POST"]
             ),
-            Route(
-                f"/webhooks/{platform}",
-                meta_receive(platform, _secret(getattr(hooks, f"{platform}_app_secret")), normalise),
-                methods=["POST"],
-            ),
-        )
-    ]
+        ]
     routes += [
-        Route("/webhooks/rcs", google_receive("rcs", _secret(hooks.rcs_client_token)), methods=["POST"]),
-        Route("/webhooks/gbm", google_receive("gbm", _secret(hooks.gbm_client_token)), methods=["POST"]),
-        Route("/healthz", health, methods=["GET"]),
+        Route(f"/webhooks/{platform}", endpoint(platform, google_parse(platform)), methods=["POST"])
+        for platform in ("rcs", "gbm")
     ]
+    routes.append(Route("/healthz", health, methods=["GET"]))
     return Starlette(routes=routes, lifespan=lifespan)

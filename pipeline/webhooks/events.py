@@ -72,3 +72,13 @@ def as_list(value: Any, where: str) -> list:
     if not isinstance(value, list):
         raise PayloadError(f"'{where}' must be a list")
     return value
+
+
+def meta_entries(payload: Any, obj: str, platform: str) -> list[dict]:
+    """The ``entry[]`` objects of a Meta webhook (WhatsApp, Messenger) whose ``object`` is ``obj``."""
+    if not isinstance(payload, dict) or payload.get("object") != obj:
+        raise PayloadError(f"not a {platform} webhook: 'object' must be '{obj}'")
+    entries = as_list(payload.get("entry"), "entry")
+    if not all(isinstance(entry, dict) for entry in entries):
+        raise PayloadError("every 'entry' must be an object")
+    return entries

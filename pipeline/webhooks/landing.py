@@ -133,13 +133,6 @@ class Landing:
         )
         return cid
 
-    def count(self) -> int:
-        con = self.connect()
-        try:
-            return con.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
-        finally:
-            con.close()
-
 
 def read_landing(path: str | Path, after: int = 0, batch: int = 5_000) -> Iterator[RawRecord]:
     """Landed events after ``after`` (a ``seq``), in order, as raw records for ingest; ``position`` is

@@ -11,21 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pipeline.webhooks.events import Inbound, PayloadError, as_list, fallback_id, from_epoch, problem
+from pipeline.webhooks.events import Inbound, as_list, fallback_id, from_epoch, meta_entries, problem
 
 PLATFORM = "messenger"
 
 
 def messenger_events(payload: Any, business_accounts: Iterable[str] = ()) -> list[Inbound]:
-    if not isinstance(payload, dict) or payload.get("object") != "page":
-        raise PayloadError("not a Messenger webhook: 'object' must be 'page'")
-    return list(_events(payload, set(business_accounts)))
+    return list(_events(meta_entries(payload, "page", "Messenger"), set(business_accounts)))
 
 
-def _events(payload: dict, business: set[str]) -> Iterator[Inbound]:
-    for entry in as_list(payload.get("entry"), "entry"):
-        if not isinstance(entry, dict):
-            raise PayloadError("every 'entry' must be an object")
+def _events(entries: list[dict], business: set[str]) -> Iterator[Inbound]:
+    for entry in entries:
         page = str(entry.get("id") or "") or None
         ours = business | ({page} if page else set())
         for item in as_list(entry.get("messaging"), "entry[].messaging"):

@@ -17,21 +17,14 @@ from pipeline.webhooks.landing import LandingRow
 
 
 def protect(events: list[Inbound], privacy: Privacy) -> list[LandingRow]:
-    messages = [e for e in events if e.problem is None]
-    texts = [redact(e.text or "") for e in messages]
-    texts, _ = privacy.redact_names(texts, [None] * len(texts))
-    problems = [e for e in events if e.problem is not None]
-    raws, _ = privacy.redact_names([redact(e.raw) for e in problems], [None] * len(problems))
-    private = {id(e): t for e, t in zip(messages, texts, strict=True)}
-    private_raw = {id(e): r for e, r in zip(problems, raws, strict=True)}
+    hasher = privacy.hasher
+    plain = [redact(e.raw if e.problem is not None else e.text or "") for e in events]
+    private, _ = privacy.redact_names(plain, [None] * len(plain))  # texts and problems' raw alike
     rows = []
-    for e in events:
+    for e, text in zip(events, private, strict=True):
         if e.problem is not None:
-            rows.append(
-                LandingRow(e.platform, e.event_id, problem=e.problem, field=e.field, raw=private_raw[id(e)])
-            )
+            rows.append(LandingRow(e.platform, e.event_id, problem=e.problem, field=e.field, raw=text))
             continue
-        hasher = privacy.hasher
         customer = hasher.digest(e.customer) if hasher and e.customer else None
         thread = hasher.digest(f"{e.platform}|{e.account}|{e.customer}") if customer else e.event_id
         record = {
@@ -39,7 +32,7 @@ def protect(events: list[Inbound], privacy: Privacy) -> list[LandingRow]:
             "channel": e.platform,
             "author_role": e.author_role,
             "sent_at": e.sent_at.isoformat() if e.sent_at else None,
-            "text": private[id(e)],
+            "text": text,
             **protect_metadata(e.metadata, hasher, redact_value),
         }
         if e.account:

@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pipeline.webhooks.events import Inbound, PayloadError, as_list, fallback_id, from_epoch, problem
+from pipeline.webhooks.events import (
+    Inbound,
+    PayloadError,
+    as_list,
+    fallback_id,
+    from_epoch,
+    meta_entries,
+    problem,
+)
 
 PLATFORM = "whatsapp"
 MEDIA = ("image", "video", "audio", "document", "sticker")
@@ -23,15 +31,12 @@ NO_WORDS = ("location", "contacts", "reaction")
 
 def whatsapp_events(payload: Any, business_accounts: Iterable[str] = ()) -> list[Inbound]:
     """Every message in one webhook delivery (a delivery may batch several)."""
-    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
-        raise PayloadError("not a WhatsApp webhook: 'object' must be 'whatsapp_business_account'")
-    return list(_events(payload, set(business_accounts)))
+    entries = meta_entries(payload, "whatsapp_business_account", "WhatsApp")
+    return list(_events(entries, set(business_accounts)))
 
 
-def _events(payload: dict, business: set[str]) -> Iterator[Inbound]:
-    for entry in as_list(payload.get("entry"), "entry"):
-        if not isinstance(entry, dict):
-            raise PayloadError("every 'entry' must be an object")
+def _events(entries: list[dict], business: set[str]) -> Iterator[Inbound]:
+    for entry in entries:
         for change in as_list(entry.get("changes"), "entry[].changes"):
             value = change.get("value") if isinstance(change, dict) else None
             if not isinstance(value, dict):
