@@ -30,7 +30,7 @@ def settings() -> Settings:
 
 def store() -> Store:
     cfg = settings()
-    return Store(cfg.store, timezone=cfg.business_timezone, lock_timeout_s=10)
+    return cfg.open_store(lock_timeout_s=10)
 
 
 def today():
@@ -51,7 +51,7 @@ def cached(fn):
 
     def call(*args):
         s = store()
-        return _run_query(fn.__module__, fn.__name__, str(s.path), s.timezone, *args)
+        return _run_query(fn.__module__, fn.__name__, s.location, s.timezone, *args)
 
     return call
 
@@ -108,8 +108,8 @@ def require_results() -> bool:
         return False
     if not ready:
         st.info(
-            f"No weekly themes yet in `{s.path}`. Load conversations and run the pipeline:\n\n"
-            f"```\nvoc ingest PATH --store {s.path}\nvoc run --store {s.path}\n```\n"
+            f"No weekly themes yet in `{s.name}`. Load conversations and run the pipeline:\n\n"
+            f"```\nvoc ingest PATH --store {s.name}\nvoc run --store {s.name}\n```\n"
             "or `voc demo` for the bundled demo data."
         )
         return False

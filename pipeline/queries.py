@@ -313,7 +313,7 @@ def metadata_fields(store: Store, max_values: int = 50) -> dict[str, list[str]]:
 
 
 def has_results(store: Store) -> bool:
-    if not store.path.exists():
+    if not store.exists():
         return False
     counts = store.counts()
     return counts.get("weekly_stats", 0) > 0

@@ -1,16 +1,24 @@
-"""The DuckDB store: the only state shared between steps, the flow and the dashboard.
+"""The store: the only state shared between steps, the flow and the dashboard.
 
-Writers open the file briefly per step and retry while another process holds it; the dashboard
-opens it read-only and short-lived, so neither blocks the other for long. Every write is an
-upsert keyed by ids, so a step that fails halfway can be re-run without duplicating anything.
+Two backends behind one interface. The default is an embedded DuckDB file: writers open it briefly
+per step and retry while another process holds it; the dashboard opens it read-only and
+short-lived, so neither blocks the other for long. A ``postgresql://`` location keeps the same
+tables in PostgreSQL, for teams whose flows and dashboard run on different machines: every
+connection is then an in-memory DuckDB engine with the database attached through DuckDB's postgres
+extension, so each step's SQL (and its joins with the pandas frames it registers) is the same on
+both, and PostgreSQL's MVCC replaces the file lock. Every write is an upsert keyed by ids, so a step
+that fails halfway can be re-run without duplicating anything.
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
@@ -272,11 +280,75 @@ class StoreError(RuntimeError):
     """The store cannot be opened or is not a voc store."""
 
 
-class Store:
-    """A DuckDB file with voc's tables. Cheap to create; connections are opened per use."""
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_ATTACHED = "voc_pg"  # the catalog name a PostgreSQL store is attached under
 
-    def __init__(self, path: str | Path, *, timezone: str = "UTC", lock_timeout_s: float = 120.0) -> None:
-        self.path = Path(path)
+
+def is_postgres(location: str | Path) -> bool:
+    return str(location).startswith(POSTGRES_SCHEMES)
+
+
+def _split_schema(url: str) -> tuple[str, str]:
+    """``postgresql://…/db?schema=s`` -> (URL for libpq, schema). libpq rejects unknown parameters."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [v for k, v in query if k == "schema"]
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    schema = schemas[-1] if schemas else "public"
+    if not schema.replace("_", "").isalnum():
+        raise StoreError(f"store schema {schema!r}: use letters, digits and underscores")
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+def _without_password(url: str) -> str:
+    """The URL without its password, for messages, logs and flow parameters."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}@" if parts.username else ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def _load_postgres_extension(con: duckdb.DuckDBPyConnection) -> None:
+    """Load DuckDB's postgres extension from the ``duckdb-extension-postgres`` wheel (offline).
+
+    DuckDB would download it from extensions.duckdb.org; the wheel ships the same signed binary,
+    which DuckDB installs into its own extension directory the first time.
+    """
+    try:
+        execute(con, "LOAD postgres")
+        return
+    except duckdb.Error:
+        pass
+    try:
+        import duckdb_extension_postgres
+    except ImportError as exc:
+        raise StoreError("a PostgreSQL store needs the duckdb-extension-postgres package") from exc
+    shipped = Path(duckdb_extension_postgres.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    binary = shipped / "postgres.duckdb_extension"
+    if not binary.exists():
+        raise StoreError(
+            f"duckdb {duckdb.__version__} has no postgres extension in duckdb-extension-postgres "
+            "(install the same version of both)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        named = Path(tmp) / "postgres_scanner.duckdb_extension"  # DuckDB derives the entry point from it
+        named.symlink_to(binary)
+        execute(con, f"INSTALL '{named}'")
+    execute(con, "LOAD postgres")
+
+
+class Store:
+    """voc's tables in a DuckDB file or a PostgreSQL schema. Cheap to create; connections per use."""
+
+    def __init__(self, location: str | Path, *, timezone: str = "UTC", lock_timeout_s: float = 120.0) -> None:
+        self.backend = "postgres" if is_postgres(location) else "duckdb"
+        if self.backend == "postgres":
+            self.url, self.schema = _split_schema(str(location))
+            self.path: Path | None = None
+        else:
+            self.path = Path(location)
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -284,9 +356,82 @@ class Store:
         self.timezone = timezone  # weeks are cut in this zone by every query (date_trunc on TIMESTAMPTZ)
         self.lock_timeout_s = lock_timeout_s
 
+    @property
+    def location(self) -> str:
+        """Where another process (a flow run, the dashboard) finds this store.
+
+        Without the password: Prefect keeps flow parameters. A process handed this location gets
+        the password from ``PGPASSWORD`` (see ``credentials_env``) or ~/.pgpass, as libpq does.
+        """
+        if self.path is not None:
+            return str(self.path.resolve())
+        url = _without_password(self.url)
+        if self.schema == "public":
+            return url
+        return f"{url}{'&' if '?' in url else '?'}schema={self.schema}"
+
+    def credentials_env(self) -> dict[str, str]:
+        """Environment that lets a process given ``location`` connect (the URL's password, if any)."""
+        password = urlsplit(self.url).password if self.path is None else None
+        return {"PGPASSWORD": unquote(password)} if password else {}
+
+    @property
+    def name(self) -> str:
+        """The store as shown to people: the file as given, or the URL without its password."""
+        return str(self.path) if self.path is not None else self.location
+
+    def __str__(self) -> str:
+        return self.name
+
+    def exists(self) -> bool:
+        """Whether a voc store has been created here (by `voc ingest` or `voc run`)."""
+        if self.path is not None:
+            return self.path.exists()
+        with self._engine() as con:
+            self._attach(con, read_only=True)
+            return self._initialised(con)
+
+    def _initialised(self, con: duckdb.DuckDBPyConnection) -> bool:
+        found = execute(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+            "AND table_name = 'messages'",
+            [_ATTACHED, self.schema],
+        )
+        return bool(found[0][0])
+
+    @contextmanager
+    def _engine(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _attach(self, con: duckdb.DuckDBPyConnection, *, read_only: bool) -> None:
+        _load_postgres_extension(con)
+        mode = ", READ_ONLY" if read_only else ""
+        url = self.url.replace("'", "''")
+        try:
+            execute(con, f"ATTACH '{url}' AS {_ATTACHED} (TYPE postgres{mode})")
+        except duckdb.Error as exc:
+            reason = str(exc).split("\n")[0].replace(self.url, self.name)
+            raise StoreError(f"{self.name}: {reason}") from exc
+
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection; waits (with backoff) while another process holds the file."""
+        """A short-lived connection; for a file, waits (with backoff) while another process holds it."""
+        if self.path is None:
+            with self._engine() as con:
+                self._attach(con, read_only=read_only)
+                if not read_only:
+                    execute(con, f'CREATE SCHEMA IF NOT EXISTS {_ATTACHED}."{self.schema}"')
+                elif not self._initialised(con):
+                    raise StoreError(f"{self.name}: no store here yet (run `voc ingest` and `voc run` first)")
+                execute(con, f'USE {_ATTACHED}."{self.schema}"')
+                execute(con, f"SET TimeZone = '{self.timezone}'")
+                yield con
+            return
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no store here yet (run `voc ingest` and `voc run` first)")
         if not read_only:
@@ -311,12 +456,16 @@ class Store:
     def init(self) -> Store:
         """Create missing tables and add columns newer versions introduced (idempotent)."""
         with self.connect() as con:
-            for ddl, _ in TABLES.values():
-                execute(con, ddl)
             for table, (ddl, _) in TABLES.items():
+                execute(con, self._dialect(ddl))
                 for name, kind in _columns(ddl):
-                    execute(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
+                    execute(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {self._dialect(kind)}")
         return self
+
+    def _dialect(self, ddl: str) -> str:
+        """JSON columns are text in PostgreSQL: the extension's upsert (an UPDATE from a staging
+        table of VARCHARs) cannot assign to a ``json`` column. DuckDB's JSON functions read both."""
+        return ddl if self.path is not None else re.sub(r"\bJSON\b", "VARCHAR", ddl)
 
     def query(self, sql: str, params: list | dict | None = None, *, read_only: bool = True) -> pd.DataFrame:
         with self.connect(read_only=read_only) as con:
@@ -354,5 +503,12 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         with self.connect(read_only=True) as con:
-            present = {r[0] for r in execute(con, "SELECT table_name FROM information_schema.tables")}
+            present = {
+                r[0]
+                for r in execute(
+                    con,
+                    "SELECT table_name FROM duckdb_tables() "
+                    "WHERE database_name = current_database() AND schema_name = current_schema()",
+                )
+            }
             return {t: execute(con, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES if t in present}

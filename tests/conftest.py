@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres_server import NoPostgres, postgres_server
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -199,3 +201,20 @@ def embedder():
     from models.embedder import Embedder
 
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server (see tests/postgres_server.py), or the test is skipped saying why."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except NoPostgres as exc:
+        pytest.skip(f"no PostgreSQL server for the PostgreSQL store tests: {exc}")
+
+
+@pytest.fixture
+def postgres_store(postgres_url, request) -> str:
+    """A store location of its own for one test: a fresh schema in the test server's database."""
+    name = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
+    return f"{postgres_url}?schema=t_{name}_{os.urandom(3).hex()}"

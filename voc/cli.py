@@ -30,11 +30,16 @@ DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 _state = {"debug": False}
 
 StoreOpt = Annotated[
-    Path | None, typer.Option("--store", "-s", help="DuckDB store file (default ./voc.duckdb or VOC_STORE)")
+    str | None,
+    typer.Option(
+        "--store",
+        "-s",
+        help="DuckDB store file, or a postgresql:// URL (default ./voc.duckdb or VOC_STORE)",
+    ),
 ]
 
 
-def _settings(store: Path | None) -> Settings:
+def _settings(store: str | None) -> Settings:
     settings = Settings(store=store) if store else Settings()
     configure_runtime(settings)
     return settings
@@ -69,9 +74,9 @@ def ingest(
     from pipeline.ingest import ingest as run_ingest
     from pipeline.privacy import privacy_from
     from pipeline.sources import ReadOptions
-    from pipeline.store import Store
 
     settings = _settings(store)
+    target = settings.open_store()
     options = ReadOptions(
         business_names=tuple(business_name or settings.business_names), timezone=settings.business_timezone
     )
@@ -85,7 +90,7 @@ def ingest(
 
         report = run_ingest(
             [str(p) for p in paths],
-            Store(settings.store),
+            target,
             fmt=fmt,
             options=options,
             progress=progress,
@@ -96,7 +101,7 @@ def ingest(
     for reason, n in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10]:
         out.print(f"  quarantined {n} × {reason}")
     if report.quarantined:
-        out.print(f"  see them with: voc export quarantine --store {settings.store} --out quarantine.csv")
+        out.print(f"  see them with: voc export quarantine --store {target.name} --out quarantine.csv")
 
 
 @app.command()
@@ -111,16 +116,16 @@ def run(
     settings = _settings(store)
     if refit:
         settings.refit = True
-    if not settings.store.exists():
-        raise typer.BadParameter(
-            f"{settings.store}: no store yet; run `voc ingest` first", param_hint="--store"
-        )
+    target = settings.open_store()
+    if not target.exists():
+        raise typer.BadParameter(f"{target.name}: no store yet; run `voc ingest` first", param_hint="--store")
     from flows.voc_pipeline import pipeline_flow
 
     on = f" (Dask: {settings.dask_address})" if settings.dask_address else ""
-    out.print(f"running voc_pipeline on {settings.store}{on} …")
+    out.print(f"running voc_pipeline on {target.name}{on} …")
     flow = pipeline_flow(settings.dask_address)
-    result = flow(str(settings.store), run_parameters(settings), show_progress=True)
+    os.environ.update(target.credentials_env())  # Prefect keeps parameters: the location has no password
+    result = flow(target.location, run_parameters(settings), show_progress=True)
     topics = result.get("topics", {})
     out.print(
         f"run {result['run_id']} completed: {topics.get('customer_messages', 0)} customer messages, "
@@ -176,13 +181,12 @@ def pull(store: StoreOpt = None) -> None:
     stopped; `voc run` then analyses it. `voc serve` does both on a schedule."""
     from pipeline.privacy import privacy_from
     from pipeline.pull import pull_source
-    from pipeline.store import Store
 
     settings = _settings(store)
     _need_sources(settings)
     tz = settings.business_timezone
     privacy = privacy_from(settings)
-    target = Store(settings.store, timezone=tz)
+    target = settings.open_store()
     for source in settings.pull_sources():
         report = pull_source(source, target, settings.business_names, tz, privacy)
         out.print(f"{source.kind} {source.name}: {report.summary()}")
@@ -239,12 +243,14 @@ def _serve(settings: Settings, cron: str | None, interval: float | None, name: s
             f"{expr} ({settings.business_timezone})",
         )
     n = len(settings.pull_sources())
-    out.print(f"serving {name}: {n} source(s) into {settings.store}, {when}; Ctrl+C to stop")
+    target = settings.open_store()
+    os.environ.update(target.credentials_env())  # flow runs get the store's location without it
+    out.print(f"serving {name}: {n} source(s) into {target.name}, {when}; Ctrl+C to stop")
     voc_scheduled.serve(
         name=name,
         schedules=[schedule],
         parameters={
-            "store_path": str(settings.store.resolve()),
+            "store_path": target.location,
             "settings": run_parameters(settings),
         },
         limit=1,
@@ -252,12 +258,11 @@ def _serve(settings: Settings, cron: str | None, interval: float | None, name: s
     )
 
 
-def _export(what: str, store: Path | None, dest: Path) -> None:
+def _export(what: str, store: str | None, dest: Path) -> None:
     from pipeline.export import export
-    from pipeline.store import Store
 
     settings = _settings(store)
-    n = export(Store(settings.store), what, dest)
+    n = export(settings.open_store(), what, dest)
     out.print(f"wrote {n} rows to {dest}")
 
 
@@ -296,21 +301,19 @@ def digest(
 ) -> None:
     """Write the weekly brief: top themes, movers with verbatims, sentiment shifts, channels."""
     from pipeline.digest import write_digest
-    from pipeline.store import Store
 
     settings = _settings(store)
-    s = Store(settings.store, timezone=settings.business_timezone)
+    s = settings.open_store()
     done = write_digest(s, week, dest, html)
     out.print(f"wrote the brief for the week of {done} to {dest}" + (f" and {html}" if html else ""))
 
 
-def _store_rw(store: Path | None):
-    from pipeline.store import Store
-
+def _store_rw(store: str | None):
     settings = _settings(store)
-    if not settings.store.exists():
-        raise typer.BadParameter(f"{settings.store}: no store yet", param_hint="--store")
-    return Store(settings.store, timezone=settings.business_timezone)
+    target = settings.open_store()
+    if not target.exists():
+        raise typer.BadParameter(f"{target.name}: no store yet", param_hint="--store")
+    return target
 
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who decides (default: your user name)")]
@@ -424,7 +427,8 @@ def dashboard(
     """Serve the Streamlit dashboard on the store (reads it; taxonomy decisions are its only writes)."""
     settings = _settings(store)
     port = port or settings.dashboard_port
-    env = {**os.environ, "VOC_STORE": str(settings.store.resolve())}
+    target = settings.open_store()
+    env = {**os.environ, **target.credentials_env(), "VOC_STORE": target.location}
     cmd = [
         sys.executable,
         "-m",
@@ -442,7 +446,7 @@ def dashboard(
         "--client.showErrorDetails",
         "type",  # an unexpected failure shows its type, never a traceback, to the people reading
     ]
-    out.print(f"dashboard on http://localhost:{port}  (store {settings.store}; Ctrl+C to stop)")
+    out.print(f"dashboard on http://localhost:{port}  (store {target.name}; Ctrl+C to stop)")
     with contextlib.suppress(KeyboardInterrupt):
         subprocess.run(cmd, env=env, check=True)
 

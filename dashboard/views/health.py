@@ -36,8 +36,8 @@ def _pulls(run) -> pd.DataFrame | None:
 
 st.title("Pipeline health")
 s = state.store()
-if not s.path.exists():
-    st.info(f"No store at `{s.path}` yet: `voc ingest PATH` then `voc run`, or `voc demo`.")
+if not s.exists():
+    st.info(f"No store at `{s.name}` yet: `voc ingest PATH` then `voc run`, or `voc demo`.")
     st.stop()
 with state.store_errors_as_messages():
     fresh = state.freshness()
