@@ -122,14 +122,10 @@ def _measured(cmd: list[str], env: dict, timeout: float | None, out_file) -> dic
     return result
 
 
-def last_run_stages(store: Path) -> dict:
-    import duckdb
+def last_run_stages(store: str) -> dict:
+    from pipeline.store import Store
 
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        counts = con.execute("SELECT counts FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
-    finally:
-        con.close()
+    counts = Store(store).query("SELECT counts FROM runs ORDER BY started_at DESC LIMIT 1")["counts"][0]
     return {k: v.get("seconds") for k, v in json.loads(counts).items() if isinstance(v, dict)}
 
 
@@ -157,8 +153,11 @@ def bertopic_worker(texts_file: Path) -> None:
     print(json.dumps({"fit_s": round(fit_s, 1), "topics": len(set(topics)) - (-1 in topics)}), flush=True)
 
 
-def run_size(n: int, pool: list, limit_s: float, work: Path, precision: str) -> dict:
-    store = work / f"voc-{n}-{precision}.duckdb"
+def run_size(
+    n: int, pool: list, limit_s: float, work: Path, precision: str, postgres: str | None, bertopic: bool
+) -> dict:
+    # a PostgreSQL store: a schema of its own per size in the given database
+    store = f"{postgres}?schema=scale_{n}" if postgres else str(work / f"voc-{n}-{precision}.duckdb")
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -173,13 +172,20 @@ def run_size(n: int, pool: list, limit_s: float, work: Path, precision: str) -> 
     texts = write_messages(base, n, 0, 9, seed=n, pool=pool)
     write_messages(week, n // 10, 9, 1, seed=n + 1, pool=pool)
     voc = [sys.executable, "-m", "voc.cli"]
-    row: dict = {"n": n, "precision": precision, "distinct_texts": len(set(texts))}
+    row: dict = {
+        "n": n,
+        "precision": precision,
+        "store": "postgres" if postgres else "duckdb",
+        "distinct_texts": len(set(texts)),
+    }
     row["voc_ingest"] = _drop_output(measured([*voc, "ingest", str(base), "--store", str(store)], env))
     row["voc_run"] = _drop_output(measured([*voc, "run", "--store", str(store)], env))
     row["voc_run"]["stages"] = last_run_stages(store)
     row["voc_week_ingest"] = _drop_output(measured([*voc, "ingest", str(week), "--store", str(store)], env))
     row["voc_week_run"] = _drop_output(measured([*voc, "run", "--store", str(store)], env))
     row["voc_week_run"]["stages"] = last_run_stages(store)
+    if not bertopic:
+        return row
     texts_file = work / f"texts-{n}.json"
     texts_file.write_text(json.dumps(texts))
     bt = measured([sys.executable, "-m", "bench.scale", "--bertopic-worker", str(texts_file)], env, limit_s)
@@ -205,10 +211,12 @@ def table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        run, week, bt = r["voc_run"], r["voc_week_run"], r["bertopic"]
+        run, week, bt = r["voc_run"], r["voc_week_run"], r.get("bertopic")
         st = run["stages"]
         stages = " / ".join(f"{st.get(k)}" for k in ("embed", "topics", "sentiment", "insights"))
-        if "fit_s" in bt:
+        if bt is None:
+            bt, bt_text, ratio = {"peak_mb": 0}, "not run", "-"
+        elif "fit_s" in bt:
             bt_total = bt["embed_s"] + bt["fit_s"]
             bt_text, ratio = (
                 f"{bt['embed_s']} + {bt['fit_s']} = {bt_total:.0f} s",
@@ -216,8 +224,9 @@ def table(rows: list[dict]) -> str:
             )
         else:
             bt_text, ratio = f"not finished in {bt['seconds']:.0f} s", "-"
+        on = " (PostgreSQL store)" if r.get("store") == "postgres" else ""
         lines.append(
-            f"| {r['n']:,} | {r.get('precision', 'float32')} "
+            f"| {r['n']:,} | {r.get('precision', 'float32')}{on} "
             f"| {r['voc_ingest']['seconds']} s | {run['seconds']} s: {stages} "
             f"| {run['peak_mb']:,} MB | {week['seconds']} s | {week['seconds'] / run['seconds']:.0%} "
             f"| {bt_text} | {bt['peak_mb']:,} MB | {ratio} "
@@ -235,6 +244,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,50000")
     parser.add_argument("--bertopic-limit-s", type=float, default=1800)
     parser.add_argument("--precision", default="float32", help="voc's embedding_precision (float32, auto...)")
+    parser.add_argument(
+        "--postgres", help="run voc on a PostgreSQL store in this database (postgresql://…) instead of DuckDB"
+    )
+    parser.add_argument("--no-bertopic", action="store_true", help="measure voc only")
     parser.add_argument("--bertopic-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bertopic_worker:
@@ -244,10 +257,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="voc-bench-scale-"))
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        rows.append(run_size(n, pool, args.bertopic_limit_s, work, args.precision))
+        bertopic = not args.no_bertopic
+        rows.append(run_size(n, pool, args.bertopic_limit_s, work, args.precision, args.postgres, bertopic))
         print(json.dumps(rows[-1]), flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"scale-{args.precision}.json").write_text(json.dumps(rows, indent=2) + "\n")
+        name = f"scale-{args.precision}{'-postgres' if args.postgres else ''}.json"
+        (RESULTS / name).write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
 
 
