@@ -261,7 +261,8 @@ def main() -> None:
         rows.append(run_size(n, pool, args.bertopic_limit_s, work, args.precision, args.postgres, bertopic))
         print(json.dumps(rows[-1]), flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        name = f"scale-{args.precision}{'-postgres' if args.postgres else ''}.json"
+        suffix = ("-postgres" if args.postgres else "") + ("-voc-only" if args.no_bertopic else "")
+        name = f"scale-{args.precision}{suffix}.json"
         (RESULTS / name).write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
 
