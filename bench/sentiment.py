@@ -1,0 +1,127 @@
+"""Sentiment quality and speed: the shipped SentimentModel side by side with VADER, in one run.
+
+    python -m bench.sentiment        (VADER: pip install vaderSentiment; a bench tool, not a voc dependency)
+
+Macro-recall on the validation splits of TweetEval (English) and XLM-T (English, French), which the
+shipped model is never tuned on; messages per second on this machine (embedding + classifier, the
+way `voc run` scores a message it has not embedded yet); and, because customer-service language is
+not tweets, the share of plain customer requests (Banking77 test, Bitext, DSTC11 development) that
+each model calls negative or positive. Writes bench/results/sentiment.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import recall_score
+
+from bench import datasets
+from models.embedder import DEFAULT_MODEL, Embedder
+from models.sentiment import LABELS, SentimentModel
+from models.train_sentiment import read_split
+
+RESULTS = Path(__file__).resolve().parent / "results"
+XLMT = datasets.SHARED / "xlmt_sentiment_multilingual"
+TWEETEVAL = datasets.SHARED / "tweeteval_sentiment"
+TARGETS = {"en": 0.70, "fr": 0.65}  # issue 4
+REQUESTS_PER_SET = 2000
+
+
+def labelled_sets() -> list[tuple[str, str, list[str], np.ndarray]]:
+    """(name, language, texts, labels 0/1/2 = negative/neutral/positive)."""
+    tweeteval = (TWEETEVAL / "val_text.txt").read_text(encoding="utf-8").splitlines()
+    labels = np.asarray([int(x) for x in (TWEETEVAL / "val_labels.txt").read_text().split()])
+    sets = [("TweetEval val", "en", tweeteval, labels)]
+    for lang, code in (("english", "en"), ("french", "fr")):
+        texts, y = read_split(XLMT, lang, "val")
+        sets.append((f"XLM-T {lang} val", code, texts, y))
+    return sets
+
+
+def request_sets() -> list[tuple[str, list[str]]]:
+    """Customer requests: intent data sets, where most messages state a need without a feeling."""
+    out = []
+    for labelled in (datasets.banking77("test"), datasets.bitext(), datasets.dstc11()):
+        out.append((labelled.name, labelled.sample(REQUESTS_PER_SET, seed=0).texts))
+    return out
+
+
+class Vader:
+    """VADER's compound score with its authors' thresholds (±0.05); an English lexicon."""
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.analyzer = SentimentIntensityAnalyzer()
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        compound = np.asarray([self.analyzer.polarity_scores(t)["compound"] for t in texts])
+        return np.where(compound <= -0.05, 0, np.where(compound >= 0.05, 2, 1))
+
+
+class Shipped:
+    """voc's SentimentModel on a fresh embedding of each text (no embedding cache)."""
+
+    def __init__(self) -> None:
+        self.embedder = Embedder(DEFAULT_MODEL)
+        self.model = SentimentModel.load()
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        return self.model.predict_proba(self.embedder.transform(texts)).argmax(axis=1)
+
+
+def measure(name: str, predictor, labelled, requests) -> dict:
+    row: dict = {"model": name, "macro_recall": {}, "requests": {}}
+    seconds, n = 0.0, 0
+    for set_name, _, texts, y in labelled:
+        t0 = time.perf_counter()
+        pred = predictor.predict(texts)
+        seconds, n = seconds + time.perf_counter() - t0, n + len(texts)
+        row["macro_recall"][set_name] = round(float(recall_score(y, pred, average="macro")), 3)
+    for set_name, texts in requests:
+        pred = predictor.predict(texts)
+        row["requests"][set_name] = {
+            label: round(float(np.mean(pred == i)), 3) for i, label in enumerate(LABELS)
+        }
+    row["messages_per_s"] = round(n / seconds)
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    sets = list(rows[0]["macro_recall"])
+    requests = list(rows[0]["requests"])
+    head = [
+        "model",
+        *(f"{s} macro-recall" for s in sets),
+        "msg/s",
+        *(f"{r}: negative / positive" for r in requests),
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["model"], *(f"{r['macro_recall'][s]:.3f}" for s in sets), f"{r['messages_per_s']:,}"]
+        cells += [
+            f"{r['requests'][q]['negative']:.0%} / {r['requests'][q]['positive']:.0%}" for q in requests
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    labelled, requests = labelled_sets(), request_sets()
+    shipped = Shipped()
+    shipped.predict(["warm up"])  # load the model before anything is timed
+    rows = [measure("voc SentimentModel (MiniLM + logistic regression)", shipped, labelled, requests)]
+    try:
+        rows.append(measure("VADER", Vader(), labelled, requests))
+    except ImportError:
+        print("VADER not installed (pip install vaderSentiment): measuring voc's model only")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "sentiment.json").write_text(json.dumps({"targets": TARGETS, "rows": rows}, indent=2) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
