@@ -3,6 +3,7 @@ incremental run, a taxonomy decision, the digest and the dashboard give what a D
 for the same messages."""
 
 import json
+import socket
 
 import pandas as pd
 import pytest
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from pipeline.store import Store
 from tests.conftest import ROOT, voc
+from tests.test_dashboard import PAGES
 
 KEYS = {
     "messages": ["message_id"],
@@ -99,3 +101,19 @@ def test_incremental_run_and_taxonomy_decisions_on_postgres(both_stores, runtime
     brief = tmp_path / "brief.md"
     voc(["digest", "--store", location, "--week", "2026-10-26", "--out", str(brief)], runtime_env)
     assert brief.read_text().startswith("# Voice of the customer: week of 2026-10-26")
+
+
+def test_dashboard_explains_an_unreachable_postgres_store(monkeypatch):
+    """A database server that is down is a message on every page, never a traceback or a password."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("VOC_STORE", f"postgresql://voc:hunter2@127.0.0.1:{port}/voc")
+    for page in PAGES:
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+        at.switch_page(f"views/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        shown = " ".join(e.value for e in [*at.error, *at.warning, *at.info])
+        assert "cannot be read" in shown or "busy or unreadable" in shown, (page, shown)
+        assert str(port) in shown and "hunter2" not in shown

@@ -12,6 +12,7 @@ import streamlit as st
 from cronsim import CronSim, CronSimError
 
 from dashboard import state
+from pipeline.store import StoreError
 
 
 def _when(value) -> str:
@@ -36,7 +37,12 @@ def _pulls(run) -> pd.DataFrame | None:
 
 st.title("Pipeline health")
 s = state.store()
-if not s.exists():
+try:
+    present = s.exists()
+except StoreError as exc:  # a PostgreSQL store whose server cannot be reached
+    st.error(f"The store cannot be read right now: {exc}")
+    st.stop()
+if not present:
     st.info(f"No store at `{s.name}` yet: `voc ingest PATH` then `voc run`, or `voc demo`.")
     st.stop()
 with state.store_errors_as_messages():
