@@ -343,8 +343,7 @@ class Store:
     """voc's tables in a DuckDB file or a PostgreSQL schema. Cheap to create; connections per use."""
 
     def __init__(self, location: str | Path, *, timezone: str = "UTC", lock_timeout_s: float = 120.0) -> None:
-        self.backend = "postgres" if is_postgres(location) else "duckdb"
-        if self.backend == "postgres":
+        if is_postgres(location):
             self.url, self.schema = _split_schema(str(location))
             self.path: Path | None = None
         else:
@@ -387,7 +386,7 @@ class Store:
         """Whether a voc store has been created here (by `voc ingest` or `voc run`)."""
         if self.path is not None:
             return self.path.exists()
-        with self._engine() as con:
+        with duckdb.connect() as con:
             self._attach(con, read_only=True)
             return self._initialised(con)
 
@@ -399,14 +398,6 @@ class Store:
             [_ATTACHED, self.schema],
         )
         return bool(found[0][0])
-
-    @contextmanager
-    def _engine(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect()
-        try:
-            yield con
-        finally:
-            con.close()
 
     def _attach(self, con: duckdb.DuckDBPyConnection, *, read_only: bool) -> None:
         _load_postgres_extension(con)
@@ -422,7 +413,7 @@ class Store:
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection; for a file, waits (with backoff) while another process holds it."""
         if self.path is None:
-            with self._engine() as con:
+            with duckdb.connect() as con:  # an in-memory engine, the database attached to it
                 self._attach(con, read_only=read_only)
                 if not read_only:
                     execute(con, f'CREATE SCHEMA IF NOT EXISTS {_ATTACHED}."{self.schema}"')

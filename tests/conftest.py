@@ -172,6 +172,18 @@ BAD_LINES = [
 ]
 
 
+def write_late_card_message(path: Path, conversation_id: str, channel: str) -> Path:
+    """One new customer message after the fixture's weeks, for incremental-run tests."""
+    message = {
+        "conversation_id": conversation_id,
+        "text": "My new card still has not arrived, it's been two weeks",
+        "sent_at": "2026-11-01T10:00:00Z",
+        "channel": channel,
+    }
+    path.write_text(json.dumps(message) + "\n")
+    return path
+
+
 @pytest.fixture(scope="session")
 def fixture_file(tmp_path_factory, shared) -> Path:
     """JSONL of real messages with the bad records of BAD_LINES interleaved."""

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from pipeline.store import Store
-from tests.conftest import BAD_LINES, PLANTED_PII, voc
+from tests.conftest import BAD_LINES, PLANTED_PII, voc, write_late_card_message
 
 
 def test_run_assigns_every_customer_message_and_records_the_run(pipeline_store):
@@ -77,18 +77,7 @@ def test_second_run_is_incremental(pipeline_store, runtime_env, tmp_path):
     store = Store(pipeline_store)
     before = store.counts()
     ids_before = store.query("SELECT message_id, topic_id FROM assignments")
-    new = tmp_path / "new.jsonl"
-    new.write_text(
-        json.dumps(
-            {
-                "conversation_id": "late-1",
-                "text": "My new card still has not arrived, it's been two weeks",
-                "sent_at": "2026-11-01T10:00:00Z",
-                "channel": "sms",
-            }
-        )
-        + "\n"
-    )
+    new = write_late_card_message(tmp_path / "new.jsonl", "late-1", "sms")
     proc = voc(["ingest", str(new), "--store", str(pipeline_store)], runtime_env)
     assert "1 stored, 0 skipped as duplicates, 0 quarantined" in proc.stdout
     voc(["run", "--store", str(pipeline_store)], runtime_env)

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pipeline.store import Store
-from tests.conftest import ROOT, voc
+from tests.conftest import ROOT, voc, write_late_card_message
 from tests.test_dashboard import PAGES
 
 KEYS = {
@@ -72,18 +72,7 @@ def test_incremental_run_and_taxonomy_decisions_on_postgres(both_stores, runtime
     location = both_stores["postgres"]
     store = Store(location)
     before = store.query("SELECT message_id, topic_id FROM assignments")
-    new = tmp_path / "new.jsonl"
-    new.write_text(
-        json.dumps(
-            {
-                "conversation_id": "pg-late-1",
-                "text": "My new card still has not arrived, it's been two weeks",
-                "sent_at": "2026-11-01T10:00:00Z",
-                "channel": "whatsapp",
-            }
-        )
-        + "\n"
-    )
+    new = write_late_card_message(tmp_path / "new.jsonl", "pg-late-1", "whatsapp")
     assert "1 stored" in voc(["ingest", str(new), "--store", location], runtime_env).stdout
     voc(["run", "--store", location], runtime_env)
     runs = store.query("SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at")
