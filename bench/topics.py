@@ -1,9 +1,10 @@
 """Topic quality: voc's TopicModel against BERTopic 0.17 defaults, same embeddings, same run.
 
-    python -m bench.topics [--sizes 1000,5000,20000] [--quick]
+    python -m bench.topics [--sizes 1000,5000,20000] [--quick] [--model NAME]
 
-Prints a table and writes bench/results/topics.json and topics.md. Neither model is told the number
-of topics. voc's fit time includes its spaCy lemmatisation (BERTopic's includes its vectorizer).
+Prints a table and writes bench/results/topics.json and topics.md (topics-NAME.* for a model other
+than the default). Neither model is told the number of topics; both get the same embeddings.
+voc's fit time includes its spaCy lemmatisation (BERTopic's includes its vectorizer).
 """
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ def fit_bertopic(texts: list[str], X: np.ndarray, seed: int) -> tuple[np.ndarray
     return np.asarray(labels), time.perf_counter() - t0
 
 
-def run(sets: list[datasets.LabelledSet], seed: int = 42) -> list[dict]:
+def run(sets: list[datasets.LabelledSet], seed: int = 42, model: str = DEFAULT_MODEL) -> list[dict]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warm_up(seed)
     rows = []
     for data in sets:
-        X = datasets.cached_embeddings(data.texts, DEFAULT_MODEL)
+        X = datasets.cached_embeddings(data.texts, model)
         for name, fit in (
             ("voc", lambda d=data, x=X: fit_voc(d.texts, d.language, x, seed)),
             ("bertopic", lambda d=data, x=X: fit_bertopic(d.texts, x, seed)),
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,5000,20000", help="sample sizes for the size sweep")
     parser.add_argument("--quick", action="store_true", help="only the four labelled sets, no size sweep")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="sentence-transformers model for both")
     args = parser.parse_args()
     sets = [datasets.banking77("test"), datasets.bitext(), datasets.dstc11(), datasets.massive_fr()]
     if not args.quick:
@@ -128,13 +130,15 @@ def main() -> None:
         ]
     print(HEADER)
     print("|" + "---|" * 10)
-    rows = run(sets, args.seed)
+    rows = run(sets, args.seed, args.model)
     checks = verdict(rows)
     print("\n".join(checks))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "topics.json").write_text(json.dumps({"rows": rows, "verdict": checks}, indent=1))
+    stem = "topics" if args.model == DEFAULT_MODEL else "topics-" + args.model.replace("/", "_")
+    result = {"model": args.model, "rows": rows, "verdict": checks}
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=1))
     table = "\n".join([HEADER, "|" + "---|" * 10, *map(format_row, rows), "", *[f"- {c}" for c in checks]])
-    (RESULTS / "topics.md").write_text(table + "\n")
+    (RESULTS / f"{stem}.md").write_text(f"Embeddings: {args.model}\n\n" + table + "\n")
 
 
 if __name__ == "__main__":

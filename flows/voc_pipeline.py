@@ -74,22 +74,24 @@ def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: s
 
 
 @task(name="score-sentiment", cache_policy=NO_CACHE, retries=1)
-def score_task(vectors: np.ndarray) -> np.ndarray:
+def score_task(vectors: np.ndarray, name: str) -> np.ndarray:
     """Class probabilities for one chunk of message vectors."""
-    return SentimentModel.load().predict_proba(vectors)
+    return SentimentModel.named(name).predict_proba(vectors)
 
 
-def sentiment_stage(store_path: str, batch_size: int, precision: str = "float32") -> dict[str, int]:
+def sentiment_stage(
+    store_path: str, name: str, batch_size: int, precision: str = "float32"
+) -> dict[str, int]:
     store = Store(store_path)
-    model = SentimentModel.load()
-    # The shipped model reads its own embedding space; embed for it if the topic model uses another.
+    model = SentimentModel.named(name)
+    # Each model reads its own embedding space; embed for it if the topic model uses another.
     embed_stage(store_path, model.embedding_model, batch_size, precision)
     todo = sentiment_store.pending_sentiment(store, model.embedding_model)
     scored = _in_chunks(
         todo,
-        lambda c: score_task.submit(np.vstack(c["vector"].to_numpy())),
+        lambda c: score_task.submit(np.vstack(c["vector"].to_numpy()), name),
         lambda c, proba: sentiment_store.save_message_sentiment(
-            store, c["message_id"].tolist(), proba, "minilm-logreg"
+            store, c["message_id"].tolist(), proba, model.name_
         ),
     )
     conversations = sentiment_store.refresh_conversation_sentiment(store)
@@ -149,7 +151,7 @@ def voc_pipeline(
         batch, precision = cfg.embedding_batch_size, cfg.embedding_precision
         stage("embed", embed_stage, store_path, cfg.embedding_model, batch, precision, show_progress)
         stage("topics", topics_task, store_path, cfg.embedding_model, params, run_id)
-        stage("sentiment", sentiment_stage, store_path, batch, precision)
+        stage("sentiment", sentiment_stage, store_path, cfg.sentiment_model, batch, precision)
         stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
     except Exception as exc:
         finish("failed", "".join(traceback.format_exception_only(exc)).strip())

