@@ -47,12 +47,16 @@ def model_path() -> str:
     """Local sentence-transformers directory for multilingual-e5-small, built on first use."""
     source = source_file()
     stamp = f"{source.stat().st_size}-{int(source.stat().st_mtime)}-b{_BUILD}"
-    target = cache_root() / f"{NAME}-{stamp}"
+    return _built_once(cache_root() / f"{NAME}-{stamp}", lambda out: build(source, out))
+
+
+def _built_once(target: Path, write) -> str:
+    """``target``, written by ``write(directory)`` unless a complete copy is already there."""
     if not (target / "config_sentence_transformers.json").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            build(source, tmp)
+            write(tmp)
             try:
                 tmp.rename(target)  # atomic: a concurrent builder's copy wins, ours is dropped
             except OSError:
@@ -287,19 +291,9 @@ def sentiment_model_path(layers_file: Path = SENTIMENT_LAYERS) -> str:
         )
     digest = hashlib.sha256(layers_file.read_bytes()).hexdigest()[:12]
     base = Path(model_path())
-    target = cache_root() / f"{SENTIMENT_NAME}-{digest}"
-    if not (target / "config_sentence_transformers.json").exists():
-        tmp = Path(tempfile.mkdtemp(prefix=f".{SENTIMENT_NAME}-", dir=target.parent))
-        try:
-            _compose(base, layers_file, tmp)
-            try:
-                tmp.rename(target)
-            except OSError:
-                if not (target / "config_sentence_transformers.json").exists():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)
+    return _built_once(
+        cache_root() / f"{SENTIMENT_NAME}-{digest}", lambda out: _compose(base, layers_file, out)
+    )
 
 
 def _compose(base: Path, layers_file: Path, out: Path) -> None:
