@@ -1,6 +1,6 @@
 """Speed and memory at scale: voc's full and weekly runs against BERTopic, on the same messages.
 
-    python -m bench.scale [--sizes 10000,50000] [--bertopic-limit-s 1800]
+    python -m bench.scale [--sizes 10000,50000] [--bertopic-limit-s 1800] [--fast [--fit-sample N]]
 
 For each size n: n customer messages sampled with replacement from real customer utterances in
 ../shared/data (Banking77, Bitext, MASSIVE fr-FR) with a light deterministic perturbation (a greeting,
@@ -13,7 +13,11 @@ memory of the process tree, sampled every 0.1 s):
 - BERTopic 0.17 defaults on the same n texts: embedding with plain ``SentenceTransformer.encode``
   (the embedding baseline) and the fit on those embeddings, stopped at ``--bertopic-limit-s``.
 
-Writes bench/results/scale-<precision>.json and prints a table.
+Each message keeps the intent of the utterance it was made from, so the full run's topics are also
+scored against those intents (NMI, ARI; outliers count as one more cluster): how much ``--fast``
+(``voc run --fast``) costs in topic quality at sizes the labelled sets alone do not reach.
+
+Writes bench/results/scale-<precision>[-fast].json and prints a table.
 """
 
 from __future__ import annotations
@@ -41,10 +45,14 @@ GREETINGS = {"en": ("hi ", "hello, ", "hey ", "good morning, ", ""), "fr": ("bon
 CLOSINGS = {"en": (" thanks", " please", "!", "?", " asap", ""), "fr": (" merci", " svp", "!", "?", "")}
 
 
-def source_texts() -> list[tuple[str, str]]:
-    """(text, language) of real customer utterances, from the topic benchmark's labelled sets."""
+def source_texts() -> list[tuple[str, str, str]]:
+    """(text, language, set/intent) of real customer utterances, from the topic benchmark's sets."""
     sets = (datasets.banking77("all"), datasets.bitext(), datasets.massive_fr())
-    return [(text, ds.language) for ds in sets for text in ds.texts]
+    return [
+        (text, ds.language, f"{ds.name}/{label}")
+        for ds in sets
+        for text, label in zip(ds.texts, ds.labels, strict=True)
+    ]
 
 
 def perturb(text: str, language: str, rng: random.Random) -> str:
@@ -59,14 +67,18 @@ def perturb(text: str, language: str, rng: random.Random) -> str:
     return text.lower() if rng.random() < 0.3 else text
 
 
-def write_messages(path: Path, n: int, week0: int, weeks: int, seed: int, pool: list) -> list[str]:
+def write_messages(
+    path: Path, n: int, week0: int, weeks: int, seed: int, pool: list
+) -> tuple[list[str], dict[str, str]]:
+    """Write n messages; returns their texts and the source intent of each message id."""
     rng = random.Random(seed)
-    texts = []
+    texts, intents = [], {}
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
-            text, lang = pool[rng.randrange(len(pool))]
+            text, lang, intent = pool[rng.randrange(len(pool))]
             text = perturb(text, lang, rng)
             texts.append(text)
+            intents[f"s{seed}-{i}"] = intent
             at = START + timedelta(weeks=week0 + i * weeks // n, seconds=rng.randrange(7 * 86400))
             row = {
                 "conversation_id": f"s{seed}-{i // 2}",
@@ -77,7 +89,28 @@ def write_messages(path: Path, n: int, week0: int, weeks: int, seed: int, pool: 
                 "language": lang,
             }
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return texts
+    return texts, intents
+
+
+def topic_quality(store: str, intents: dict[str, str]) -> dict:
+    """NMI and ARI of the stored topics against the source intents, over all messages and per set."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from pipeline.store import Store
+
+    got = Store(store).query("SELECT message_id, topic_id FROM assignments")
+    got["intent"] = got["message_id"].map(intents)
+    got = got.dropna(subset=["intent"])
+    got["set"] = got["intent"].str.split("/").str[0]
+    out = {}
+    for name, part in [("all", got), *got.groupby("set")]:
+        out[name] = {
+            "nmi": round(float(normalized_mutual_info_score(part["intent"], part["topic_id"])), 4),
+            "ari": round(float(adjusted_rand_score(part["intent"], part["topic_id"])), 4),
+            "outliers": round(float((part["topic_id"] == -1).mean()), 4),
+            "messages": len(part),
+        }
+    return out
 
 
 def measured(cmd: list[str], env: dict, timeout: float | None = None) -> dict:
@@ -154,8 +187,17 @@ def bertopic_worker(texts_file: Path) -> None:
 
 
 def run_size(
-    n: int, pool: list, limit_s: float, work: Path, precision: str, postgres: str | None, bertopic: bool
+    n: int,
+    pool: list,
+    limit_s: float,
+    work: Path,
+    precision: str,
+    postgres: str | None,
+    bertopic: bool,
+    fast: int | None = None,
 ) -> dict:
+    """One size: ingest, full run, topic quality, a tenth week, the weekly run, BERTopic.
+    ``fast``: run ``voc run --fast`` with this ``fast_fit_sample``."""
     # a PostgreSQL store: a schema of its own per size in the given database
     store = f"{postgres}?schema=scale_{n}" if postgres else str(work / f"voc-{n}-{precision}.duckdb")
     env = {
@@ -167,22 +209,26 @@ def run_size(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "VOC_EMBEDDING_PRECISION": precision,
+        **({"VOC_FAST_FIT_SAMPLE": str(fast)} if fast else {}),
     }
     base, week = work / f"base-{n}.jsonl", work / f"week-{n}.jsonl"
-    texts = write_messages(base, n, 0, 9, seed=n, pool=pool)
+    texts, intents = write_messages(base, n, 0, 9, seed=n, pool=pool)
     write_messages(week, n // 10, 9, 1, seed=n + 1, pool=pool)
     voc = [sys.executable, "-m", "voc.cli"]
+    run = [*voc, "run", "--store", str(store), *(["--fast"] if fast else [])]
     row: dict = {
         "n": n,
         "precision": precision,
         "store": "postgres" if postgres else "duckdb",
         "distinct_texts": len(set(texts)),
+        "fast_fit_sample": fast,
     }
     row["voc_ingest"] = _drop_output(measured([*voc, "ingest", str(base), "--store", str(store)], env))
-    row["voc_run"] = _drop_output(measured([*voc, "run", "--store", str(store)], env))
+    row["voc_run"] = _drop_output(measured(run, env))
     row["voc_run"]["stages"] = last_run_stages(store)
+    row["topic_quality"] = topic_quality(store, intents)
     row["voc_week_ingest"] = _drop_output(measured([*voc, "ingest", str(week), "--store", str(store)], env))
-    row["voc_week_run"] = _drop_output(measured([*voc, "run", "--store", str(store)], env))
+    row["voc_week_run"] = _drop_output(measured(run, env))
     row["voc_week_run"]["stages"] = last_run_stages(store)
     if not bertopic:
         return row
@@ -207,8 +253,8 @@ def table(rows: list[dict]) -> str:
         "| messages | embedding precision | voc ingest "
         "| voc run: embed / topics / sentiment / insights | peak "
         "| weekly run (+10%) | weekly / full | BERTopic: embed + fit | peak | voc run / BERTopic "
-        "| embedding msg/s: voc / plain encode |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| embedding msg/s: voc / plain encode | topics vs intents: NMI |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         run, week, bt = r["voc_run"], r["voc_week_run"], r.get("bertopic")
@@ -225,12 +271,14 @@ def table(rows: list[dict]) -> str:
         else:
             bt_text, ratio = f"not finished in {bt['seconds']:.0f} s", "-"
         on = " (PostgreSQL store)" if r.get("store") == "postgres" else ""
+        on += f", fast (sample {r['fast_fit_sample']:,})" if r.get("fast_fit_sample") else ""
+        nmi = r.get("topic_quality", {}).get("all", {}).get("nmi", "-")
         lines.append(
             f"| {r['n']:,} | {r.get('precision', 'float32')}{on} "
             f"| {r['voc_ingest']['seconds']} s | {run['seconds']} s: {stages} "
             f"| {run['peak_mb']:,} MB | {week['seconds']} s | {week['seconds'] / run['seconds']:.0%} "
             f"| {bt_text} | {bt['peak_mb']:,} MB | {ratio} "
-            f"| {_rate(r['distinct_texts'], st.get('embed'))} / {_rate(r['n'], bt.get('embed_s'))} |"
+            f"| {_rate(r['distinct_texts'], st.get('embed'))} / {_rate(r['n'], bt.get('embed_s'))} | {nmi} |"
         )
     return "\n".join(lines)
 
@@ -248,6 +296,8 @@ def main() -> None:
         "--postgres", help="run voc on a PostgreSQL store in this database (postgresql://…) instead of DuckDB"
     )
     parser.add_argument("--no-bertopic", action="store_true", help="measure voc only")
+    parser.add_argument("--fast", action="store_true", help="voc run --fast (fast mode)")
+    parser.add_argument("--fit-sample", type=int, default=40_000, help="fast mode's fast_fit_sample")
     parser.add_argument("--bertopic-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bertopic_worker:
@@ -258,10 +308,17 @@ def main() -> None:
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         bertopic = not args.no_bertopic
-        rows.append(run_size(n, pool, args.bertopic_limit_s, work, args.precision, args.postgres, bertopic))
+        fast = args.fit_sample if args.fast else None
+        rows.append(
+            run_size(n, pool, args.bertopic_limit_s, work, args.precision, args.postgres, bertopic, fast)
+        )
         print(json.dumps(rows[-1]), flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        suffix = ("-postgres" if args.postgres else "") + ("-voc-only" if args.no_bertopic else "")
+        suffix = (
+            ("-fast" if args.fast else "")
+            + ("-postgres" if args.postgres else "")
+            + ("-voc-only" if args.no_bertopic else "")
+        )
         name = f"scale-{args.precision}{suffix}.json"
         (RESULTS / name).write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))

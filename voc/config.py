@@ -118,6 +118,9 @@ class WebhookSettings(BaseModel):
         return [p for p, name in SIGNING_SECRETS.items() if self.secret(name)]
 
 
+FAST_SENTIMENT_SPACES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+
+
 class Settings(BaseSettings):
     """Everything a run needs to know."""
 
@@ -144,6 +147,17 @@ class Settings(BaseSettings):
         description="e5_finetuned: multilingual, fine-tuned (macro-recall ~0.7 EN/FR), embeds customer "
         "messages a second time; minilm_logreg: reuses the topic stage's MiniLM vectors (about 3x cheaper "
         "per message, 0.62 EN / 0.49 FR): for very large runs",
+    )
+    fast: bool = Field(
+        default=False,
+        description="fast mode for very large runs: the transformer embeds a sample of fast_fit_sample "
+        "texts (topics are fitted on it), a static encoder distilled from it embeds the rest, projected "
+        "into its space; sentiment is minilm_logreg on those vectors",
+    )
+    fast_fit_sample: int = Field(
+        default=40_000,
+        ge=1_000,
+        description="fast mode: texts the transformer embeds and topics are fitted on",
     )
     languages: list[str] = ["en", "fr", "es", "de", "it", "pt", "nl"]
     default_language: str = "en"
@@ -188,6 +202,20 @@ class Settings(BaseSettings):
     )
     dashboard_port: int = 8501
     dashboard_cache_ttl_s: int = 60
+
+    @model_validator(mode="after")
+    def check_fast_mode(self) -> Settings:
+        if self.fast and self.embedding_model not in FAST_SENTIMENT_SPACES:
+            raise ValueError(
+                f"fast mode scores sentiment with minilm_logreg on the topic vectors, so it needs "
+                f"embedding_model = all-MiniLM-L6-v2 (got {self.embedding_model!r})"
+            )
+        return self
+
+    @property
+    def run_sentiment_model(self) -> str:
+        """The sentiment model a run uses: fast mode's reads the topic vectors it already has."""
+        return "minilm_logreg" if self.fast else self.sentiment_model
 
     def open_store(self, *, lock_timeout_s: float = 120.0) -> Store:
         """The configured store, cutting weeks in the business time zone."""
