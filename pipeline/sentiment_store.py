@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.embeddings import unit_rows
+from pipeline.embeddings import vectors_by_hash
 from pipeline.store import Store, execute
 
 LABELS = ("negative", "neutral", "positive")
@@ -59,21 +59,17 @@ def refresh_conversation_sentiment(store: Store) -> int:
 
 def pending_sentiment(store: Store, model: str, fallback: str | None = None) -> pd.DataFrame:
     """Customer messages with a vector for ``model`` (else for ``fallback``) but no sentiment yet."""
+    models = [model] + ([fallback] if fallback else [])
     with store.connect(read_only=True) as con:
-        table = con.execute(
+        frame = con.execute(
             """
-            SELECT m.message_id, coalesce(e.vector, p.vector) AS vector FROM messages m
-            LEFT JOIN embeddings e ON e.text_hash = m.text_hash AND e.model = ?
-            LEFT JOIN embeddings p ON p.text_hash = m.text_hash AND p.model = ?
-            WHERE m.is_customer AND (e.vector IS NOT NULL OR p.vector IS NOT NULL)
-              AND NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.message_id = m.message_id)
+            SELECT m.message_id, m.text_hash FROM messages m
+            WHERE m.is_customer AND NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.message_id = m.message_id)
             ORDER BY m.message_id
-            """,
-            [model, fallback or model],
-        ).fetch_arrow_table()
-    return pd.DataFrame(
-        {
-            "message_id": table.column("message_id").to_pylist(),
-            "vector": list(unit_rows(table.column("vector"))),
-        }
-    )
+            """
+        ).df()
+        texts = pd.Index(frame["text_hash"].unique())
+        unique, found = vectors_by_hash(con, models, texts)
+    at = texts.get_indexer(frame.pop("text_hash"))
+    has = found[at] >= 0
+    return pd.DataFrame({"message_id": frame["message_id"].to_numpy()[has], "vector": list(unique[at[has]])})

@@ -126,7 +126,7 @@ def update_topics(
     messages, X = embeddings.customer_messages_with_vectors(store, model_name, fallback)
     if messages.empty:
         return {"mode": "none", "topics": 0, "customer_messages": 0, "outlier_share": 0.0}
-    X = normalize(X.astype(np.float32))
+    X = normalize(np.asarray(X, dtype=np.float32), copy=False)  # in place: X is 1.7 GB at 1.1M messages
     exact = messages.pop("exact").to_numpy(dtype=bool) if "exact" in messages else np.ones(len(X), bool)
     previous, assigned, highest, fitted = _stored(store)
     stored = assigned.set_index("message_id")
