@@ -98,12 +98,23 @@ def topic_quality(store: str, intents: dict[str, str]) -> dict:
 
     from pipeline.store import Store
 
-    got = Store(store).query("SELECT message_id, topic_id FROM assignments")
+    got = Store(store).query(
+        """
+        SELECT a.message_id, a.topic_id, EXISTS (
+            SELECT 1 FROM embeddings e WHERE e.text_hash = m.text_hash AND e.model NOT LIKE '%~projected'
+        ) AS exact
+        FROM assignments a JOIN messages m USING (message_id)
+        """
+    )
     got["intent"] = got["message_id"].map(intents)
     got = got.dropna(subset=["intent"])
     got["set"] = got["intent"].str.split("/").str[0]
     out = {}
-    for name, part in [("all", got), *got.groupby("set")]:
+    # fast mode: the sample's messages (clustered on their own vectors) and the projected ones apart
+    split = (
+        [("sample", got[got["exact"]]), ("projected", got[~got["exact"]])] if (~got["exact"]).any() else []
+    )
+    for name, part in [("all", got), *got.groupby("set"), *split]:
         out[name] = {
             "nmi": round(float(normalized_mutual_info_score(part["intent"], part["topic_id"])), 4),
             "ari": round(float(adjusted_rand_score(part["intent"], part["topic_id"])), 4),
