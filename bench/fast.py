@@ -8,7 +8,7 @@ vector and are clustered; the others get the static encoder's vector, projected 
 by the ridge regression fitted on the sample, and join their nearest centroid. NMI is over all
 messages (outliers count as one more cluster), on the same messages, seed and parameters.
 
-The sets here hold 0.9k-20k messages, so a sample is a few thousand messages at most; at 1M
+The sets here hold 0.9k-22k messages, so a sample is a few thousand messages at most; at 1M
 messages fast mode's default sample is 40,000 (``bench.scale --fast`` scores that against the
 intents the messages were made from). Writes bench/results/fast.json and prints a table.
 """

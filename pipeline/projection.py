@@ -24,7 +24,7 @@ from sklearn.preprocessing import normalize
 from pipeline.store import Store, execute
 
 SUFFIX = "~projected"
-ALPHA = 0.1  # ridge penalty: the held-out cosine is flat from 0.01 to 1 and falls after
+ALPHA = 0.1  # ridge penalty: of 0.1, 1 and 10, the closest to the true vectors on four labelled sets
 HOLD_OUT = 10  # every 10th sample text is held out to report how close the projection comes
 
 
