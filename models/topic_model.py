@@ -319,10 +319,8 @@ class TopicModel:
         if sample is None or len(sample) == len(X):
             return self.fit_clusters(X).describe(X, texts, languages)
         sample = np.sort(np.asarray(sample, dtype=int))
-        langs = languages or ["en"] * len(texts)
-        self.fit_clusters(X[sample]).describe(
-            X[sample], [texts[i] for i in sample], [langs[i] for i in sample]
-        )
+        langs = [languages[i] for i in sample] if languages else None
+        self.fit_clusters(X[sample]).describe(X[sample], [texts[i] for i in sample], langs)
         labels, sims = self.transform(X)
         labels[sample], sims[sample] = self.labels_, self.probabilities_
         self.labels_, self.probabilities_ = labels, np.where(labels >= 0, sims, 0.0)

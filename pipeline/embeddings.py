@@ -74,7 +74,7 @@ def save_vectors(store: Store, model: str, text_hashes: list[str], vectors: np.n
     return store.upsert("embeddings", frame)
 
 
-def vectors_by_hash(con, models: list[str], hashes: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+def _vectors_by_hash(con, models: list[str], hashes: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of the texts ``hashes`` (one row each) from the first of ``models`` that has one, and
     which model that was (its index in ``models``; -1: none).
 
@@ -97,6 +97,17 @@ def vectors_by_hash(con, models: list[str], hashes: pd.Index) -> tuple[np.ndarra
     return (matrix if matrix is not None else np.zeros((len(hashes), 0), dtype=np.float32)), found
 
 
+def with_vectors(con, frame: pd.DataFrame, models: list[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The rows of ``frame`` whose ``text_hash`` has a vector for one of ``models`` (the column is
+    dropped), their vectors (one copy per row: messages sharing a text share its vector), and which
+    model gave each (its index in ``models``)."""
+    texts = pd.Index(frame["text_hash"].unique())
+    unique, found = _vectors_by_hash(con, models, texts)
+    at = texts.get_indexer(frame.pop("text_hash"))
+    has = found[at] >= 0
+    return frame[has].reset_index(drop=True), unique[at[has]], found[at[has]]
+
+
 def customer_messages_with_vectors(
     store: Store, model: str, fallback: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -111,13 +122,9 @@ def customer_messages_with_vectors(
             "SELECT message_id, conversation_id, language, text, text_hash FROM messages "
             "WHERE is_customer ORDER BY message_id"
         ).df()
-        texts = pd.Index(frame["text_hash"].unique())
-        unique, found = vectors_by_hash(con, models, texts)
-    at = texts.get_indexer(frame.pop("text_hash"))
-    has = found[at] >= 0
-    frame = frame[has].reset_index(drop=True)
+        frame, vectors, source = with_vectors(con, frame, models)
     if fallback:
-        frame["exact"] = found[at[has]] == 0
+        frame["exact"] = source == 0
     if frame.empty:
         return frame, np.zeros((0, 0), dtype=np.float32)
-    return frame, unique[at[has]]
+    return frame, vectors

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.embeddings import vectors_by_hash
+from pipeline.embeddings import with_vectors
 from pipeline.store import Store, execute
 
 LABELS = ("negative", "neutral", "positive")
@@ -68,8 +68,5 @@ def pending_sentiment(store: Store, model: str, fallback: str | None = None) -> 
             ORDER BY m.message_id
             """
         ).df()
-        texts = pd.Index(frame["text_hash"].unique())
-        unique, found = vectors_by_hash(con, models, texts)
-    at = texts.get_indexer(frame.pop("text_hash"))
-    has = found[at] >= 0
-    return pd.DataFrame({"message_id": frame["message_id"].to_numpy()[has], "vector": list(unique[at[has]])})
+        frame, vectors, _ = with_vectors(con, frame, models)
+    return pd.DataFrame({"message_id": frame["message_id"].to_numpy(), "vector": list(vectors)})

@@ -18,6 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from models.embedder import MINILM_NAMES
 from pipeline.store import Store
 
 
@@ -118,9 +119,6 @@ class WebhookSettings(BaseModel):
         return [p for p, name in SIGNING_SECRETS.items() if self.secret(name)]
 
 
-FAST_SENTIMENT_SPACES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
-
-
 class Settings(BaseSettings):
     """Everything a run needs to know."""
 
@@ -205,7 +203,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def check_fast_mode(self) -> Settings:
-        if self.fast and self.embedding_model not in FAST_SENTIMENT_SPACES:
+        if self.fast and self.embedding_model not in MINILM_NAMES:
             raise ValueError(
                 f"fast mode scores sentiment with minilm_logreg on the topic vectors, so it needs "
                 f"embedding_model = all-MiniLM-L6-v2 (got {self.embedding_model!r})"
