@@ -74,27 +74,45 @@ def save_vectors(store: Store, model: str, text_hashes: list[str], vectors: np.n
     return store.upsert("embeddings", frame)
 
 
-def _vectors_by_hash(con, models: list[str], hashes: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors of the texts ``hashes`` (one row each) from the first of ``models`` that has one, and
-    which model that was (its index in ``models``; -1: none).
+def _vectors_by_text(
+    con, models: list[str], hashes: pd.Index, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One vector per row, for rows whose text is ``hashes[at[row]]``, from the first of ``models``
+    that has one, and which model that was (its index in ``models``; -1: none).
 
-    Streamed from the store in record batches into one preallocated matrix: a join that carries the
-    vectors made DuckDB and Arrow each hold a copy of all of them (6.5 GB at 1.1M messages)."""
-    found = np.full(len(hashes), -1, dtype=np.int8)
+    Streamed from the store in record batches straight into one preallocated row matrix (rows that
+    share a text get a copy each): a join that carries the vectors made DuckDB and Arrow each hold a
+    copy of all of them (6.5 GB at 1.1M messages), and a per-text matrix expanded to rows afterwards
+    held two."""
+    order = np.argsort(at, kind="stable")
+    starts = np.searchsorted(at[order], np.arange(len(hashes) + 1))
+    found = np.full(len(at), -1, dtype=np.int8)
     matrix: np.ndarray | None = None
     for k in reversed(range(len(models))):  # the preferred model last, so its vectors win
-        result = con.execute("SELECT text_hash, vector FROM embeddings WHERE model = ?", [models[k]])
+        dim = con.execute(
+            "SELECT len(vector) FROM embeddings WHERE model = ? LIMIT 1", [models[k]]
+        ).fetchone()
+        if dim is None:
+            continue
+        # read as a fixed-size array: half the time of a variable-length list at a million vectors
+        result = con.execute(
+            f"SELECT text_hash, vector::FLOAT[{int(dim[0])}] FROM embeddings WHERE model = ?", [models[k]]
+        )
         for batch in result.fetch_record_batch(65_536):
             where = hashes.get_indexer(batch.column(0).to_numpy(zero_copy_only=False))
-            ok = where >= 0
-            if not ok.any():
+            ok = np.flatnonzero(where >= 0)
+            if len(ok) == 0:
                 continue
+            first, count = starts[where[ok]], np.diff(starts)[where[ok]]
+            source = np.repeat(ok, count)  # the batch row each message row copies
+            offset = np.arange(len(source)) - np.repeat(np.cumsum(count) - count, count)
+            rows = order[np.repeat(first, count) + offset]
             vectors = unit_rows(batch.column(1))
             if matrix is None:
-                matrix = np.zeros((len(hashes), vectors.shape[1]), dtype=np.float32)
-            matrix[where[ok]] = vectors[ok]
-            found[where[ok]] = k
-    return (matrix if matrix is not None else np.zeros((len(hashes), 0), dtype=np.float32)), found
+                matrix = np.zeros((len(at), vectors.shape[1]), dtype=np.float32)
+            matrix[rows] = vectors[source]
+            found[rows] = k
+    return (matrix if matrix is not None else np.zeros((len(at), 0), dtype=np.float32)), found
 
 
 def with_vectors(con, frame: pd.DataFrame, models: list[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -102,25 +120,34 @@ def with_vectors(con, frame: pd.DataFrame, models: list[str]) -> tuple[pd.DataFr
     dropped), their vectors (one copy per row: messages sharing a text share its vector), and which
     model gave each (its index in ``models``)."""
     texts = pd.Index(frame["text_hash"].unique())
-    unique, found = _vectors_by_hash(con, models, texts)
     at = texts.get_indexer(frame.pop("text_hash"))
-    has = found[at] >= 0
-    return frame[has].reset_index(drop=True), unique[at[has]], found[at[has]]
+    vectors, found = _vectors_by_text(con, models, texts, at)
+    has = found >= 0
+    if has.all():  # the usual case: no second copy of the vectors
+        return frame.reset_index(drop=True), vectors, found
+    return frame[has].reset_index(drop=True), vectors[has], found[has]
 
 
 def customer_messages_with_vectors(
     store: Store, model: str, fallback: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Customer messages (id, conversation, language, text) that have a vector, and those vectors,
-    in a stable order.
+    """Customer messages that have a vector, and those vectors, in a stable order.
+
+    Columns: id, language, time (``at``: sent, else ingested) and the topic and probability the store
+    assigns them now (null for a message no run has seen): the topic step's inputs in one read. Not
+    the texts: at a million messages they double the read, and a weekly run needs a few of them.
 
     With ``fallback`` (fast mode's projected vectors), a message without a vector for ``model`` takes
     its fallback vector, and the column ``exact`` says which messages have the model's own."""
     models = [model] + ([fallback] if fallback else [])
     with store.connect(read_only=True) as con:
         frame = con.execute(
-            "SELECT message_id, conversation_id, language, text, text_hash FROM messages "
-            "WHERE is_customer ORDER BY message_id"
+            """
+            SELECT m.message_id, m.language, m.text_hash,
+                   coalesce(m.sent_at, m.ingested_at) AS at, a.topic_id, a.probability
+            FROM messages m LEFT JOIN assignments a USING (message_id)
+            WHERE m.is_customer ORDER BY m.message_id
+            """
         ).df()
         frame, vectors, source = with_vectors(con, frame, models)
     if fallback:

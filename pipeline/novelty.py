@@ -60,7 +60,7 @@ def joins(to_candidate: np.ndarray, earlier_best_sim: np.ndarray, threshold: flo
 def check(
     members: np.ndarray,
     known_centroids: np.ndarray,
-    earlier: np.ndarray,
+    to_candidate: np.ndarray,
     earlier_best_sim: np.ndarray,
     earlier_weeks: int,
     threshold: float,
@@ -68,11 +68,13 @@ def check(
     other_nn: np.ndarray,
     n_candidates: int,
 ) -> NoveltyCheck:
-    """Judge one candidate cluster (unit vectors of its members) against what is already known."""
+    """Judge one candidate cluster (unit vectors of its members) against what is already known.
+
+    ``to_candidate``: each earlier message's similarity to the cluster's centroid (computed by the
+    caller in one pass for all candidates: at a million messages, a pass per candidate is the cost)."""
     centroid = members.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     nearest = float((known_centroids @ centroid).max()) if len(known_centroids) else 0.0
-    to_candidate = earlier @ centroid if len(earlier) else np.zeros(0)
     joined = joins(to_candidate, earlier_best_sim, threshold)
     per_week = int(joined.sum()) / max(earlier_weeks, 1)
     p_seen = unseen_p(member_nn, other_nn)

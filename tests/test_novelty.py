@@ -13,7 +13,10 @@ def _around(center, n, rng, noise=0.15):
 def _judge(members, earlier, known, others):
     nn = lambda m: (m @ earlier.T).max(axis=1)  # noqa: E731
     best = novelty.earlier_best(earlier, known)
-    return novelty.check(members, known, earlier, best, 4, 0.55, nn(members), nn(others), n_candidates=3)
+    centroid = members.mean(axis=0) / np.linalg.norm(members.mean(axis=0))
+    return novelty.check(
+        members, known, earlier @ centroid, best, 4, 0.55, nn(members), nn(others), n_candidates=3
+    )
 
 
 def test_a_cluster_unlike_anything_before_is_a_new_theme():
