@@ -211,3 +211,17 @@ def test_parallel_name_redaction_changes_nothing(messages):
     parallel = NameRedactor(models, workers=2, parallel_after=0).redact(texts, langs)
     assert parallel == serial
     assert sum("[NAME]" in t for t in serial) > 150
+
+
+def test_new_messages_left_out_of_the_novelty_clustering_join_the_new_theme_they_are_near():
+    from pipeline.topic_update import _join_new_themes
+
+    known, fresh = np.eye(4)[:2], np.eye(4)[2:3]
+    rows = normalize(np.array([[0.1, 0, 1, 0], [1, 0, 0.2, 0], [0, 0, 0.3, 1], [0.05, 0, 1, 0.05]]))
+    X = np.vstack([np.eye(4), rows]).astype(np.float32)
+    final, prob = np.array([0, 1, -1, -1, 0, 0, -1, 1]), np.zeros(8)
+    _join_new_themes(X, np.arange(4, 8), np.vstack([known, fresh]), 2, [7], final, prob, 0.55)
+    # the first and last are nearest the new theme; the second nearer a known topic; the third is
+    # nearest the new theme but not near enough to join anything
+    assert final[4:].tolist() == [7, 0, -1, 7]
+    assert prob[4] > 0.99 and prob[5] == 0 and final[:4].tolist() == [0, 1, -1, -1]
