@@ -224,7 +224,7 @@ def run_size(
     }
     base, week = work / f"base-{n}.jsonl", work / f"week-{n}.jsonl"
     texts, intents = write_messages(base, n, 0, 9, seed=n, pool=pool)
-    write_messages(week, n // 10, 9, 1, seed=n + 1, pool=pool)
+    _, week_intents = write_messages(week, n // 10, 9, 1, seed=n + 1, pool=pool)
     voc = [sys.executable, "-m", "voc.cli"]
     run = [*voc, "run", "--store", str(store), *(["--fast"] if fast else [])]
     row: dict = {
@@ -241,6 +241,7 @@ def run_size(
     row["voc_week_ingest"] = _drop_output(measured([*voc, "ingest", str(week), "--store", str(store)], env))
     row["voc_week_run"] = _drop_output(measured(run, env))
     row["voc_week_run"]["stages"] = last_run_stages(store)
+    row["topic_quality_after_week"] = topic_quality(store, {**intents, **week_intents})
     if not bertopic:
         return row
     texts_file = work / f"texts-{n}.json"
