@@ -28,7 +28,7 @@ from pipeline.topic_identity import (
     resolve_assignments,
 )
 
-REFERENCE_SAMPLE = 50_000  # earlier messages the "seen before?" test compares new ones with
+REFERENCE_SAMPLE = 50_000  # earlier messages the "seen before?" test and the drift baseline read, at most
 DORMANT_AFTER_DAYS = 14  # no message for two weeks before the newest one: the topic has gone quiet
 FLOOR_QUANTILE = 0.10
 
@@ -53,6 +53,13 @@ def _stored(store: Store) -> tuple[pd.DataFrame, int, int]:
         )
     highest = max([-1, highest if highest is not None else -1, *topics["topic_id"].tolist()])
     return topics, int(highest), int(fitted[0][0]) if fitted else 0
+
+
+def _at_most(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``rows``, or a fixed sorted sample of ``n`` of them where there are more."""
+    if len(rows) <= n:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, n, replace=False))
 
 
 def _texts(store: Store, message_ids: pd.Series) -> list[str]:
@@ -93,8 +100,7 @@ def _expected_unexplained(X: np.ndarray, labels: np.ndarray, geometry: pd.DataFr
     known = np.flatnonzero(labels != UNASSIGNED)
     if len(known) == 0:
         return 0.0
-    if len(known) > REFERENCE_SAMPLE:
-        known = np.sort(np.random.default_rng(seed).choice(known, REFERENCE_SAMPLE, replace=False))
+    known = _at_most(known, REFERENCE_SAMPLE, seed)
     geo = geometry.set_index("topic_id")
     lab = labels[known]
     inside = lab >= 0
@@ -366,10 +372,7 @@ def _new_themes(
     # each new message's most similar earlier message: recurring themes have close ones, new ones not
     # (against a fixed sample of at most REFERENCE_SAMPLE earlier messages, in blocks: bounded memory)
     nn_earlier = np.zeros(len(X))
-    reference = np.flatnonzero(~new & exact)
-    if len(reference) > REFERENCE_SAMPLE:
-        rng = np.random.default_rng(model.seed)
-        reference = np.sort(rng.choice(reference, REFERENCE_SAMPLE, replace=False))
+    reference = _at_most(np.flatnonzero(~new & exact), REFERENCE_SAMPLE, model.seed)
     reference_t = X[reference].T
     for start in range(0, len(idx), 512):
         chunk = idx[start : start + 512]
