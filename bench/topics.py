@@ -1,16 +1,22 @@
 """Topic quality: voc's TopicModel against BERTopic 0.17 defaults, same embeddings, same run.
 
     python -m bench.topics [--sizes 1000,5000,20000] [--quick] [--model NAME]
+    python -m bench.topics --sweep
 
 Prints a table and writes bench/results/topics.json and topics.md (topics-NAME.* for a model other
 than the default). Neither model is told the number of topics; both get the same embeddings.
 voc's fit time includes its spaCy lemmatisation (BERTopic's includes its vectorizer).
+
+``--sweep`` explains the choice of ``min_cluster_size``: voc's clusters at c·√n for several c on every
+set, beside KMeans told the true number of intents (a reference no deployed model has), written to
+topics-sweep.{json,md}. It shows how far any one rule, or a rule tuned per set, can go.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 import warnings
 from pathlib import Path
@@ -36,13 +42,17 @@ def fit_voc(texts: list[str], language: str, X: np.ndarray, seed: int) -> tuple[
 def warm_up(seed: int) -> None:
     """Compile numba's UMAP/pynndescent kernels and load spaCy once, before anything is timed.
 
-    UMAP takes a brute-force path below 4,096 points and pynndescent above, each compiling for
-    tens of seconds on first use; whichever model ran first would otherwise pay it alone.
+    BERTopic's UMAP finds neighbours itself: a brute-force path below 4,096 points and pynndescent
+    above, each compiling for tens of seconds on first use. voc hands UMAP exact neighbours, so its
+    own fits do not compile those paths: both are warmed here, or BERTopic's first fits would pay it.
     """
+    from umap import UMAP
+
     rng = np.random.default_rng(seed)
     for n in (1000, 5000):
         X = rng.normal(size=(n, 384)).astype(np.float32)
         TopicModel(seed=seed, spacy_models=SPACY).fit(X, ["warm up text"] * n, ["en"] * n)
+        UMAP(n_neighbors=15, n_components=5, metric="cosine", random_state=seed).fit_transform(X)
     lemmatize(["réchauffer"], ["fr"], SPACY)
 
 
@@ -114,12 +124,49 @@ def verdict(rows: list[dict]) -> list[str]:
     return out
 
 
+SWEEP = (1 / 6, 1 / 3, 2 / 3, 1.0, 2.0)
+
+
+def sweep(sets: list[datasets.LabelledSet], seed: int = 42, model: str = DEFAULT_MODEL) -> list[dict]:
+    """Clusters only (no labels) at ``min_cluster_size = c·√n`` for each c in SWEEP, and KMeans(k)."""
+    from sklearn.cluster import KMeans
+
+    rows = []
+    for data in sets:
+        X = datasets.cached_embeddings(data.texts, model)
+        n, k = len(X), len(set(data.labels))
+        for c in (*SWEEP, None):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if c is None:
+                    name, labels = "kmeans(true k)", KMeans(k, n_init=3, random_state=seed).fit_predict(X)
+                else:
+                    mcs = max(5, round(math.sqrt(n) * c))
+                    name = f"c={c:.2f}"
+                    labels = TopicModel(min_cluster_size=mcs, seed=seed).fit_clusters(X).labels_
+            row = {"set": data.name, "n": n, "intents": k, "model": name, **score(data.labels, labels)}
+            rows.append(row)
+            print(format_sweep_row(row), flush=True)
+    return rows
+
+
+SWEEP_HEADER = "| set | n | intents | clusters | NMI | ARI | matched acc | outliers | topics |"
+
+
+def format_sweep_row(r: dict) -> str:
+    return (
+        f"| {r['set']} | {r['n']} | {r['intents']} | {r['model']} | {r['nmi']:.3f} | {r['ari']:.3f} | "
+        f"{r['acc']:.3f} | {r['outliers']:.1%} | {r['topics']} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,5000,20000", help="sample sizes for the size sweep")
     parser.add_argument("--quick", action="store_true", help="only the four labelled sets, no size sweep")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="sentence-transformers model for both")
+    parser.add_argument("--sweep", action="store_true", help="min_cluster_size rules vs KMeans(true k)")
     args = parser.parse_args()
     sets = [datasets.banking77("test"), datasets.bitext(), datasets.dstc11(), datasets.massive_fr()]
     if not args.quick:
@@ -128,6 +175,14 @@ def main() -> None:
         sets += [
             datasets.banking77("all").sample(int(n), seed=1) for n in args.sizes.split(",") if int(n) <= 10000
         ]
+    if args.sweep:
+        print(SWEEP_HEADER + "\n" + "|" + "---|" * 9)
+        rows = sweep(sets, args.seed, args.model)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "topics-sweep.json").write_text(json.dumps({"model": args.model, "rows": rows}, indent=1))
+        table = "\n".join([SWEEP_HEADER, "|" + "---|" * 9, *map(format_sweep_row, rows)])
+        (RESULTS / "topics-sweep.md").write_text(f"Embeddings: {args.model}\n\n{table}\n")
+        return
     print(HEADER)
     print("|" + "---|" * 10)
     rows = run(sets, args.seed, args.model)
