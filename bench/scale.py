@@ -220,6 +220,8 @@ def run_size(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "VOC_EMBEDDING_PRECISION": precision,
+        # the comparison is on the embeddings BERTopic gets (MiniLM); auto would pick e5 for this mix
+        "VOC_EMBEDDING_MODEL": "all-MiniLM-L6-v2",
         **({"VOC_FAST_FIT_SAMPLE": str(fast)} if fast else {}),
     }
     base, week = work / f"base-{n}.jsonl", work / f"week-{n}.jsonl"

@@ -22,7 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from models.embedder import Embedder
 from models.sentiment import SentimentModel
 from models.static_encoder import static_name
-from pipeline import embeddings, prepare, projection, runs, sentiment_store, topic_update
+from pipeline import embeddings, encoder_choice, prepare, projection, runs, sentiment_store, topic_update
 from pipeline.insights import refresh_insights
 from pipeline.store import Store
 from voc.config import run_parameters, settings_from_parameters
@@ -119,6 +119,13 @@ def fast_embed_stage(
     }
 
 
+@task(name="encoder", cache_policy=NO_CACHE)
+def encoder_task(store_path: str, configured: str, fast: bool) -> dict[str, str]:
+    """The topic encoder: as configured, or for ``auto`` the store's earlier choice or its language mix."""
+    choice = encoder_choice.choose_encoder(Store(store_path), configured, fast)
+    return {"model": choice.model, "reason": choice.reason}
+
+
 @task(name="topics", cache_policy=NO_CACHE)
 def topics_task(store_path: str, model: str, settings: dict[str, Any], run_id: str) -> dict[str, Any]:
     fallback = projection.projected_name(model) if settings["fast"] else None
@@ -211,15 +218,17 @@ def voc_pipeline(
 
     try:
         stage("prepare", prepare_task, store_path, cfg.languages, cfg.default_language)
+        encoder = stage("encoder", encoder_task, store_path, cfg.embedding_model, cfg.fast)["model"]
+        params["embedding_model"] = encoder  # the run record says which space its topics are in
         batch, precision = cfg.embedding_batch_size, cfg.embedding_precision
         if cfg.fast:
             stage(
-                "embed", fast_embed_stage, store_path, cfg.embedding_model, batch, precision,
+                "embed", fast_embed_stage, store_path, encoder, batch, precision,
                 cfg.fast_fit_sample, show_progress,
             )  # fmt: skip
         else:
-            stage("embed", embed_stage, store_path, cfg.embedding_model, batch, precision, show_progress)
-        stage("topics", topics_task, store_path, cfg.embedding_model, params, run_id)
+            stage("embed", embed_stage, store_path, encoder, batch, precision, show_progress)
+        stage("topics", topics_task, store_path, encoder, params, run_id)
         sentiment = cfg.run_sentiment_model
         stage("sentiment", sentiment_stage, store_path, sentiment, batch, precision, cfg.fast)
         stage("insights", insights_task, store_path, cfg.business_timezone, run_id)

@@ -17,7 +17,13 @@ def test_run_assigns_every_customer_message_and_records_the_run(pipeline_store):
     runs = store.query("SELECT * FROM runs")
     assert list(runs["status"]) == ["completed"]
     stages = json.loads(runs["counts"][0])
-    assert set(stages) == {"prepare", "embed", "topics", "sentiment", "insights"}
+    assert set(stages) == {"prepare", "encoder", "embed", "topics", "sentiment", "insights"}
+    # auto chose the encoder from the customers' languages, said why, and the run record keeps it
+    encoder = stages["encoder"]
+    assert encoder["model"] == json.loads(runs["parameters"][0])["embedding_model"]
+    assert "customer messages not in English" in encoder["reason"]
+    store_embedded = set(store.query("SELECT DISTINCT model FROM embeddings")["model"])
+    assert encoder["model"] in store_embedded
     assert stages["topics"]["customer_messages"] == customers
     assert 0 <= stages["topics"]["outlier_share"] <= 0.2
     assert runs["flow_run_id"][0]  # a real Prefect flow run

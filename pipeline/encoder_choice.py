@@ -1,0 +1,58 @@
+"""Which sentence encoder a store's topics use when the setting is ``auto``.
+
+all-MiniLM-L6-v2 reads English only: French messages get their own, poorer topics, and a French and
+an English message about the same thing almost never share one (2.5% of translation pairs, against
+75% with multilingual-e5-small; ``bench.crosslingual``). On English it is the better and 3x faster
+model. So ``auto`` takes MiniLM unless a large enough share of the customer messages is in another
+language (measured: README, Pipeline step 2), decides once, and keeps that choice
+for the store's life: topic ids live in the encoder's space, and a switch would re-embed every
+message and re-cut every topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.multilingual_encoder import NAME as MULTILINGUAL
+from pipeline.store import Store
+
+AUTO = "auto"
+ENGLISH = "all-MiniLM-L6-v2"
+# At least this share of customer messages in other languages than English: the multilingual encoder.
+NON_ENGLISH_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class EncoderChoice:
+    model: str
+    reason: str
+
+
+def choose_encoder(store: Store, configured: str, fast: bool = False) -> EncoderChoice:
+    """The topic encoder for this run: the configured one, or for ``auto`` the store's earlier choice,
+    or one chosen now from the languages of its customer messages (after the prepare stage)."""
+    if configured != AUTO:
+        return EncoderChoice(configured, "configured")
+    if fast:
+        return EncoderChoice(ENGLISH, "fast mode: its static encoder is distilled from MiniLM")
+    earlier = store.query(
+        "SELECT model FROM (SELECT json_extract_string(parameters, '$.embedding_model') AS model, "
+        "started_at FROM runs WHERE status = 'completed') "
+        "WHERE model IS NOT NULL AND model <> 'auto' ORDER BY started_at DESC LIMIT 1"
+    )
+    if len(earlier) and _has_topics(store):
+        return EncoderChoice(str(earlier["model"][0]), "kept: the store's topics live in its space")
+    mix = store.query(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE coalesce(language, '') NOT IN ('en', '')) AS other "
+        "FROM messages WHERE is_customer"
+    )
+    n, other = int(mix["n"][0]), int(mix["other"][0])
+    share = other / n if n else 0.0
+    detail = f"{share:.0%} of {n} customer messages not in English"
+    if share >= NON_ENGLISH_SHARE:
+        return EncoderChoice(MULTILINGUAL, f"{detail} (>= {NON_ENGLISH_SHARE:.0%})")
+    return EncoderChoice(ENGLISH, f"{detail} (< {NON_ENGLISH_SHARE:.0%})")
+
+
+def _has_topics(store: Store) -> bool:
+    return bool(store.query("SELECT count(*) AS n FROM topics WHERE topic_id >= 0")["n"][0])
