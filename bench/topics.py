@@ -98,10 +98,10 @@ HEADER = "| set | n | intents | model | NMI | ARI | matched acc | outliers | top
 
 
 def format_row(r: dict) -> str:
-    return (
-        f"| {r['set']} | {r['n']} | {r['intents']} | {r['model']} | {r['nmi']:.3f} | {r['ari']:.3f} | "
-        f"{r['acc']:.3f} | {r['outliers']:.1%} | {r['topics']} | {r['fit_s']} |"
-    )
+    """One table row; the fit time where the row has one (the sweep's rows do not)."""
+    cells = [r["set"], r["n"], r["intents"], r["model"], f"{r['nmi']:.3f}", f"{r['ari']:.3f}"]
+    cells += [f"{r['acc']:.3f}", f"{r['outliers']:.1%}", r["topics"], *([r["fit_s"]] if "fit_s" in r else [])]
+    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 def verdict(rows: list[dict]) -> list[str]:
@@ -146,18 +146,11 @@ def sweep(sets: list[datasets.LabelledSet], seed: int = 42, model: str = DEFAULT
                     labels = TopicModel(min_cluster_size=mcs, seed=seed).fit_clusters(X).labels_
             row = {"set": data.name, "n": n, "intents": k, "model": name, **score(data.labels, labels)}
             rows.append(row)
-            print(format_sweep_row(row), flush=True)
+            print(format_row(row), flush=True)
     return rows
 
 
 SWEEP_HEADER = "| set | n | intents | clusters | NMI | ARI | matched acc | outliers | topics |"
-
-
-def format_sweep_row(r: dict) -> str:
-    return (
-        f"| {r['set']} | {r['n']} | {r['intents']} | {r['model']} | {r['nmi']:.3f} | {r['ari']:.3f} | "
-        f"{r['acc']:.3f} | {r['outliers']:.1%} | {r['topics']} |"
-    )
 
 
 def main() -> None:
@@ -180,7 +173,7 @@ def main() -> None:
         rows = sweep(sets, args.seed, args.model)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "topics-sweep.json").write_text(json.dumps({"model": args.model, "rows": rows}, indent=1))
-        table = "\n".join([SWEEP_HEADER, "|" + "---|" * 9, *map(format_sweep_row, rows)])
+        table = "\n".join([SWEEP_HEADER, "|" + "---|" * 9, *map(format_row, rows)])
         (RESULTS / "topics-sweep.md").write_text(f"Embeddings: {args.model}\n\n{table}\n")
         return
     print(HEADER)
