@@ -120,10 +120,10 @@ def fast_embed_stage(
 
 
 @task(name="encoder", cache_policy=NO_CACHE)
-def encoder_task(store_path: str, configured: str, fast: bool) -> dict[str, str]:
+def encoder_task(store_path: str, configured: str, fast: bool) -> dict[str, Any]:
     """The topic encoder: as configured, or for ``auto`` the store's earlier choice or its language mix."""
     choice = encoder_choice.choose_encoder(Store(store_path), configured, fast)
-    return {"model": choice.model, "reason": choice.reason}
+    return {"model": choice.model, "reason": choice.reason, "refit": choice.refit}
 
 
 @task(name="topics", cache_policy=NO_CACHE)
@@ -218,8 +218,9 @@ def voc_pipeline(
 
     try:
         stage("prepare", prepare_task, store_path, cfg.languages, cfg.default_language)
-        encoder = stage("encoder", encoder_task, store_path, cfg.embedding_model, cfg.fast)["model"]
-        params["embedding_model"] = encoder  # the run record says which space its topics are in
+        choice = stage("encoder", encoder_task, store_path, cfg.embedding_model, cfg.fast)
+        encoder = params["embedding_model"] = choice["model"]  # the run record says which space
+        params["refit"] = params["refit"] or choice["refit"]  # topics cut in another space are re-cut
         batch, precision = cfg.embedding_batch_size, cfg.embedding_precision
         if cfg.fast:
             stage(

@@ -26,22 +26,41 @@ NON_ENGLISH_SHARE = 0.1
 class EncoderChoice:
     model: str
     reason: str
+    refit: bool = False  # the store's topics were fitted in another encoder's space
 
 
 def choose_encoder(store: Store, configured: str, fast: bool = False) -> EncoderChoice:
     """The topic encoder for this run: the configured one, or for ``auto`` the store's earlier choice,
-    or one chosen now from the languages of its customer messages (after the prepare stage)."""
+    or one chosen now from the languages of its customer messages (after the prepare stage).
+
+    A run whose encoder differs from the one the stored topics were fitted with re-fits them: their
+    clusters were cut in the other space (ids still carry over by shared members)."""
+    earlier = _earlier_encoder(store)
     if configured != AUTO:
-        return EncoderChoice(configured, "configured")
-    if fast:
-        return EncoderChoice(ENGLISH, "fast mode: its static encoder is distilled from MiniLM")
+        model, reason = configured, "configured"
+    elif fast:
+        model, reason = ENGLISH, "fast mode: its static encoder is distilled from MiniLM"
+    elif earlier:
+        return EncoderChoice(earlier, "kept: the store's topics live in its space")
+    else:
+        model, reason = _by_languages(store)
+    if earlier and earlier != model:
+        return EncoderChoice(model, f"{reason}; the topics were fitted on {earlier}: re-fit", refit=True)
+    return EncoderChoice(model, reason)
+
+
+def _earlier_encoder(store: Store) -> str | None:
+    """The encoder of the last completed run, where that run left topics."""
     earlier = store.query(
         "SELECT model FROM (SELECT json_extract_string(parameters, '$.embedding_model') AS model, "
         "started_at FROM runs WHERE status = 'completed') "
         "WHERE model IS NOT NULL AND model <> 'auto' ORDER BY started_at DESC LIMIT 1"
     )
-    if len(earlier) and _has_topics(store):
-        return EncoderChoice(str(earlier["model"][0]), "kept: the store's topics live in its space")
+    has_topics = store.query("SELECT count(*) AS n FROM topics WHERE topic_id >= 0")["n"][0]
+    return str(earlier["model"][0]) if len(earlier) and has_topics else None
+
+
+def _by_languages(store: Store) -> tuple[str, str]:
     mix = store.query(
         "SELECT count(*) AS n, count(*) FILTER (WHERE coalesce(language, '') NOT IN ('en', '')) AS other "
         "FROM messages WHERE is_customer"
@@ -50,9 +69,5 @@ def choose_encoder(store: Store, configured: str, fast: bool = False) -> Encoder
     share = other / n if n else 0.0
     detail = f"{share:.0%} of {n} customer messages not in English"
     if share >= NON_ENGLISH_SHARE:
-        return EncoderChoice(MULTILINGUAL, f"{detail} (>= {NON_ENGLISH_SHARE:.0%})")
-    return EncoderChoice(ENGLISH, f"{detail} (< {NON_ENGLISH_SHARE:.0%})")
-
-
-def _has_topics(store: Store) -> bool:
-    return bool(store.query("SELECT count(*) AS n FROM topics WHERE topic_id >= 0")["n"][0])
+        return MULTILINGUAL, f"{detail} (>= {NON_ENGLISH_SHARE:.0%})"
+    return ENGLISH, f"{detail} (< {NON_ENGLISH_SHARE:.0%})"

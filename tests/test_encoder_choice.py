@@ -56,6 +56,14 @@ def test_the_store_keeps_its_encoder_when_the_language_mix_changes(tmp_path):
     assert choice.model == ENGLISH and choice.reason.startswith("kept")
 
 
+def test_topics_fitted_on_another_encoder_are_refitted(tmp_path):
+    store = _store(tmp_path, ["en"] * 50 + ["fr"] * 50)
+    _completed_run(store, ENGLISH)
+    choice = choose_encoder(store, MULTILINGUAL)
+    assert choice.model == MULTILINGUAL and choice.refit and ENGLISH in choice.reason
+    assert not choose_encoder(store, ENGLISH).refit and not choose_encoder(store, "auto").refit
+
+
 def test_a_configured_encoder_and_fast_mode_are_not_second_guessed(tmp_path):
     store = _store(tmp_path, ["fr"] * 10)
     assert choose_encoder(store, "my/own-model").model == "my/own-model"

@@ -1,6 +1,7 @@
 """The user's path through the real CLI: ingest → run (Prefect flow) → exports, on real messages."""
 
 import json
+import shutil
 
 import pandas as pd
 
@@ -105,6 +106,33 @@ def test_second_run_is_incremental(pipeline_store, runtime_env, tmp_path):
         "JOIN topics t USING (topic_id) WHERE m.conversation_id = 'late-1'"
     )
     assert card["topic_id"][0] >= 0  # a plain "card not arrived" message joins a topic
+
+
+def test_a_new_encoder_refits_the_topics_and_keeps_their_ids(pipeline_store, runtime_env, tmp_path):
+    """Naming another encoder re-cuts the topics in its space; ids carry over; auto then keeps it."""
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(pipeline_store, db)
+    store = Store(db)
+
+    def latest() -> tuple[dict, dict]:
+        sql = "SELECT counts, parameters FROM runs WHERE status = 'completed' ORDER BY started_at"
+        row = store.query(sql)
+        return json.loads(row["counts"].iloc[-1]), json.loads(row["parameters"].iloc[-1])
+
+    first = latest()[1]["embedding_model"]
+    other = "all-MiniLM-L6-v2" if first == "multilingual-e5-small" else "multilingual-e5-small"
+    ids_before = store.query("SELECT message_id, topic_id FROM assignments")
+    voc(["run", "--store", str(db)], {**runtime_env, "VOC_EMBEDDING_MODEL": other})
+    counts, parameters = latest()
+    assert counts["encoder"]["model"] == parameters["embedding_model"] == other
+    assert counts["encoder"]["refit"] and first in counts["encoder"]["reason"]
+    assert counts["topics"]["mode"] == "refit" and counts["embed"]["embedded"] > 0
+    both = ids_before.merge(store.query("SELECT message_id, topic_id FROM assignments"), on="message_id")
+    assert (both["topic_id_x"] == both["topic_id_y"]).mean() >= 0.9  # messages keep their topic
+    voc(["run", "--store", str(db)], runtime_env)  # back to auto: the store keeps its new encoder
+    counts, parameters = latest()
+    assert parameters["embedding_model"] == other and not counts["encoder"]["refit"]
+    assert counts["encoder"]["reason"].startswith("kept") and counts["topics"]["mode"] == "assign"
 
 
 def test_errors_are_one_line_with_nonzero_exit(runtime_env, tmp_path):
