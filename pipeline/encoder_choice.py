@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.embedder import MINILM_NAMES
+from models.multilingual_encoder import ALIASES as MULTILINGUAL_NAMES
 from models.multilingual_encoder import NAME as MULTILINGUAL
 from pipeline.store import Store
 
@@ -44,9 +46,14 @@ def choose_encoder(store: Store, configured: str, fast: bool = False) -> Encoder
         return EncoderChoice(earlier, "kept: the store's topics live in its space")
     else:
         model, reason = _by_languages(store)
-    if earlier and earlier != model:
+    if earlier and not _same_model(earlier, model):
         return EncoderChoice(model, f"{reason}; the topics were fitted on {earlier}: re-fit", refit=True)
     return EncoderChoice(model, reason)
+
+
+def _same_model(a: str, b: str) -> bool:
+    """The bundled models answer to several names ("all-MiniLM-L6-v2", "sentence-transformers/…")."""
+    return a == b or any(a in names and b in names for names in (MINILM_NAMES, MULTILINGUAL_NAMES))
 
 
 def _earlier_encoder(store: Store) -> str | None:
@@ -62,8 +69,8 @@ def _earlier_encoder(store: Store) -> str | None:
 
 def _by_languages(store: Store) -> tuple[str, str]:
     mix = store.query(
-        "SELECT count(*) AS n, count(*) FILTER (WHERE coalesce(language, '') NOT IN ('en', '')) AS other "
-        "FROM messages WHERE is_customer"
+        "SELECT count(*) AS n, count(*) FILTER (WHERE split_part(replace(coalesce(language, ''), '_', '-'), "
+        "'-', 1) NOT IN ('en', '')) AS other FROM messages WHERE is_customer"  # en-GB, en_US are English
     )
     n, other = int(mix["n"][0]), int(mix["other"][0])
     share = other / n if n else 0.0

@@ -62,6 +62,13 @@ def test_topics_fitted_on_another_encoder_are_refitted(tmp_path):
     choice = choose_encoder(store, MULTILINGUAL)
     assert choice.model == MULTILINGUAL and choice.refit and ENGLISH in choice.reason
     assert not choose_encoder(store, ENGLISH).refit and not choose_encoder(store, "auto").refit
+    assert not choose_encoder(store, "sentence-transformers/all-MiniLM-L6-v2").refit  # the same model
+
+
+def test_regional_english_codes_count_as_english(tmp_path):
+    store = _store(tmp_path, ["en-gb"] * 50 + ["en_us"] * 45 + ["fr-ca"] * 5)
+    choice = choose_encoder(store, "auto")
+    assert choice.model == ENGLISH and choice.reason.startswith("5% of 100")
 
 
 def test_a_configured_encoder_and_fast_mode_are_not_second_guessed(tmp_path):
