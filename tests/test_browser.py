@@ -62,6 +62,8 @@ def server(pipeline_store, runtime_env):
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+    with pytest.raises(OSError):  # stopping `voc dashboard` stops its server: no Streamlit left behind
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
 
 
 @pytest.fixture(scope="module")

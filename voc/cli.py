@@ -461,6 +461,9 @@ def dashboard(
         "type",  # an unexpected failure shows its type, never a traceback, to the people reading
     ]
     out.print(f"dashboard on http://localhost:{port}  (store {target.name}; Ctrl+C to stop)")
+    if os.name == "posix":  # become Streamlit: a stop signal (systemd, docker, kill) reaches the server
+        sys.stdout.flush()
+        os.execve(sys.executable, cmd, env)
     with contextlib.suppress(KeyboardInterrupt):
         subprocess.run(cmd, env=env, check=True)
 
