@@ -43,7 +43,11 @@ def choose_encoder(store: Store, configured: str, fast: bool = False) -> Encoder
     elif fast:
         model, reason = ENGLISH, "fast mode: its static encoder is distilled from MiniLM"
     elif earlier:
-        return EncoderChoice(earlier, "kept: the store's topics live in its space")
+        reason = "kept: the store's topics live in its space"
+        now, mix = _by_languages(store)
+        if not _same_model(now, earlier):  # the mix moved across the line: say so, do not switch alone
+            reason += f"; now {mix}: set embedding_model = {now} to re-fit on it"
+        return EncoderChoice(earlier, reason)
     else:
         model, reason = _by_languages(store)
     if earlier and not _same_model(earlier, model):

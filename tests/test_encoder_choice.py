@@ -53,7 +53,8 @@ def test_the_store_keeps_its_encoder_when_the_language_mix_changes(tmp_path):
     store = _store(tmp_path, ["en"] * 30 + ["fr"] * 70)
     _completed_run(store, ENGLISH)
     choice = choose_encoder(store, "auto")
-    assert choice.model == ENGLISH and choice.reason.startswith("kept")
+    assert choice.model == ENGLISH and choice.reason.startswith("kept") and not choice.refit
+    assert f"set embedding_model = {MULTILINGUAL}" in choice.reason  # ... and says the mix has moved
 
 
 def test_topics_fitted_on_another_encoder_are_refitted(tmp_path):
