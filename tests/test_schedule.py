@@ -8,6 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
+
+import pytest
 
 from pipeline.store import Store, StoreError
 from tests.conftest import ROOT, free_port, voc
@@ -82,3 +85,30 @@ def test_a_scheduled_deployment_creates_and_completes_flow_runs(tmp_path, runtim
     assert not at.exception and not at.warning
     pulls = at.dataframe[0].value
     assert pulls["source"].tolist() == [str(source)] and pulls["unchanged_files"].tolist() == [1]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the server follows its parent through Linux's prctl")
+def test_the_local_prefect_server_does_not_outlive_a_killed_voc_serve(runtime_env):
+    """`voc serve` killed outright (SIGKILL: no cleanup runs) takes its Prefect server with it, so the
+    port is free for the next `voc serve`."""
+    port = free_port()
+    env = {k: v for k, v in runtime_env.items() if k != "PREFECT_API_URL"}
+    code = (
+        "import time\nfrom voc.prefect_server import local_prefect_server\n"
+        f"with local_prefect_server({port}):\n    print('up', flush=True)\n    time.sleep(600)\n"
+    )
+    cmd = [sys.executable, "-c", code]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "up"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).close()
+        except OSError:
+            return  # nothing answers on the port any more
+        time.sleep(0.5)
+    pytest.fail(f"the Prefect server on port {port} outlived the process that started it")

@@ -20,6 +20,15 @@ class PrefectServerError(RuntimeError):
     """The local Prefect server did not come up."""
 
 
+def _die_with_parent() -> None:
+    """In the server's process (Linux): be sent SIGTERM when ``voc serve`` dies, even by SIGKILL, whose
+    cleanup never runs; an orphaned server would hold the port the next ``voc serve`` needs."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 @contextmanager
 def local_prefect_server(port: int, timeout_s: float = 120) -> Iterator[str]:
     """Yield the API URL of a Prefect server: the configured one, or a local one started here."""
@@ -38,6 +47,7 @@ def local_prefect_server(port: int, timeout_s: float = 120) -> Iterator[str]:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     url = f"http://127.0.0.1:{port}/api"
     try:
