@@ -63,6 +63,7 @@ def shares(models: list[str], n: int, fractions: list[float], seed: int) -> list
     fr, en, intents = pairs(n, seed)
     vectors = {m: (datasets.cached_embeddings(fr, m), datasets.cached_embeddings(en, m)) for m in models}
     draw = np.random.default_rng(seed).random(n)
+    truth = np.asarray(intents)
     rows = []
     for share in fractions:
         is_fr = draw < share
@@ -73,7 +74,6 @@ def shares(models: list[str], n: int, fractions: list[float], seed: int) -> list
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 labels = TopicModel(seed=seed, spacy_models=SPACY).fit(X, texts, languages).labels_
-            truth = np.asarray(intents)
             row = {
                 "model": model,
                 "french_share": round(float(is_fr.mean()), 3),

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.embedder import MINILM_NAMES
+from models.embedder import DEFAULT_MODEL, MINILM_NAMES
 from models.multilingual_encoder import ALIASES as MULTILINGUAL_NAMES
 from models.multilingual_encoder import NAME as MULTILINGUAL
 from pipeline.store import Store
 
 AUTO = "auto"
-ENGLISH = "all-MiniLM-L6-v2"
+ENGLISH = DEFAULT_MODEL  # the bundled all-MiniLM-L6-v2
 # At least this share of customer messages in other languages than English: the multilingual encoder.
 NON_ENGLISH_SHARE = 0.1
 
