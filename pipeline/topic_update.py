@@ -236,6 +236,8 @@ def update_topics(
     times = pd.to_datetime(messages.pop("at"), utc=True).dt.tz_convert(None).to_numpy()  # UTC, naive
     earlier_weeks = max(pd.Series(times[~new]).dt.to_period("W").nunique(), 1) if (~new).any() else 1
     kinds = {new_topic: "recut" for _, new_topic, _ in matching.splits}
+    if mode == "refit" and not live.empty:
+        kinds.update(_refit_kinds(tm.labels_, matching, new, earlier_weeks))
     candidates: list[dict] = []
     if not live.empty:  # a first fit has nothing to be new against
         top = max([highest, *matching.mapping.values()])
@@ -294,6 +296,23 @@ def update_topics(
         "min_cluster_size": int(min_size),
         "new_theme_candidates": candidates,
     }
+
+
+def _refit_kinds(
+    fit_labels: np.ndarray, matching: Matching, new: np.ndarray, earlier_weeks: int
+) -> dict[int, str]:
+    """Whether each topic a re-fit created is a new theme or one re-cut from known topics.
+
+    Judged on the fit's own cluster, which saw every message: fewer than one earlier message a week
+    in it (the status rule's "near-absent") means its quiet past is real, and it is new; otherwise
+    those earlier messages keep their topics and its history starts now (``tracked_from``)."""
+    kinds = {}
+    for cluster, topic in matching.mapping.items():
+        if topic in matching.created:
+            earlier = int(((fit_labels == cluster) & ~new).sum())
+            recut = earlier / max(earlier_weeks, 1) >= novelty.NEAR_ABSENT_PER_WEEK
+            kinds[topic] = "recut" if recut else "novel"
+    return kinds
 
 
 def _live_geometry(live: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
@@ -357,6 +376,7 @@ def _new_themes(
     ).fit_clusters(X[idx])  # described (labels, keywords: spaCy) only if a new theme is found below
     known = topic_geometry(X, np.where(new, OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
+    bar = novelty.distinct_bar(known_c)  # how far apart this encoder puts the known topics
     clusters = [idx[week.labels_ == t] for t in week.topic_ids_]
     # one blocked pass over the earlier messages: their nearest known topic and their similarity to
     # every candidate (no copy of the earlier messages, and not one pass per candidate)
@@ -380,7 +400,7 @@ def _new_themes(
     for j, (t, members) in enumerate(zip(week.topic_ids_, clusters, strict=True)):
         verdict = novelty.check(
             X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold,
-            nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_),
+            nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), bar,
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
@@ -391,7 +411,7 @@ def _new_themes(
                 f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it)"
             )
             event = _event(run_id, "created", fresh, None, len(members), detail)
-        elif verdict.nearest_topic_similarity < novelty.CENTROID_MATCH and len(joiners) <= budget:
+        elif verdict.distinct and len(joiners) <= budget:
             sources = pd.Series(final[joiners]).value_counts()
             budget -= len(joiners)
             kinds[fresh] = "recut"

@@ -123,3 +123,23 @@ def test_a_topic_people_merged_into_is_not_split_again_by_a_refit():
     )
     assert m.splits == [] and m.created == []  # no suggestion to undo what people decided
     assert m.mapping == {0: 4, 1: 4} and m.folded == [1]
+
+
+def test_a_refit_cluster_of_new_messages_only_is_a_new_theme_and_one_with_a_past_is_recut():
+    """The re-fit saw every message: its cluster's earlier members say whether a created topic's
+    quiet past is real (a new theme, flagged emerging) or re-cut from known topics (tracked from now)."""
+    from pipeline.topic_update import _refit_kinds
+
+    # stored over 4 weeks: topic 0 = messages 0-27, outliers 28-39; this week 30 new messages
+    old = np.array([0] * 28 + [OUTLIER] * 12 + [UNASSIGNED] * 30)
+    new = old == UNASSIGNED
+    # cluster 1: 10 new messages alone; cluster 2: 10 new messages with the 12 earlier outliers (3 a week)
+    fit = np.array([0] * 28 + [2] * 12 + [0] * 10 + [1] * 10 + [2] * 10)
+    m = match_clusters(old, fit, np.array([0, 1, 2]), np.eye(3), _previous([0]), highest=0, min_size=3)
+    assert sorted(m.created) == [1, 2]
+    kinds = _refit_kinds(fit, m, new, earlier_weeks=4)
+    assert kinds == {m.mapping[1]: "novel", m.mapping[2]: "recut"}
+    # three earlier messages over four weeks are under one a week: still new
+    fit_few = fit.copy()
+    fit_few[37:40] = 1
+    assert _refit_kinds(fit_few, m, new, earlier_weeks=4)[m.mapping[1]] == "novel"
