@@ -69,6 +69,17 @@ def massive_fr() -> LabelledSet:
     return LabelledSet("massive-fr", "fr", [r["utt"] for r in rows], [r["intent"] for r in rows])
 
 
+def massive_en() -> LabelledSet:
+    """MASSIVE en-US, all partitions: the same 60 intents as ``massive_fr`` in English, said by other
+    people (16,521 utterances)."""
+    rows = [
+        json.loads(line)
+        for line in (SHARED / "massive" / "en-US.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return LabelledSet("massive-en", "en", [r["utt"] for r in rows], [r["intent"] for r in rows])
+
+
 def cached_embeddings(texts: list[str], model_name: str) -> np.ndarray:
     """Embeddings from voc's Embedder, cached on disk by (model, texts) so reruns are fast."""
     from models.embedder import Embedder

@@ -1,6 +1,6 @@
 """Weekly scenario: planted events in 10 weeks of conversations, run week by week with the real CLI.
 
-    python -m bench.scenario [--source banking77|massive-fr] [--seed 1] [--weeks 10]
+    python -m bench.scenario [--source banking77|massive-fr|massive-en] [--seed 1] [--weeks 10]
 
 From a labelled intent set, background intents arrive at steady Poisson rates (the whole week's volume
 also swings by up to ±15%), a few percent of messages are one-off noise from other intents, and four
@@ -55,6 +55,8 @@ def load_source(name: str) -> datasets.LabelledSet:
         return datasets.banking77("all")
     if name == "massive-fr":
         return datasets.massive_fr()
+    if name == "massive-en":  # kept out of every choice made on the other two: the unseen check
+        return datasets.massive_en()
     raise SystemExit(f"unknown source {name!r}")
 
 
@@ -156,6 +158,7 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
     intent_of = pd.concat(frames).set_index("message_id")["intent"]
     previous: pd.Series | None = None
     per_week, alarms_all = [], []
+    as_run: dict[tuple[int, int], str] = {}  # (week, topic) -> status as that week's own run left it
     for w, frame in enumerate(frames, start=1):
         path = tmp / f"week_{w:02d}.jsonl"
         frame.drop(columns=["intent"]).to_json(path, orient="records", lines=True)
@@ -180,6 +183,8 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
             "SELECT topic_id, messages, expected, status, p_value FROM weekly_stats WHERE week = ?", [monday]
         )
         week_alarms = stats[stats["status"].isin(ALARMS) & (stats["topic_id"] >= 0)]
+        for t, st in zip(stats["topic_id"], stats["status"], strict=True):
+            as_run[(w, int(t))] = str(st)
         for r in week_alarms.itertuples():
             alarms_all.append(
                 {"week": w, "topic_id": int(r.topic_id), "status": r.status, "messages": int(r.messages)}
@@ -216,6 +221,9 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
         share = float((msgs["topic_id"] == topic).mean()) if len(msgs) else 0.0
         flagged = status[(status["topic_id"] == topic) & (status["w"] == ev.first_week)]["status"].tolist()
         hit = bool(flagged and flagged[0] in ev.expected)
+        # the final table may flag a week after the fact (a topic found a week later takes its first
+        # messages with it); the CCO's Monday brief for that week had only what its own run said
+        on_time = as_run.get((ev.first_week, topic)) in ev.expected
         # an event explains alarms on every topic holding a quarter or more of its intent's messages
         carriers = msgs["topic_id"].value_counts(normalize=True)
         for t in {topic, *carriers[carriers >= 0.25].index.astype(int)}:
@@ -230,6 +238,7 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
                 "intent_share_in_topic": round(share, 3),
                 "status": flagged[0] if flagged else None,
                 "detected": hit,
+                "detected_in_its_week": bool(on_time),
             }
         )
     false_alarms = [a for a in alarms_all if (a["week"], a["topic_id"]) not in explained]
@@ -241,6 +250,7 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
         "messages": int(sum(len(f) for f in frames)),
         "events": results,
         "detected": sum(r["detected"] for r in results),
+        "detected_in_its_week": sum(r["detected_in_its_week"] for r in results),
         "false_alarms": len(false_alarms),
         "false_alarm_list": false_alarms,
         "min_ids_kept": round(min(kept_values), 4) if kept_values else None,
@@ -257,8 +267,9 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
 def summarize() -> str:
     """A Markdown table of every scenario result in bench/results (written to scenario.md)."""
     lines = [
-        "| scenario | seed | messages | events detected | missed | false alarms | min ids kept | re-fits |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | seed | messages | events detected | by that week's run | missed | false alarms | "
+        "min ids kept | re-fits |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS.glob("scenario-*.json")):
         r = json.loads(path.read_text())
@@ -266,9 +277,12 @@ def summarize() -> str:
             f"{e['kind']} w{e['week']} ({e['status']})" for e in r["events"] if not e["detected"]
         )
         refits = sum(1 for w in r["per_week"] if w["mode"] == "refit")
+        n = len(r["events"])
+        in_week = r.get("detected_in_its_week")
         lines.append(
-            f"| {r['source']} | {r['seed']} | {r['messages']} | {r['detected']}/{len(r['events'])} | "
-            f"{missed or '–'} | {r['false_alarms']} | {r['min_ids_kept']:.1%} | {refits} |"
+            f"| {r['source']} | {r['seed']} | {r['messages']} | {r['detected']}/{n} | "
+            f"{'–' if in_week is None else f'{in_week}/{n}'} | {missed or '–'} | {r['false_alarms']} | "
+            f"{r['min_ids_kept']:.1%} | {refits} |"
         )
     text = "\n".join(lines) + "\n"
     (RESULTS / "scenario.md").write_text(text)
@@ -279,7 +293,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--source", default="banking77", choices=["banking77", "massive-fr"])
+    parser.add_argument("--source", default="banking77", choices=["banking77", "massive-fr", "massive-en"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--weeks", type=int, default=10)
     args = parser.parse_args()
