@@ -4,8 +4,11 @@ Aggregation is DuckDB SQL; one row per topic and ISO week (Monday) from the topi
 last week with data, zero weeks included, so a topic that goes quiet shows up instead of vanishing.
 
 Status rule (per topic and week), on customer-message counts:
-- expected count (``expected``) = trailing 4-week mean of the topic, scaled by this week's total
-  volume relative to those weeks' totals (so a busy week does not make every topic "grow");
+- expected count (``expected``) = trailing 4-week mean of the topic, scaled by this week's volume
+  relative to those weeks' (so a busy week does not make every topic "grow"), volume counted over
+  the messages some topic explains: how many fall outside every topic is the model's doing (a
+  re-fit can leave a quarter of a week as outliers where the first fit left a few), not a change
+  in what customers say, so it does not make every topic "decline";
 - one-sided Poisson tests for "more than expected" and "fewer than expected", with the
   Benjamini-Hochberg false discovery rate controlled at ``alpha`` across the week's topics;
 - ``emerging``: significantly up, at least ``min_volume`` messages, and near-absent before
@@ -51,7 +54,9 @@ WITH msg AS (
 ), grid AS (
     SELECT w.week, f.topic_id FROM weeks w JOIN first_week f ON w.week >= f.first
 ), totals AS (
-    SELECT week, sum(messages) AS week_total FROM agg GROUP BY week
+    SELECT week, sum(messages) AS week_total,
+           coalesce(sum(messages) FILTER (WHERE topic_id >= 0), 0) AS explained_total
+    FROM agg GROUP BY week
 ), chan AS (
     SELECT week, topic_id, CAST(json_group_object(channel, n) AS VARCHAR) AS channels
     FROM (SELECT week, topic_id, coalesce(channel, 'unknown') AS channel, count(*) AS n
@@ -61,7 +66,7 @@ WITH msg AS (
 SELECT g.week, g.topic_id,
        coalesce(a.messages, 0) AS messages,
        coalesce(a.conversations, 0) AS conversations,
-       coalesce(t.week_total, 0) AS week_total,
+       coalesce(t.week_total, 0) AS week_total, coalesce(t.explained_total, 0) AS explained_total,
        a.sentiment, a.negative_share, coalesce(c.channels, '{}') AS channels
 FROM grid g
 LEFT JOIN agg a USING (week, topic_id)
@@ -109,7 +114,9 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     }
     frame["week"] = pd.to_datetime(frame["week"]).dt.date
     all_weeks = sorted(frame["week"].unique())
-    week_totals = frame.groupby("week")["week_total"].first().reindex(all_weeks).fillna(0)
+    # expected counts scale with the messages some topic explains that week: a change in how many fall
+    # outside every topic (outliers: the model's doing, e.g. after a re-fit) is not every topic declining
+    week_totals = frame.groupby("week")["explained_total"].first().reindex(all_weeks).fillna(0)
     frame["share"] = np.where(
         frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0
     )
