@@ -236,7 +236,7 @@ def update_topics(
     times = pd.to_datetime(messages.pop("at"), utc=True).dt.tz_convert(None).to_numpy()  # UTC, naive
     earlier_weeks = max(pd.Series(times[~new]).dt.to_period("W").nunique(), 1) if (~new).any() else 1
     kinds = {new_topic: "recut" for _, new_topic, _ in matching.splits}
-    if mode == "refit" and not live.empty:
+    if mode == "refit":
         kinds.update(_refit_kinds(tm.labels_, matching, new, earlier_weeks))
     candidates: list[dict] = []
     if not live.empty:  # a first fit has nothing to be new against
@@ -249,9 +249,7 @@ def update_topics(
             matching.created += [int(t) for t in novel_rows["topic_id"]]
             events += novel_events
             kinds.update(novel_kinds)
-    table, state_events = _topic_table(
-        previous, fit_rows, X, final, new, times, earlier_weeks, run_id, model.reassign_threshold, kinds
-    )
+    table, state_events = _topic_table(previous, fit_rows, X, final, times, run_id, kinds)
     events += state_events
     changed = (final != old) | new
     rows = pd.DataFrame(
@@ -506,18 +504,15 @@ def _topic_table(
     fit_rows: pd.DataFrame,
     X: np.ndarray,
     final: np.ndarray,
-    new: np.ndarray,
     times: np.ndarray,
-    earlier_weeks: int,
     run_id: str,
-    threshold: float,
     kinds: dict[int, str],
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Every topic ever found, described by this fit where it has one, measured on its members now.
 
-    A topic created after the first run is a new theme when, had it existed, fewer than one earlier
-    message a week would have joined it (``pipeline.novelty``; ``kinds`` holds that verdict, or
-    "recut" for splits, where it was already made): its quiet past is real. Otherwise its past was
+    A topic created after the first run is a new theme when its quiet past is real: ``kinds`` holds
+    that verdict for every topic this run created ("novel"; made by ``pipeline.novelty`` for the new
+    messages' own clusters, by ``_refit_kinds`` for a re-fit's). Otherwise ("recut") its past was
     re-cut from other topics and only weeks from now on are ``tracked_from`` (the weekly status
     tests ignore the weeks before).
     """
@@ -529,8 +524,6 @@ def _topic_table(
     times = pd.to_datetime(pd.Series(times), utc=True)
     newest = times.max()
     last_seen = times.groupby(final).max()
-    unjudged = [t for t in geometry.index if t not in prev.index and t not in kinds]
-    joined = _earlier_joiners(X, new, geometry, unjudged, threshold)
     rows, events = [], []
     for t in ids:
         if t not in prev.index and t not in geometry.index:
@@ -546,10 +539,7 @@ def _topic_table(
             row["theme_id"], row["theme_label"] = None, None
         if not row.get("created_run_id"):
             row["created_run_id"] = run_id
-            recut = kinds.get(t) == "recut" or (
-                t not in kinds and joined.get(t, 0) / earlier_weeks >= novelty.NEAR_ABSENT_PER_WEEK
-            )
-            if len(prev) and recut:
+            if len(prev) and kinds.get(t) == "recut":
                 row["tracked_from"] = newest
         if t in geometry.index:
             row["size"] = int(geometry.loc[t, "size"])
@@ -582,24 +572,6 @@ def _topic_table(
     )  # fmt: skip
     table = pd.concat([table, pd.DataFrame([outliers])], ignore_index=True)
     return table, events
-
-
-def _earlier_joiners(
-    X: np.ndarray, new: np.ndarray, geometry: pd.DataFrame, created: list[int], threshold: float
-) -> dict[int, int]:
-    """For each topic created this run: earlier messages nearer its centroid than any other topic's."""
-    if not created or not (~new).any() or len(geometry) < 2:
-        return {}
-    ids = list(geometry.index)
-    C = np.vstack(geometry["centroid"].to_numpy())
-    cols = [ids.index(t) for t in created]
-    out = dict.fromkeys(created, 0)
-    earlier = np.flatnonzero(~new)
-    for start in range(0, len(earlier), 65_536):  # blocks: bounded memory on millions of messages
-        S = X[earlier[start : start + 65_536]] @ C.T
-        for t, j in zip(created, cols, strict=True):
-            out[t] += int(novelty.joins(S[:, j], np.delete(S, j, axis=1).max(axis=1), threshold).sum())
-    return out
 
 
 def _unit_matrix(vectors: pd.Series) -> np.ndarray:
