@@ -116,7 +116,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     all_weeks = sorted(frame["week"].unique())
     # expected counts scale with the messages some topic explains that week: a change in how many fall
     # outside every topic (outliers: the model's doing, e.g. after a re-fit) is not every topic declining
-    week_totals = frame.groupby("week")["explained_total"].first().reindex(all_weeks).fillna(0)
+    explained = frame.groupby("week")["explained_total"].first().reindex(all_weeks).fillna(0)
     frame["share"] = np.where(
         frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0
     )
@@ -129,12 +129,12 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
             counts[counts.index < since[int(topic)]] = np.nan
         prev = counts.shift(1)
         base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
-        totals = week_totals.where(counts.notna())  # the same weeks as the topic's baseline
+        totals = explained.where(counts.notna())  # the same weeks as the topic's baseline
         base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
         g = g.copy()
         g["previous_messages"] = prev.reindex(g["week"]).to_numpy()
         g["baseline"] = base.reindex(g["week"]).to_numpy()
-        ratio = (week_totals / base_total.replace(0, np.nan)).reindex(g["week"]).to_numpy()
+        ratio = (explained / base_total.replace(0, np.nan)).reindex(g["week"]).to_numpy()
         g["volume_ratio"] = np.nan_to_num(ratio, nan=1.0)
         g["sentiment_change"] = g["sentiment"] - g["sentiment"].shift(1)
         parts.append(g)
