@@ -132,9 +132,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             lines += [
                 f"### {row.topic} ({row.status})",
                 "",
-                f"{row.messages} messages this week against {_num(row.expected, '.1f')} expected from "
-                f"the last {BASELINE_WEEKS} weeks (adjusted for total volume; q = {row.p_value:.2g}); "
-                f"sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
+                f"{_evidence(row)}; sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
                 "",
             ]
             lines += [_quote(t) + "\n" for t in verbatims[verbatims["topic_id"] == row.topic_id]["text"]]
@@ -142,11 +140,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     fallen = topics[topics["status"] == "declining"]
     if len(fallen):
         lines += ["## Declining", ""]
-        lines += [
-            f"- **{r.topic}**: {r.messages} messages against {_num(r.expected, '.1f')} expected "
-            f"(q = {r.p_value:.2g})"
-            for r in fallen.itertuples()
-        ] + [""]
+        lines += [f"- **{r.topic}**: {_evidence(r)}" for r in fallen.itertuples()] + [""]
 
     shifts = topics[
         (topics["messages"] >= MIN_VOLUME)
@@ -200,9 +194,31 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"Statuses: one-sided Poisson tests of the week's count against the topic's trailing "
         f"{BASELINE_WEEKS}-week mean scaled to this week's volume, false discovery rate {ALPHA:.0%} "
         f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
-        "before. Verbatims are customers' own words, personal data redacted.",
+        f"before. Each topic's parts (k-means on its messages, about {MIN_VOLUME}+ a week each) are "
+        "tested the same way: a topic whose total holds but one part of it moved is growing or "
+        "declining by that part. Verbatims are customers' own words, personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
+
+
+def _part_moved(row) -> bool:
+    """Whether the row's status came from one part of the topic rather than its total."""
+    return getattr(row, "part_messages", None) is not None and not pd.isna(row.part_messages)
+
+
+def _evidence(row) -> str:
+    """The test behind a status, in words: the topic's count, or the part of it that moved."""
+    if _part_moved(row):
+        return (
+            f"one part of it (the messages quoted): {int(row.part_messages)} messages this week against "
+            f"{_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks (adjusted for "
+            f"total volume; q = {row.p_value:.2g}); the whole topic {row.messages} against "
+            f"{_num(row.expected, '.1f')}"
+        )
+    return (
+        f"{row.messages} messages this week against {_num(row.expected, '.1f')} expected from the last "
+        f"{BASELINE_WEEKS} weeks (adjusted for total volume; q = {row.p_value:.2g})"
+    )
 
 
 def _channels(raw) -> str:

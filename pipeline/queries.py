@@ -24,7 +24,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
         SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic,
                coalesce(t.theme_label, '(unassigned)') AS theme, w.messages, w.conversations,
                w.share, w.previous_messages, w.change, w.baseline, w.expected, w.change_vs_baseline,
-               w.sentiment, w.sentiment_change, w.negative_share, w.channels, w.status, w.p_value
+               w.sentiment, w.sentiment_change, w.negative_share, w.channels, w.status, w.p_value,
+               w.part_messages, w.part_expected
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE)
         ORDER BY w.messages DESC, w.topic_id
@@ -100,27 +101,34 @@ def channel_volume(store: Store, week: str) -> pd.DataFrame:
 
 
 def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int = 3) -> pd.DataFrame:
-    """Customers' own words from that week: the most typical distinct messages of each topic."""
+    """Customers' own words from that week: the most typical distinct messages of each topic, or, where
+    the topic's status came from one part of it, of that part (the messages that moved)."""
     if not topic_ids:
         return pd.DataFrame(columns=["topic_id", "text", "channel", "sentiment"])
     return store.query(
         """
-        WITH ranked AS (
+        WITH part AS (
+            SELECT topic_id, unnest(ids) AS message_id, generate_subscripts(ids, 1) AS pos
+            FROM (SELECT topic_id, from_json(part_message_ids, '["VARCHAR"]') AS ids FROM weekly_stats
+                  WHERE week = CAST($week AS DATE) AND part_message_ids IS NOT NULL)
+        ), ranked AS (
             SELECT a.topic_id, m.text, m.channel, s.label AS sentiment,
+                   coalesce(-p.pos, a.probability) AS typical, m.message_id,
                    row_number() OVER (PARTITION BY a.topic_id, lower(m.text)
-                                      ORDER BY a.probability DESC, m.message_id) AS dup,
-                   a.probability, m.message_id
+                                      ORDER BY coalesce(-p.pos, a.probability) DESC, m.message_id) AS dup
             FROM assignments a JOIN messages m USING (message_id)
             LEFT JOIN sentiment s USING (message_id)
-            WHERE a.topic_id IN (SELECT unnest(?))
-              AND CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) = CAST(? AS DATE)
+            LEFT JOIN part p ON p.topic_id = a.topic_id AND p.message_id = a.message_id
+            WHERE a.topic_id IN (SELECT unnest($topics))
+              AND CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) = CAST($week AS DATE)
+              AND (p.message_id IS NOT NULL OR a.topic_id NOT IN (SELECT topic_id FROM part))
         ), picked AS (
-            SELECT *, row_number() OVER (PARTITION BY topic_id ORDER BY probability DESC, message_id) AS pos
+            SELECT *, row_number() OVER (PARTITION BY topic_id ORDER BY typical DESC, message_id) AS pos
             FROM ranked WHERE dup = 1
         )
-        SELECT topic_id, text, channel, sentiment, pos FROM picked WHERE pos <= ? ORDER BY topic_id, pos
+        SELECT topic_id, text, channel, sentiment, pos FROM picked WHERE pos <= $n ORDER BY topic_id, pos
         """,
-        [list(map(int, topic_ids)), week, per_topic],
+        {"topics": list(map(int, topic_ids)), "week": week, "n": per_topic},
     )
 
 

@@ -192,6 +192,17 @@ TABLES: dict[str, tuple[str, str]] = {
         )""",
         "topic of every customer message (-1 = outlier) with the cluster membership strength",
     ),
+    "topic_parts": (
+        """
+        CREATE TABLE IF NOT EXISTS topic_parts (
+            message_id VARCHAR PRIMARY KEY,
+            part INTEGER,
+            similarity DOUBLE,
+            run_id VARCHAR
+        )""",
+        "the last run's cut of each large-enough topic into parts (k-means on its members): finer units "
+        "the weekly status test also checks, so a change inside a broad topic is seen; ids change every run",
+    ),
     "sentiment": (
         """
         CREATE TABLE IF NOT EXISTS sentiment (
@@ -225,11 +236,16 @@ TABLES: dict[str, tuple[str, str]] = {
             change_vs_baseline DOUBLE,
             sentiment_change DOUBLE,
             channels JSON,
+            part_messages INTEGER,
+            part_expected DOUBLE,
+            part_message_ids JSON,
             PRIMARY KEY (week, topic_id)
         )""",
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
         "volume, share of the week, change vs previous week and vs the volume-adjusted 4-week baseline, "
-        "sentiment and its change, messages per channel, status and its p-value",
+        "sentiment and its change, messages per channel, status and its p-value; where the status comes "
+        "from one part of the topic (see topic_parts), that part's count, expected count and typical "
+        "messages of the week",
     ),
     "source_files": (
         """

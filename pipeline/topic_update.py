@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
 from models.topic_model import TopicModel, nearest_topic
-from pipeline import drift, embeddings, novelty, overrides
+from pipeline import drift, embeddings, novelty, overrides, topic_parts, weekly
 from pipeline.store import Store, execute
 from pipeline.topic_identity import (
     MAX_CHURN,
@@ -260,11 +260,16 @@ def update_topics(
             "run_id": run_id,
         }
     )
+    week_of = (times.astype("datetime64[D]").astype(np.int64) + 3) // 7  # Monday-based week numbers
+    part, part_sim = topic_parts.cut_topics(X, final, week_of, weekly.MIN_VOLUME, model.seed)
+    parts = topic_parts.parts_table(messages["message_id"].to_numpy(), part, part_sim, run_id)
     with store.connect() as con:
         execute(con, "BEGIN TRANSACTION")
         execute(con, "DELETE FROM topics")
         store.upsert("topics", table[TOPIC_COLUMNS], con=con)
         store.upsert("assignments", rows, con=con)
+        execute(con, "DELETE FROM topic_parts")
+        store.upsert("topic_parts", parts, con=con)
         if events:
             store.upsert("topic_lineage", pd.DataFrame(events), con=con)
         execute(con, "COMMIT")
@@ -291,6 +296,7 @@ def update_topics(
         "fitted_messages": len(X) if mode == "refit" else fitted,
         "exact_vectors": int(exact.sum()),
         "outlier_share": round(float((final == OUTLIER).mean()), 4),
+        "parts": int(part.max() + 1) if len(part) else 0,
         "min_cluster_size": int(min_size),
         "new_theme_candidates": candidates,
     }

@@ -18,10 +18,22 @@ Status rule (per topic and week), on customer-message counts:
   than 2 earlier weeks are there to compare with (a one-week baseline is a single draw).
 - a topic split off or re-cut from others after the first run is tested only against weeks from its
   ``tracked_from`` week on (its earlier weeks are reconstructed, not observed), so a change in the
-  taxonomy is never reported as a change in what customers say.
+  taxonomy is never reported as a change in what customers say;
+- the parts of each topic (``pipeline.topic_parts``: the last run's k-means cut of its members) are
+  tested the same way, in the same false-discovery control as the topics. A topic the test leaves
+  stable whose part rose significantly (at least ``min_volume`` messages) is ``growing``, or whose
+  part fell significantly (from a baseline of at least ``min_volume``) is ``declining``: a stop, surge
+  or new request inside a broad topic moves the whole by less than its other messages' noise. The
+  row then carries that part's count, expected count and q-value, and its typical messages of the
+  week, so the evidence shown is the part that moved. A part is tested only against a full
+  ``BASELINE_WEEKS`` baseline: its counts are small, and the test takes the baseline mean as known,
+  which two weeks of a handful of messages are not (on MASSIVE-fr, parts with 2-week baselines of
+  1-2 messages made false alarms in week 3).
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -33,6 +45,9 @@ BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 2  # one earlier week is a single Poisson draw: too little to call a change
 ALPHA = 0.05
 MIN_VOLUME = 5
+_PART_COLUMNS = [
+    "week", "topic_id", "part", "previous_messages", "baseline", "volume_ratio", "messages", "typical",
+]  # fmt: skip
 
 _WEEKLY_SQL = """
 WITH msg AS (
@@ -76,33 +91,138 @@ ORDER BY g.topic_id, g.week
 """
 
 
-def _status_for_week(frame: pd.DataFrame, alpha: float, min_volume: int) -> pd.DataFrame:
-    """Status and p-value for all topics of one week (BH across the week's topics)."""
+_PARTS_SQL = """
+SELECT CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week, a.topic_id, p.part,
+       count(*) AS messages, list(m.message_id ORDER BY p.similarity DESC, m.message_id)[1:10] AS typical
+FROM topic_parts p
+JOIN assignments a USING (message_id)
+JOIN messages m USING (message_id)
+WHERE a.topic_id >= 0
+GROUP BY ALL
+"""
+
+
+def _tests(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-sided Poisson p-values (up, down) and the two-sided p of each row's count vs expected."""
+    has_base = frame["baseline"].notna().to_numpy()
+    expected = (frame["baseline"] * frame["volume_ratio"]).astype(float).clip(lower=0.5).fillna(1.0)
+    expected = expected.to_numpy()
+    n = frame["messages"].to_numpy(dtype=float)
+    p_up = np.where(has_base, poisson.sf(n - 1, expected), 1.0)
+    p_down = np.where(has_base, poisson.cdf(n, expected), 1.0)
+    return p_up, p_down, np.minimum(np.minimum(p_up, p_down) * 2, 1.0).astype(float)
+
+
+def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min_volume: int) -> pd.DataFrame:
+    """Status and p-value for all topics of one week (BH across the week's topics and their parts)."""
     has_base = frame["baseline"].notna()
-    expected = (frame["baseline"] * frame["volume_ratio"]).clip(lower=0.5)
     n = frame["messages"].to_numpy()
-    p_up = np.where(has_base, poisson.sf(n - 1, expected.fillna(1.0)), 1.0)
-    p_down = np.where(has_base, poisson.cdf(n, expected.fillna(1.0)), 1.0)
-    p = np.minimum(np.minimum(p_up, p_down) * 2, 1.0)
-    q = false_discovery_control(p, method="bh") if len(p) else p
+    p_up, p_down, p = _tests(frame)
+    part_up, part_down, part_p = _tests(parts)
+    both = np.concatenate([p, part_p])
+    q_all = false_discovery_control(both, method="bh") if len(both) else both
+    q, part_q = q_all[: len(p)], q_all[len(p) :]
     up = (q < alpha) & (p_up < p_down)
     down = (q < alpha) & (p_down < p_up)
+    base = frame["baseline"].fillna(0).to_numpy()
     status = np.full(len(frame), "stable", dtype=object)
-    status[down & (frame["baseline"].fillna(0).to_numpy() >= min_volume)] = "declining"
+    status[down & (base >= min_volume)] = "declining"
     status[up & (n >= min_volume)] = "growing"
-    status[up & (n >= min_volume) & (frame["baseline"].fillna(0).to_numpy() < 1.0)] = "emerging"
+    status[up & (n >= min_volume) & (base < 1.0)] = "emerging"
     status[(n == 0) & (frame["previous_messages"].fillna(0).to_numpy() == 0)] = "dormant"
     out = frame.copy()
-    out["status"] = status
     out["p_value"] = np.where(has_base, q, np.nan)
     out["expected"] = np.where(has_base, frame["baseline"] * frame["volume_ratio"], np.nan)
+    out["part_messages"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    out["part_expected"] = np.nan
+    out["part_message_ids"] = None
+    if len(parts):
+        part_n = parts["messages"].to_numpy()
+        part_base = parts["baseline"].fillna(0).to_numpy()
+        rose = (part_up < part_down) & (part_n >= min_volume)
+        fell = (part_down < part_up) & (part_base >= min_volume)
+        moved = (part_q < alpha) & (rose | fell)
+        row_of = {t: i for i, t in enumerate(frame["topic_id"])}
+        candidates = np.flatnonzero(moved)
+        for j in candidates[np.argsort(part_q[candidates], kind="stable")]:  # most significant first
+            i = row_of.get(parts["topic_id"].iat[j])
+            if i is None or status[i] != "stable":  # flagged by its total, or by a part already
+                continue
+            status[i] = "growing" if part_up[j] < part_down[j] else "declining"
+            out.iat[i, out.columns.get_loc("p_value")] = part_q[j]
+            out.iat[i, out.columns.get_loc("part_messages")] = int(part_n[j])
+            out.iat[i, out.columns.get_loc("part_expected")] = float(
+                parts["baseline"].iat[j] * parts["volume_ratio"].iat[j]
+            )
+            out.iat[i, out.columns.get_loc("part_message_ids")] = json.dumps(list(parts["typical"].iat[j]))
+    out["status"] = status
     return out
+
+
+def _history(
+    counts: pd.Series, explained: pd.Series, weeks: list, min_weeks: int = MIN_BASELINE_WEEKS
+) -> pd.DataFrame:
+    """Previous week's count, trailing baseline (from ``min_weeks`` earlier weeks on) and this week's
+    volume ratio for one series of weekly counts (NaN = a week the series does not cover), at ``weeks``."""
+    base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=min_weeks).mean()
+    totals = explained.where(counts.notna())  # the same weeks as the baseline
+    base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=min_weeks).mean()
+    ratio = (explained / base_total.replace(0, np.nan)).reindex(weeks).to_numpy()
+    return pd.DataFrame(
+        {
+            "previous_messages": counts.shift(1).reindex(weeks).to_numpy(),
+            "baseline": base.reindex(weeks).to_numpy(),
+            "volume_ratio": np.nan_to_num(ratio, nan=1.0),
+        }
+    )
+
+
+def _part_rows(
+    parts: pd.DataFrame, all_weeks: list, first: pd.Series, since: dict, explained: pd.Series
+) -> pd.DataFrame:
+    """Every part's count, baseline and volume ratio in each of its topic's weeks: the topics' rule
+    with a full ``BASELINE_WEEKS`` baseline, computed as one weeks x parts matrix (a million-message
+    store has tens of thousands of parts)."""
+    parts = parts[parts["topic_id"].isin(first.index)]
+    if parts.empty:
+        return pd.DataFrame(columns=_PART_COLUMNS)
+    counts = parts.pivot_table(index="week", columns="part", values="messages", aggfunc="sum")
+    counts = counts.reindex(all_weeks).fillna(0.0)  # weeks before the topic existed count as zero
+    topic_of = parts.groupby("part")["topic_id"].first().reindex(counts.columns)
+    weeks = np.asarray(all_weeks, dtype=object)[:, None]
+    tracked = np.asarray([since.get(int(t), all_weeks[0]) for t in topic_of], dtype=object)[None, :]
+    counts = counts.mask(weeks < tracked)  # as for topics: no baseline from reconstructed weeks
+    volume = pd.DataFrame(
+        np.where(counts.notna(), explained.reindex(all_weeks).to_numpy()[:, None], np.nan),
+        index=counts.index,
+        columns=counts.columns,
+    )
+    window = {"window": BASELINE_WEEKS, "min_periods": BASELINE_WEEKS}
+    base = counts.shift(1).rolling(**window).mean()
+    base_volume = volume.shift(1).rolling(**window).mean().replace(0, np.nan)
+    ratio = explained.reindex(all_weeks).to_numpy()[:, None] / base_volume
+    long = pd.DataFrame(
+        {
+            "week": np.repeat(np.asarray(all_weeks, dtype=object), counts.shape[1]),
+            "part": np.tile(counts.columns.to_numpy(), len(all_weeks)),
+            "topic_id": np.tile(topic_of.to_numpy(), len(all_weeks)),
+            "messages": counts.to_numpy().ravel(),
+            "previous_messages": counts.shift(1).to_numpy().ravel(),
+            "baseline": base.to_numpy().ravel(),
+            "volume_ratio": np.nan_to_num(ratio.to_numpy().ravel(), nan=1.0),
+        }
+    )
+    long = long[long["messages"].notna() & (long["week"] >= long["topic_id"].map(first))]
+    typical = parts.set_index(["week", "part"])["typical"]
+    long["typical"] = [list(typical.get(key, [])) for key in zip(long["week"], long["part"], strict=True)]
+    return long[_PART_COLUMNS].reset_index(drop=True)
 
 
 def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOLUME) -> pd.DataFrame:
     """Weekly rows per topic; weeks are cut in the store's business time zone."""
     with store.connect(read_only=True) as con:
         frame = con.execute(_WEEKLY_SQL).df()
+        parts = con.execute(_PARTS_SQL).df()
         tracked = con.execute(
             "SELECT topic_id, CAST(date_trunc('week', tracked_from) AS DATE) AS since FROM topics "
             "WHERE tracked_from IS NOT NULL"
@@ -113,6 +233,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         int(t): pd.Timestamp(d).date() for t, d in zip(tracked["topic_id"], tracked["since"], strict=True)
     }
     frame["week"] = pd.to_datetime(frame["week"]).dt.date
+    parts["week"] = pd.to_datetime(parts["week"]).dt.date
     all_weeks = sorted(frame["week"].unique())
     # expected counts scale with the messages some topic explains that week: a change in how many fall
     # outside every topic (outliers: the model's doing, e.g. after a re-fit) is not every topic declining
@@ -120,29 +241,33 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     frame["share"] = np.where(
         frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0
     )
-    parts = []
+    first = frame.groupby("topic_id")["week"].min()
+
+    def observed(topic: int, g: pd.DataFrame) -> pd.Series:
+        # reindexed on every week, so that weeks before the topic existed count as zero in its baseline
+        counts = g.groupby("week")["messages"].sum().reindex(all_weeks).fillna(0)
+        if topic in since:  # weeks before it was tracked are reconstructed: no baseline from them
+            counts[counts.index < since[topic]] = np.nan
+        return counts
+
+    topic_rows = []
     for topic, g in frame.groupby("topic_id", sort=True):
-        # reindex on every week so that weeks before the topic existed count as zero in its baseline
-        full = g.set_index("week").reindex(all_weeks)
-        counts = full["messages"].fillna(0)
-        if int(topic) in since:  # weeks before it was tracked are reconstructed: no baseline from them
-            counts[counts.index < since[int(topic)]] = np.nan
-        prev = counts.shift(1)
-        base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
-        totals = explained.where(counts.notna())  # the same weeks as the topic's baseline
-        base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
-        g = g.copy()
-        g["previous_messages"] = prev.reindex(g["week"]).to_numpy()
-        g["baseline"] = base.reindex(g["week"]).to_numpy()
-        ratio = (explained / base_total.replace(0, np.nan)).reindex(g["week"]).to_numpy()
-        g["volume_ratio"] = np.nan_to_num(ratio, nan=1.0)
+        g = g.reset_index(drop=True)
+        g[["previous_messages", "baseline", "volume_ratio"]] = _history(
+            observed(int(topic), g), explained, list(g["week"])
+        )
         g["sentiment_change"] = g["sentiment"] - g["sentiment"].shift(1)
-        parts.append(g)
-    frame = pd.concat(parts, ignore_index=True)
+        topic_rows.append(g)
+    frame = pd.concat(topic_rows, ignore_index=True)
     prev = frame["previous_messages"]
     frame["change"] = np.where(prev > 0, (frame["messages"] - prev) / prev.where(prev > 0), np.nan)
+    parts = _part_rows(parts, all_weeks, first, since, explained)
+    by_week = dict(tuple(parts.groupby("week", sort=True)))
     frame = pd.concat(
-        [_status_for_week(g, alpha, min_volume) for _, g in frame.groupby("week", sort=True)],
+        [
+            _status_for_week(g, by_week.get(w, pd.DataFrame(columns=_PART_COLUMNS)), alpha, min_volume)
+            for w, g in frame.groupby("week", sort=True)
+        ],
         ignore_index=True,
     )
     exp = frame["expected"]
@@ -164,6 +289,9 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         "channels",
         "status",
         "p_value",
+        "part_messages",
+        "part_expected",
+        "part_message_ids",
     ]
     out = frame[cols].sort_values(["week", "messages"], ascending=[True, False]).reset_index(drop=True)
     out["previous_messages"] = out["previous_messages"].astype("Int64")

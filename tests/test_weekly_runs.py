@@ -126,3 +126,19 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
     assert "Card arrival" in brief  # the label people chose is the one the CCO reads
     html = (tmp / "brief.html").read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html and "<blockquote>" in html
+
+
+def test_every_run_cuts_its_larger_topics_into_parts_for_the_status_test(weeks):
+    s = weeks["store"]
+    parts = s.query(
+        "SELECT p.part, a.topic_id, count(*) AS n FROM topic_parts p JOIN assignments a USING (message_id) "
+        "GROUP BY ALL"
+    )
+    counts = json.loads(
+        s.query("SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1")[
+            "counts"
+        ][0]
+    )["topics"]
+    assert counts["parts"] == parts["part"].nunique() > 0
+    assert parts.groupby("part")["topic_id"].nunique().max() == 1  # a part lies inside one topic
+    assert (parts["topic_id"] >= 0).all()  # outliers are in no part

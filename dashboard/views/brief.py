@@ -133,10 +133,20 @@ def _movers(week: str, table: pd.DataFrame) -> None:
     reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
     for _, row in movers.iterrows():
         with st.container(border=True):
+            if pd.notna(row.get("part_messages")):  # the topic held; one part of it moved
+                test = (
+                    f"one part of it (quoted below): {int(row['part_messages'])} messages vs "
+                    f"{row['part_expected']:.1f} expected from the last 4 weeks (q = {row['p_value']:.3g}); "
+                    f"the whole topic {row['messages']} vs {row['expected']:.1f}"
+                )
+            else:
+                test = (
+                    f"{row['messages']} messages vs {row['expected']:.1f} expected from the last 4 weeks "
+                    f"(q = {row['p_value']:.3g})"
+                )
             st.markdown(
                 f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}: "
-                f"{row['messages']} messages vs {row['expected']:.1f} expected from the last 4 weeks "
-                f"(p = {row['p_value']:.3g}), sentiment {row['sentiment']:+.2f}"
+                f"{test}, sentiment {row['sentiment']:+.2f}"
             )
             for text in reps[reps["topic_id"] == row["topic_id"]]["text"]:
                 st.markdown(f"> {text}")
