@@ -195,8 +195,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"{BASELINE_WEEKS}-week mean scaled to this week's volume, false discovery rate {ALPHA:.0%} "
         f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
         f"before. Each topic's parts (k-means on its messages, about {MIN_VOLUME}+ a week each) are "
-        "tested the same way: a topic whose total holds but one part of it moved is growing or "
-        "declining by that part. Verbatims are customers' own words, personal data redacted.",
+        f"tested the same way, with their own {ALPHA:.0%} false discovery rate: a topic whose total "
+        "holds but one part of it moved is growing or declining by that part. Verbatims are "
+        "customers' own words, personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
 

@@ -20,15 +20,18 @@ Status rule (per topic and week), on customer-message counts:
   ``tracked_from`` week on (its earlier weeks are reconstructed, not observed), so a change in the
   taxonomy is never reported as a change in what customers say;
 - the parts of each topic (``pipeline.topic_parts``: the last run's k-means cut of its members) are
-  tested the same way, in the same false-discovery control as the topics. A topic the test leaves
-  stable whose part rose significantly (at least ``min_volume`` messages) is ``growing``, or whose
-  part fell significantly (from a baseline of at least ``min_volume``) is ``declining``: a stop, surge
-  or new request inside a broad topic moves the whole by less than its other messages' noise. The
-  row then carries that part's count, expected count and q-value, and its typical messages of the
-  week, so the evidence shown is the part that moved. A part is tested only against a full
-  ``BASELINE_WEEKS`` baseline: its counts are small, and the test takes the baseline mean as known,
-  which two weeks of a handful of messages are not (on MASSIVE-fr, parts with 2-week baselines of
-  1-2 messages made false alarms in week 3).
+  tested the same way, as a second family with its own false-discovery control at ``alpha``. In one
+  family with the topics, the many parts raised the bar for every topic (on Banking77 seed 1, week
+  9's own run lost the surge it had flagged: q 0.048 -> 0.091). So the topics' statuses are exactly
+  what their own test says; over both families the false discovery rate is at most 2 x alpha.
+  A topic the test leaves stable whose part rose significantly (at least ``min_volume`` messages)
+  is ``growing``; one whose part fell significantly (from a baseline of at least ``min_volume``) is
+  ``declining``: a stop, surge or new request inside a broad topic moves the whole by less than its
+  other messages' noise. The row then carries that part's count, expected count and q-value, and
+  its typical messages of the week, so the evidence shown is the part that moved. A part is tested
+  only against a full ``BASELINE_WEEKS`` baseline: its counts are small, and the test takes the
+  baseline mean as known, which two weeks of a handful of messages are not (on MASSIVE-fr, parts
+  with 2-week baselines of 1-2 messages made false alarms in week 3).
 """
 
 from __future__ import annotations
@@ -114,14 +117,15 @@ def _tests(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min_volume: int) -> pd.DataFrame:
-    """Status and p-value for all topics of one week (BH across the week's topics and their parts)."""
+    """Status and p-value for all topics of one week (BH across the week's topics, and apart from
+    them across their parts)."""
     has_base = frame["baseline"].notna()
     n = frame["messages"].to_numpy()
     p_up, p_down, p = _tests(frame)
     part_up, part_down, part_p = _tests(parts)
-    both = np.concatenate([p, part_p])
-    q_all = false_discovery_control(both, method="bh") if len(both) else both
-    q, part_q = q_all[: len(p)], q_all[len(p) :]
+    # two families, each at FDR alpha: the parts never take power from the topics' own test
+    q = false_discovery_control(p, method="bh") if len(p) else p
+    part_q = false_discovery_control(part_p, method="bh") if len(part_p) else part_p
     up = (q < alpha) & (p_up < p_down)
     down = (q < alpha) & (p_down < p_up)
     base = frame["baseline"].fillna(0).to_numpy()
