@@ -47,8 +47,10 @@ def cut_topics(
     last = int(weeks.max())
     rng = np.random.default_rng(seed)
     next_id = 0
-    for topic in np.unique(topics[topics >= 0]):
-        rows = np.flatnonzero(topics == topic)
+    in_topic = np.flatnonzero(topics >= 0)
+    order = in_topic[np.argsort(topics[in_topic], kind="stable")]  # rows grouped by topic, one sort
+    bounds = np.flatnonzero(np.diff(topics[order])) + 1
+    for rows in np.split(order, bounds) if len(order) else []:
         k = parts_per_topic(len(rows) / (last - int(weeks[rows].min()) + 1), min_volume)
         if k == 0 or len(rows) < 2 * k:
             continue

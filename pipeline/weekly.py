@@ -163,14 +163,12 @@ def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min
     return out
 
 
-def _history(
-    counts: pd.Series, explained: pd.Series, weeks: list, min_weeks: int = MIN_BASELINE_WEEKS
-) -> pd.DataFrame:
-    """Previous week's count, trailing baseline (from ``min_weeks`` earlier weeks on) and this week's
-    volume ratio for one series of weekly counts (NaN = a week the series does not cover), at ``weeks``."""
-    base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=min_weeks).mean()
+def _history(counts: pd.Series, explained: pd.Series, weeks: list) -> pd.DataFrame:
+    """Previous week's count, trailing baseline and this week's volume ratio for one topic's weekly
+    counts (NaN = a week the series does not cover), at ``weeks``."""
+    base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
     totals = explained.where(counts.notna())  # the same weeks as the baseline
-    base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=min_weeks).mean()
+    base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
     ratio = (explained / base_total.replace(0, np.nan)).reindex(weeks).to_numpy()
     return pd.DataFrame(
         {
