@@ -7,11 +7,13 @@ the store alone cannot be turned back into phone numbers by trying them all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +73,17 @@ def load_salt(secret: str | None, key_file: Path) -> bytes:
     if secret:
         return secret.encode()
     if not key_file.exists():
+        # written whole under a temporary name, then linked into place: two first runs at once (a
+        # scheduled run and a manual ingest) must not read a half-written key or crash on the other's
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+        fd, tmp = tempfile.mkstemp(dir=key_file.parent, prefix=f".{key_file.name}-")  # owner-only
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):  # the other run's key was linked first: use it
+                os.link(tmp, key_file)
+        finally:
+            os.unlink(tmp)
     return key_file.read_text().strip().encode()
 
 

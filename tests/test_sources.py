@@ -11,6 +11,7 @@ from pipeline.ingest import ingest
 from pipeline.sources import ReadOptions, SourceError, read_records
 from pipeline.sources.files import detect_format, expand_paths
 from pipeline.store import Store
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -273,6 +274,30 @@ def test_voc_ingest_reads_every_source_kind(shared, tmp_path, runtime_env):
     assert "3 file(s)" in out and "0 quarantined" in out
     channels = Store(db).query("SELECT coalesce(channel, '-') AS c, count(*) AS n FROM messages GROUP BY 1")
     assert set(channels["c"]) == {"twitter", "whatsapp", "-"}
+
+
+def test_two_first_runs_at_once_share_one_whole_identifier_key(tmp_path):
+    """A scheduled run and a manual ingest starting together in a fresh folder: neither crashes on the
+    other's key file, neither reads it half-written, and both hash with the same key."""
+    import subprocess
+    import sys
+    import time
+
+    key = tmp_path / ".voc-salt"
+    start = time.time() + 5  # every process imported and waiting: they reach the key file together
+    code = (
+        "import time; from pathlib import Path; from pipeline.identifiers import load_salt; "
+        f"time.sleep(max({start} - time.time(), 0)); print(load_salt(None, Path({str(key)!r})).decode())"
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        for _ in range(8)
+    ]
+    salts = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert all(run.returncode == 0 for run in runs)
+    assert salts == {key.read_text()} and len(key.read_text()) == 64
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in tmp_path.iterdir()] == [".voc-salt"]  # no temporary file left behind
 
 
 def test_customer_identifiers_are_kept_only_as_salted_hashes(tmp_path, shared, store):
