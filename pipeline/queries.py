@@ -359,11 +359,12 @@ def topic_detail(store: Store, topic_id: int) -> dict | None:
 
 
 def topic_weeks(store: Store, topic_id: int) -> pd.DataFrame:
-    """One topic week by week: volume, share, expected, sentiment and status."""
+    """One topic week by week: volume, share, expected, sentiment and status (with the part that
+    moved, where the status came from one part of the topic)."""
     return store.query(
         """
         SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, expected,
-               sentiment, negative_share, status, p_value
+               sentiment, negative_share, status, p_value, part_messages, part_expected
         FROM weekly_stats WHERE topic_id = ? ORDER BY week
         """,
         [int(topic_id)],

@@ -1,5 +1,6 @@
 """Every dashboard page renders from a real store with Streamlit's AppTest; filters and actions work."""
 
+import json
 import shutil
 
 import duckdb
@@ -157,6 +158,37 @@ def test_topic_detail_shows_one_topic_in_full(on_store):
     related = at.dataframe[0].value
     assert len(related) == 5 and related["similarity"].is_monotonic_decreasing
     assert biggest["label"] not in set(related["label"]) or len(set(related["label"])) == 5
+
+
+def test_a_status_from_one_part_shows_that_part_on_the_brief_and_the_topic_page(own_store):
+    """Where one part of a topic moved (pipeline.weekly), the brief quotes that part's messages and
+    says which test called it; the topic page says it under the weekly chart."""
+    store = Store(own_store)
+    week = store.query("SELECT max(week) AS w FROM weekly_stats")["w"][0]
+    row = store.query(
+        "SELECT topic_id, messages FROM weekly_stats WHERE week = ? AND topic_id >= 0 "
+        "ORDER BY messages DESC LIMIT 1",
+        [week],
+    ).iloc[0]
+    topic = int(row["topic_id"])
+    part = store.query(
+        "SELECT a.message_id, m.text FROM assignments a JOIN messages m USING (message_id) "
+        "WHERE a.topic_id = ? AND date_trunc('week', m.sent_at) = ? ORDER BY a.probability LIMIT 3",
+        [topic, week],
+    )  # the least typical of the topic: not what the topic's own quotes would pick
+    with store.connect() as con:
+        con.execute(
+            "UPDATE weekly_stats SET status = 'growing', p_value = 0.004, part_messages = 3, "
+            "part_expected = 0.5, part_message_ids = ? WHERE week = ? AND topic_id = ?",
+            [json.dumps(part["message_id"].tolist()), week, topic],
+        )
+    at = _page("brief")
+    said = [m.value for m in at.markdown if "— growing: one part of it" in m.value]
+    assert len(said) == 1 and "3 messages vs 0.5 expected" in said[0]
+    quoted = {m.value[2:] for m in at.markdown if m.value.startswith("> ")}
+    assert set(part["text"]) <= quoted
+    at = _page("topic", topic=str(topic))
+    assert any("by one part of the topic, 3 messages against 0.5 expected" in c.value for c in at.caption)
 
 
 def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, runtime_env):
