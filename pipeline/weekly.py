@@ -163,57 +163,54 @@ def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min
     return out
 
 
-def _history(counts: pd.Series, explained: pd.Series, weeks: list) -> pd.DataFrame:
-    """Previous week's count, trailing baseline and this week's volume ratio for one topic's weekly
-    counts (NaN = a week the series does not cover), at ``weeks``."""
-    base = counts.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
-    totals = explained.where(counts.notna())  # the same weeks as the baseline
-    base_total = totals.shift(1).rolling(BASELINE_WEEKS, min_periods=MIN_BASELINE_WEEKS).mean()
-    ratio = (explained / base_total.replace(0, np.nan)).reindex(weeks).to_numpy()
-    return pd.DataFrame(
-        {
-            "previous_messages": counts.shift(1).reindex(weeks).to_numpy(),
-            "baseline": base.reindex(weeks).to_numpy(),
-            "volume_ratio": np.nan_to_num(ratio, nan=1.0),
-        }
-    )
-
-
-def _part_rows(
-    parts: pd.DataFrame, all_weeks: list, first: pd.Series, since: dict, explained: pd.Series
-) -> pd.DataFrame:
-    """Every part's count, baseline and volume ratio in each of its topic's weeks: the topics' rule
-    with a full ``BASELINE_WEEKS`` baseline, computed as one weeks x parts matrix (a million-message
-    store has tens of thousands of parts)."""
-    parts = parts[parts["topic_id"].isin(first.index)]
-    if parts.empty:
-        return pd.DataFrame(columns=_PART_COLUMNS)
-    counts = parts.pivot_table(index="week", columns="part", values="messages", aggfunc="sum")
-    counts = counts.reindex(all_weeks).fillna(0.0)  # weeks before the topic existed count as zero
-    topic_of = parts.groupby("part")["topic_id"].first().reindex(counts.columns)
-    weeks = np.asarray(all_weeks, dtype=object)[:, None]
-    tracked = np.asarray([since.get(int(t), all_weeks[0]) for t in topic_of], dtype=object)[None, :]
-    counts = counts.mask(weeks < tracked)  # as for topics: no baseline from reconstructed weeks
+def _histories(counts: pd.DataFrame, since: list, explained: pd.Series, min_weeks: int) -> pd.DataFrame:
+    """Each unit's (topic's or part's) count, previous week's count, trailing baseline and volume
+    ratio in every week, from a weeks x units matrix of counts (zeros where a unit had none, so weeks
+    before it existed count as zero in its baseline); weeks before a unit's ``since`` week are
+    reconstructed, not observed, and give no baseline. One matrix: a million-message store has
+    thousands of topics and tens of thousands of parts."""
+    weeks = np.asarray(counts.index, dtype=object)
+    counts = counts.mask(weeks[:, None] < np.asarray(since, dtype=object)[None, :])
     volume = pd.DataFrame(
-        np.where(counts.notna(), explained.reindex(all_weeks).to_numpy()[:, None], np.nan),
+        np.where(counts.notna(), explained.reindex(counts.index).to_numpy()[:, None], np.nan),
         index=counts.index,
         columns=counts.columns,
-    )
-    window = {"window": BASELINE_WEEKS, "min_periods": BASELINE_WEEKS}
+    )  # the same weeks as each unit's baseline
+    window = {"window": BASELINE_WEEKS, "min_periods": min_weeks}
     base = counts.shift(1).rolling(**window).mean()
     base_volume = volume.shift(1).rolling(**window).mean().replace(0, np.nan)
-    ratio = explained.reindex(all_weeks).to_numpy()[:, None] / base_volume
-    long = pd.DataFrame(
+    ratio = explained.reindex(counts.index).to_numpy()[:, None] / base_volume
+    return pd.DataFrame(
         {
-            "week": np.repeat(np.asarray(all_weeks, dtype=object), counts.shape[1]),
-            "part": np.tile(counts.columns.to_numpy(), len(all_weeks)),
-            "topic_id": np.tile(topic_of.to_numpy(), len(all_weeks)),
+            "week": np.repeat(weeks, counts.shape[1]),
+            "unit": np.tile(counts.columns.to_numpy(), len(weeks)),
             "messages": counts.to_numpy().ravel(),
             "previous_messages": counts.shift(1).to_numpy().ravel(),
             "baseline": base.to_numpy().ravel(),
             "volume_ratio": np.nan_to_num(ratio.to_numpy().ravel(), nan=1.0),
         }
     )
+
+
+def _weekly_counts(rows: pd.DataFrame, unit: str, all_weeks: list) -> pd.DataFrame:
+    """Weeks x units matrix of message counts, every week, zeros where a unit had none."""
+    counts = rows.pivot_table(index="week", columns=unit, values="messages", aggfunc="sum")
+    return counts.reindex(all_weeks).fillna(0.0)
+
+
+def _part_rows(
+    parts: pd.DataFrame, all_weeks: list, first: pd.Series, since: dict, explained: pd.Series
+) -> pd.DataFrame:
+    """Every part's count, baseline and volume ratio in each of its topic's weeks: the topics' rule
+    with a full ``BASELINE_WEEKS`` baseline."""
+    parts = parts[parts["topic_id"].isin(first.index)]
+    if parts.empty:
+        return pd.DataFrame(columns=_PART_COLUMNS)
+    counts = _weekly_counts(parts, "part", all_weeks)
+    topic_of = parts.groupby("part")["topic_id"].first().reindex(counts.columns)
+    tracked = [since.get(int(t), all_weeks[0]) for t in topic_of]
+    long = _histories(counts, tracked, explained, BASELINE_WEEKS).rename(columns={"unit": "part"})
+    long["topic_id"] = long["part"].map(topic_of)
     long = long[long["messages"].notna() & (long["week"] >= long["topic_id"].map(first))]
     typical = parts.set_index(["week", "part"])["typical"]
     long["typical"] = [list(typical.get(key, [])) for key in zip(long["week"], long["part"], strict=True)]
@@ -244,23 +241,13 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0
     )
     first = frame.groupby("topic_id")["week"].min()
-
-    def observed(topic: int, g: pd.DataFrame) -> pd.Series:
-        # reindexed on every week, so that weeks before the topic existed count as zero in its baseline
-        counts = g.groupby("week")["messages"].sum().reindex(all_weeks).fillna(0)
-        if topic in since:  # weeks before it was tracked are reconstructed: no baseline from them
-            counts[counts.index < since[topic]] = np.nan
-        return counts
-
-    topic_rows = []
-    for topic, g in frame.groupby("topic_id", sort=True):
-        g = g.reset_index(drop=True)
-        g[["previous_messages", "baseline", "volume_ratio"]] = _history(
-            observed(int(topic), g), explained, list(g["week"])
-        )
-        g["sentiment_change"] = g["sentiment"] - g["sentiment"].shift(1)
-        topic_rows.append(g)
-    frame = pd.concat(topic_rows, ignore_index=True)
+    counts = _weekly_counts(frame, "topic_id", all_weeks)
+    tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
+    history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS)
+    frame = frame.merge(
+        history.rename(columns={"unit": "topic_id"}).drop(columns="messages"), on=["topic_id", "week"]
+    )
+    frame["sentiment_change"] = frame["sentiment"] - frame.groupby("topic_id")["sentiment"].shift(1)
     prev = frame["previous_messages"]
     frame["change"] = np.where(prev > 0, (frame["messages"] - prev) / prev.where(prev > 0), np.nan)
     parts = _part_rows(parts, all_weeks, first, since, explained)
