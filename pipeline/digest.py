@@ -202,14 +202,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     return week, "\n".join(lines) + "\n"
 
 
-def _part_moved(row) -> bool:
-    """Whether the row's status came from one part of the topic rather than its total."""
-    return getattr(row, "part_messages", None) is not None and not pd.isna(row.part_messages)
-
-
 def _evidence(row) -> str:
     """The test behind a status, in words: the topic's count, or the part of it that moved."""
-    if _part_moved(row):
+    if pd.notna(row.part_messages):  # the status came from one part of the topic, not its total
         return (
             f"one part of it (the messages quoted): {int(row.part_messages)} messages this week against "
             f"{_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks (adjusted for "

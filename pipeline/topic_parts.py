@@ -4,8 +4,8 @@ A topic often holds several things customers say (a first fit on one week finds 
 intents). When one of them surges, stops or appears, the topic's total moves by less than the Poisson
 test can call, because the rest of the topic adds its own noise. So every run also cuts each topic into
 parts (k-means on its members' embeddings) and the weekly statistics test each part's count as they
-test the topic's (``pipeline.weekly``): same baseline, same volume adjustment, one false-discovery
-control over topics and parts together.
+test the topic's (``pipeline.weekly``): same volume adjustment, a full 4-week baseline, and a
+false-discovery control of their own, apart from the topics'.
 
 A part is sized so that the status rule can call it at all: its expected weekly count is about
 ``min_volume`` messages or more (a smaller part could never be called declining), so a topic gets
