@@ -1,6 +1,6 @@
 """Weekly scenario: planted events in 10 weeks of conversations, run week by week with the real CLI.
 
-    python -m bench.scenario [--source banking77|massive-fr|massive-en] [--seed 1] [--weeks 10]
+    python -m bench.scenario [--source banking77|massive-fr|massive-en] [--seed 1] [--weeks 10] [--oracle]
 
 From a labelled intent set, background intents arrive at steady Poisson rates (the whole week's volume
 also swings by up to ±15%), a few percent of messages are one-off noise from other intents, and four
@@ -17,7 +17,11 @@ After every week it reads the store and scores:
   messages, from its first week until the week after it ends);
 - **ids kept**: the share of messages from earlier weeks whose topic id did not change with this week.
 
-Writes bench/results/scenario-<source>-<seed>.json and prints a summary.
+With ``--oracle`` the same weeks are scored with every intent as its own topic (noise as outliers),
+no model at all: what the weekly status rule alone can flag, so that a miss can be put down to the
+topics (their granularity) or to the rule.
+
+Writes bench/results/scenario-<source>-<seed>.json (oracle-<source>-<seed>.json) and prints a summary.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,19 +150,16 @@ def _cli(args: list[str]) -> str:
 
 
 def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = None) -> dict:
+    """The scenario through the real CLI: ``voc ingest`` + ``voc run`` week by week."""
     from pipeline.store import Store
     from voc.config import Settings, configure_runtime
 
     configure_runtime(Settings())
-    source = load_source(source_name)
-    frames, events = build(source, seed, weeks)
+    frames, events = build(load_source(source_name), seed, weeks)
     tmp = Path(workdir or tempfile.mkdtemp(prefix="voc-scenario-"))
     store_path = tmp / "scenario.duckdb"
     store = Store(store_path)
-    intent_of = pd.concat(frames).set_index("message_id")["intent"]
-    previous: pd.Series | None = None
-    per_week, alarms_all = [], []
-    as_run: dict[tuple[int, int], str] = {}  # (week, topic) -> status as that week's own run left it
+    tally = _Tally()
     for w, frame in enumerate(frames, start=1):
         path = tmp / f"week_{w:02d}.jsonl"
         frame.drop(columns=["intent"]).to_json(path, orient="records", lines=True)
@@ -166,30 +167,100 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
         _cli(["ingest", str(path), "--store", str(store_path)])
         _cli(["run", "--store", str(store_path)])
         seconds = time.perf_counter() - t0
-        assigned = store.query("SELECT message_id, topic_id FROM assignments").set_index("message_id")[
-            "topic_id"
-        ]
         run_counts = json.loads(
             store.query(
                 "SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1"
             )["counts"][0]
         )["topics"]
+        tally.week(store, w, frame, run_counts, seconds)
+    return _score(store, source_name, seed, weeks, frames, events, tally)
+
+
+def oracle(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = None) -> dict:
+    """The same scenario with every intent as its own topic (noise: outliers), scored the same way.
+
+    No embedding and no clustering: what the weekly status rule (``pipeline.weekly``) alone detects
+    when topics are the true intents. The gap between this and ``run`` is the clustering's share of
+    the misses; what this misses, no topic model could flag under that rule."""
+    from pipeline.store import Store
+    from pipeline.weekly import compute_weekly, save_weekly
+
+    frames, events = build(load_source(source_name), seed, weeks)
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="voc-oracle-"))
+    store = Store(tmp / "oracle.duckdb").init()
+    intents = sorted({i for f in frames for i in f["intent"] if not i.startswith("noise:")})
+    topic_of = {intent: k for k, intent in enumerate(intents)}
+    tally = _Tally()
+    for w, frame in enumerate(frames, start=1):
+        t0 = time.perf_counter()
+        at = pd.to_datetime(frame["sent_at"], utc=True)
+        messages = pd.DataFrame(
+            {
+                "message_id": frame["message_id"],
+                "conversation_id": frame["conversation_id"],
+                "sent_at": at,
+                "author_role": "customer",
+                "channel": frame["channel"],
+                "language": frame["language"],
+                "text": frame["text"],
+                "text_hash": frame["message_id"],
+                "is_customer": True,
+                "ingested_at": at,
+            }
+        )
+        topics = frame["intent"].map(topic_of).fillna(-1).astype(int)
+        assignments = pd.DataFrame(
+            {
+                "message_id": frame["message_id"],
+                "topic_id": topics,
+                "probability": 1.0,
+                "run_id": f"oracle-{w}",
+            }
+        )
+        store.upsert("messages", messages)
+        store.upsert("assignments", assignments)
+        save_weekly(store, compute_weekly(store), f"oracle-{w}")
+        counts = {
+            "mode": "oracle",
+            "reason": "topics are the true intents",
+            "topics": len(intents),
+            "outlier_share": round(float((topics < 0).mean()), 4),
+        }
+        tally.week(store, w, frame, counts, time.perf_counter() - t0)
+    summary = _score(store, source_name, seed, weeks, frames, events, tally)
+    summary["oracle"] = True
+    return summary
+
+
+@dataclass
+class _Tally:
+    """What each week's own run left: statuses, alarms, ids kept."""
+
+    previous: pd.Series | None = None
+    per_week: list = field(default_factory=list)
+    alarms: list = field(default_factory=list)
+    as_run: dict = field(default_factory=dict)  # (week, topic) -> status as that week's own run left it
+
+    def week(self, store, w: int, frame: pd.DataFrame, run_counts: dict, seconds: float) -> None:
+        assigned = store.query("SELECT message_id, topic_id FROM assignments").set_index("message_id")[
+            "topic_id"
+        ]
         kept = None
-        if previous is not None and len(previous):
-            kept = float((assigned.reindex(previous.index) == previous).mean())
-        previous = assigned
+        if self.previous is not None and len(self.previous):
+            kept = float((assigned.reindex(self.previous.index) == self.previous).mean())
+        self.previous = assigned
         monday = (START + timedelta(weeks=w - 1)).date()
         stats = store.query(
             "SELECT topic_id, messages, expected, status, p_value FROM weekly_stats WHERE week = ?", [monday]
         )
         week_alarms = stats[stats["status"].isin(ALARMS) & (stats["topic_id"] >= 0)]
         for t, st in zip(stats["topic_id"], stats["status"], strict=True):
-            as_run[(w, int(t))] = str(st)
+            self.as_run[(w, int(t))] = str(st)
         for r in week_alarms.itertuples():
-            alarms_all.append(
+            self.alarms.append(
                 {"week": w, "topic_id": int(r.topic_id), "status": r.status, "messages": int(r.messages)}
             )
-        per_week.append(
+        self.per_week.append(
             {
                 "week": w,
                 "messages": len(frame),
@@ -202,8 +273,14 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
                 "seconds": round(seconds, 1),
             }
         )
-        print(f"  week {w:2d}: {per_week[-1]}", flush=True)
+        print(f"  week {w:2d}: {self.per_week[-1]}", flush=True)
 
+
+def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally: _Tally) -> dict:
+    """Which planted events were flagged (in the final table and by their week's own run) and the
+    false alarms, judged on the store after the last week."""
+    intent_of = pd.concat(frames).set_index("message_id")["intent"]
+    per_week, alarms_all, as_run = tally.per_week, tally.alarms, tally.as_run
     # which topic carries each event, judged on the final store
     final = store.query(
         "SELECT a.message_id, a.topic_id, CAST(date_trunc('week', m.sent_at) AS DATE) AS week "
@@ -265,7 +342,8 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
 
 
 def summarize() -> str:
-    """A Markdown table of every scenario result in bench/results (written to scenario.md)."""
+    """Markdown tables of every scenario result in bench/results (written to scenario.md): the real
+    runs, then the same scenarios with the true intents as topics (``--oracle``)."""
     lines = [
         "| scenario | seed | messages | events detected | by that week's run | missed | false alarms | "
         "min ids kept | re-fits |",
@@ -273,20 +351,38 @@ def summarize() -> str:
     ]
     for path in sorted(RESULTS.glob("scenario-*.json")):
         r = json.loads(path.read_text())
-        missed = ", ".join(
-            f"{e['kind']} w{e['week']} ({e['status']})" for e in r["events"] if not e["detected"]
-        )
         refits = sum(1 for w in r["per_week"] if w["mode"] == "refit")
-        n = len(r["events"])
         in_week = r.get("detected_in_its_week")
+        n = len(r["events"])
         lines.append(
             f"| {r['source']} | {r['seed']} | {r['messages']} | {r['detected']}/{n} | "
-            f"{'–' if in_week is None else f'{in_week}/{n}'} | {missed or '–'} | {r['false_alarms']} | "
+            f"{'–' if in_week is None else f'{in_week}/{n}'} | {_missed(r)} | {r['false_alarms']} | "
             f"{r['min_ids_kept']:.1%} | {refits} |"
         )
+    oracles = sorted(RESULTS.glob("oracle-*.json"))
+    if oracles:
+        lines += [
+            "",
+            "The same scenarios with every intent as its own topic (`--oracle`: the status rule alone):",
+            "",
+            "| scenario | seed | by that week's run | missed | false alarms |",
+            "|---|---|---|---|---|",
+        ]
+        for path in oracles:
+            r = json.loads(path.read_text())
+            n = len(r["events"])
+            lines.append(
+                f"| {r['source']} | {r['seed']} | {r['detected_in_its_week']}/{n} | {_missed(r)} | "
+                f"{r['false_alarms']} |"
+            )
     text = "\n".join(lines) + "\n"
     (RESULTS / "scenario.md").write_text(text)
     return text
+
+
+def _missed(r: dict) -> str:
+    missed = [f"{e['kind']} w{e['week']} ({e['status']})" for e in r["events"] if not e["detected"]]
+    return ", ".join(missed) or "–"
 
 
 def main() -> None:
@@ -296,11 +392,14 @@ def main() -> None:
     parser.add_argument("--source", default="banking77", choices=["banking77", "massive-fr", "massive-en"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--weeks", type=int, default=10)
+    parser.add_argument(
+        "--oracle", action="store_true", help="true intents as topics: what the status rule alone flags"
+    )
     args = parser.parse_args()
-    print(f"scenario {args.source} seed {args.seed}")
-    summary = run(args.source, args.seed, args.weeks)
+    print(f"scenario {args.source} seed {args.seed}{' (oracle)' if args.oracle else ''}")
+    summary = (oracle if args.oracle else run)(args.source, args.seed, args.weeks)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"scenario-{args.source}-{args.seed}.json"
+    out = RESULTS / f"{'oracle' if args.oracle else 'scenario'}-{args.source}-{args.seed}.json"
     out.write_text(json.dumps(summary, indent=2, default=str))
     for e in summary["events"]:
         print(
