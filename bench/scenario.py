@@ -182,6 +182,7 @@ def oracle(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = 
     No embedding and no clustering: what the weekly status rule (``pipeline.weekly``) alone detects
     when topics are the true intents. The gap between this and ``run`` is the clustering's share of
     the misses; what this misses, no topic model could flag under that rule."""
+    from pipeline.ingest import text_hash
     from pipeline.store import Store
     from pipeline.weekly import compute_weekly, save_weekly
 
@@ -203,7 +204,7 @@ def oracle(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = 
                 "channel": frame["channel"],
                 "language": frame["language"],
                 "text": frame["text"],
-                "text_hash": frame["message_id"],
+                "text_hash": frame["text"].map(text_hash),
                 "is_customer": True,
                 "ingested_at": at,
             }
