@@ -151,6 +151,19 @@ TABLES: dict[str, tuple[str, str]] = {
         "what happened to topic identities, run by run: created, split (from related topic), merged (into "
         "related topic), dormant, revived, refit (with its reason); messages moved by the event",
     ),
+    "topic_history": (
+        """
+        CREATE TABLE IF NOT EXISTS topic_history (
+            topic_id INTEGER,
+            week DATE,
+            messages INTEGER,
+            run_id VARCHAR,
+            PRIMARY KEY (topic_id, week)
+        )""",
+        "for a topic a re-fit made out of messages other topics already held: its cluster's earlier "
+        "members per week in that fit, the weeks before tracked_from (one clustering, so comparable); "
+        "the weekly status tests its first week against them",
+    ),
     "topic_overrides": (
         """
         CREATE TABLE IF NOT EXISTS topic_overrides (

@@ -236,8 +236,10 @@ def update_topics(
     times = pd.to_datetime(messages.pop("at"), utc=True).dt.tz_convert(None).to_numpy()  # UTC, naive
     earlier_weeks = max(pd.Series(times[~new]).dt.to_period("W").nunique(), 1) if (~new).any() else 1
     kinds = {new_topic: "recut" for _, new_topic, _ in matching.splits}
+    history = pd.DataFrame(columns=["message_id", "topic_id"])
     if mode == "refit":
         kinds.update(_refit_kinds(tm.labels_, matching, new, earlier_weeks))
+        history = _fit_history(tm.labels_, matching, kinds, new, messages["message_id"].to_numpy())
     candidates: list[dict] = []
     if not live.empty:  # a first fit has nothing to be new against
         top = max([highest, *matching.mapping.values()])
@@ -272,6 +274,7 @@ def update_topics(
         store.upsert("topic_parts", parts, con=con)
         if events:
             store.upsert("topic_lineage", pd.DataFrame(events), con=con)
+        _save_history(store, con, history, run_id)
         execute(con, "COMMIT")
     applied = overrides.apply_overrides(store, run_id)
 
@@ -317,6 +320,38 @@ def _refit_kinds(
             recut = earlier / max(earlier_weeks, 1) >= novelty.NEAR_ABSENT_PER_WEEK
             kinds[topic] = "recut" if recut else "novel"
     return kinds
+
+
+def _fit_history(
+    fit_labels: np.ndarray, matching: Matching, kinds: dict[int, str], new: np.ndarray, ids: np.ndarray
+) -> pd.DataFrame:
+    """The earlier members of each re-cut topic's cluster in this fit (message id, topic id).
+
+    Those messages keep their topics, so the topic's own weeks before now are not its past; the
+    fit's cluster saw every week in one clustering, so its weekly counts are (``topic_history``)."""
+    frames = [
+        pd.DataFrame({"message_id": ids[(fit_labels == cluster) & ~new], "topic_id": topic})
+        for cluster, topic in matching.mapping.items()
+        if kinds.get(topic) == "recut"  # created or split off by this fit, with a past
+    ]
+    empty = pd.DataFrame(columns=["message_id", "topic_id"])
+    return pd.concat(frames, ignore_index=True) if frames else empty
+
+
+def _save_history(store: Store, con: Any, members: pd.DataFrame, run_id: str) -> None:
+    """Weekly counts of ``members`` per topic into ``topic_history``, weeks cut as the weekly
+    statistics cut them (the store's time zone)."""
+    if members.empty:
+        return
+    con.register("_history_members", members)
+    rows = con.execute(
+        "SELECT h.topic_id, CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week, "
+        "CAST(count(*) AS INTEGER) AS messages FROM _history_members h JOIN messages m USING (message_id) "
+        "GROUP BY ALL"
+    ).df()
+    con.unregister("_history_members")
+    rows["run_id"] = run_id
+    store.upsert("topic_history", rows, con=con)
 
 
 def _live_geometry(live: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,10 @@ Status rule (per topic and week), on customer-message counts:
   than 2 earlier weeks are there to compare with (a one-week baseline is a single draw).
 - a topic split off or re-cut from others after the first run is tested only against weeks from its
   ``tracked_from`` week on (its earlier weeks are reconstructed, not observed), so a change in the
-  taxonomy is never reported as a change in what customers say;
+  taxonomy is never reported as a change in what customers say; except the first week of a topic a
+  re-fit made: that fit clustered every week at once, so its first week (the cluster's new members)
+  is tested against the cluster's earlier members per week (``topic_history``, most of them still in
+  other topics); later weeks, assigned by nearest centroid, only against its own tracked weeks;
 - the parts of each topic (``pipeline.topic_parts``: the last run's k-means cut of its members) are
   tested the same way, as a second family with its own false-discovery control at ``alpha``. In one
   family with the topics, the many parts raised the bar for every topic (on Banking77 seed 1, week
@@ -192,6 +195,31 @@ def _histories(counts: pd.DataFrame, since: list, explained: pd.Series, min_week
     )
 
 
+def _first_week_against_fit(
+    history: pd.DataFrame, counts: pd.DataFrame, since: dict, explained: pd.Series, fitted: pd.DataFrame
+) -> pd.DataFrame:
+    """``history`` with the first tracked week of each topic a re-fit made tested against the weeks
+    that fit saw (``fitted``: weeks x topics from ``topic_history``) instead of against nothing.
+
+    Only that week: its messages are the fit's own cluster members, as the fitted weeks' are. Later
+    weeks are assigned by nearest centroid, which draws the line elsewhere, so they are compared with
+    the topic's own tracked weeks only."""
+    units = [t for t in fitted.columns if t in counts.columns and t in since]
+    if not units:
+        return history
+    weeks = np.asarray(counts.index, dtype=object)
+    starts = np.asarray([since[t] for t in units], dtype=object)[None, :]
+    own = counts[units]
+    past = fitted[units].reindex(counts.index).fillna(0.0)
+    filled = own.where(~(weeks[:, None] < starts), past)
+    tested = _histories(filled, [weeks[0]] * len(units), explained, MIN_BASELINE_WEEKS)
+    tested = tested[tested["week"] == tested["unit"].map(since)].set_index(["unit", "week"])
+    out = history.set_index(["unit", "week"])
+    cols = ["previous_messages", "baseline", "volume_ratio"]
+    out.loc[tested.index, cols] = tested[cols]
+    return out.reset_index()
+
+
 def _weekly_counts(rows: pd.DataFrame, unit: str, all_weeks: list) -> pd.DataFrame:
     """Weeks x units matrix of message counts, every week, zeros where a unit had none."""
     counts = rows.pivot_table(index="week", columns=unit, values="messages", aggfunc="sum")
@@ -226,6 +254,10 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
             "SELECT topic_id, CAST(date_trunc('week', tracked_from) AS DATE) AS since FROM topics "
             "WHERE tracked_from IS NOT NULL"
         ).df()
+        fitted = con.execute(
+            "SELECT h.topic_id, h.week, h.messages FROM topic_history h "
+            "JOIN topics t USING (topic_id) WHERE t.tracked_from IS NOT NULL"
+        ).df()
     if frame.empty:
         return frame
     since = {
@@ -244,6 +276,10 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     counts = _weekly_counts(frame, "topic_id", all_weeks)
     tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
     history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS)
+    if len(fitted):
+        fitted["week"] = pd.to_datetime(fitted["week"]).dt.date
+        fitted = fitted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
+        history = _first_week_against_fit(history, counts, since, explained, fitted)
     frame = frame.merge(
         history.rename(columns={"unit": "topic_id"}).drop(columns="messages"), on=["topic_id", "week"]
     )

@@ -128,7 +128,7 @@ def test_a_topic_people_merged_into_is_not_split_again_by_a_refit():
 def test_a_refit_cluster_of_new_messages_only_is_a_new_theme_and_one_with_a_past_is_recut():
     """The re-fit saw every message: its cluster's earlier members say whether a created topic's
     quiet past is real (a new theme, flagged emerging) or re-cut from known topics (tracked from now)."""
-    from pipeline.topic_update import _refit_kinds
+    from pipeline.topic_update import _fit_history, _refit_kinds
 
     # stored over 4 weeks: topic 0 = messages 0-27, outliers 28-39; this week 30 new messages
     old = np.array([0] * 28 + [OUTLIER] * 12 + [UNASSIGNED] * 30)
@@ -139,6 +139,10 @@ def test_a_refit_cluster_of_new_messages_only_is_a_new_theme_and_one_with_a_past
     assert sorted(m.created) == [1, 2]
     kinds = _refit_kinds(fit, m, new, earlier_weeks=4)
     assert kinds == {m.mapping[1]: "novel", m.mapping[2]: "recut"}
+    # the re-cut topic's past as this fit saw it (its weekly status tests its first week against it)
+    history = _fit_history(fit, m, kinds, new, np.array([f"m{i}" for i in range(len(old))]))
+    assert set(history["topic_id"]) == {m.mapping[2]}
+    assert sorted(history["message_id"]) == sorted(f"m{i}" for i in range(28, 40))
     # three earlier messages over four weeks are under one a week: still new
     fit_few = fit.copy()
     fit_few[37:40] = 1

@@ -112,6 +112,41 @@ def test_a_topic_re_cut_from_others_is_not_tested_on_its_reconstructed_past(tmp_
     assert row["status"] == "stable" and pd.isna(row["p_value"])  # nothing observed before to test against
 
 
+def test_a_topic_a_refit_cut_is_tested_against_its_clusters_past_in_that_fit(tmp_path):
+    """The re-fit that made topic 5 saw its cluster's earlier members (3 a week, most still in other
+    topics): against those counts, 20 in its first week is growing; 4 would be no change at all. The
+    week after, assigned by nearest centroid and not by that fit, is not compared with the fit's weeks."""
+    store = _store_with_counts(tmp_path, {0: [40, 41, 39, 40, 40, 40, 40], 5: [0, 1, 0, 1, 0, 20, 2]})
+    last_week = MONDAY + timedelta(weeks=5)
+    store.upsert(
+        "topics",
+        pd.DataFrame([{"topic_id": 5, "label": "re-cut", "tracked_from": last_week, "state": "active"}]),
+    )
+    fit_counts = [3, 2, 4, 3, 3]
+    history = pd.DataFrame(
+        {
+            "topic_id": 5,
+            "week": [(MONDAY + timedelta(weeks=w)).date() for w in range(5)],
+            "messages": fit_counts,
+            "run_id": "r",
+        }
+    )
+    store.upsert("topic_history", history)
+    rows = compute_weekly(store).query("topic_id == 5").sort_values("week")
+    row = rows.iloc[-2]
+    assert row["status"] == "growing" and row["p_value"] < 0.05
+    assert row["previous_messages"] == 3 and row["baseline"] == pytest.approx(sum(fit_counts[1:]) / 4)
+    after = rows.iloc[-1]  # one tracked week before it: too little to test (2 against 20 or the fit's 7.5)
+    assert after["status"] == "stable" and pd.isna(after["p_value"]) and after["previous_messages"] == 20
+    steady = _store_with_counts(tmp_path / "steady", {0: [40, 41, 39, 40, 40, 40], 5: [0, 1, 0, 1, 0, 4]})
+    steady.upsert(
+        "topics",
+        pd.DataFrame([{"topic_id": 5, "label": "re-cut", "tracked_from": last_week, "state": "active"}]),
+    )
+    steady.upsert("topic_history", history)
+    assert compute_weekly(steady).query("topic_id == 5").sort_values("week")["status"].iloc[-1] == "stable"
+
+
 def test_more_messages_left_as_outliers_does_not_make_every_topic_decline(tmp_path):
     """After a re-fit, a quarter of a week can fall outside every topic where the first fit left a few:
     the model's doing, not the customers'. Expected counts scale with the messages topics explain, so
