@@ -21,7 +21,7 @@ Status rule (per topic and week), on customer-message counts:
   taxonomy is never reported as a change in what customers say; except the first week of a topic a
   re-fit made: that fit clustered every week at once, so its first week (the cluster's new members)
   is tested against the cluster's earlier members per week (``topic_history``, most of them still in
-  other topics); later weeks, assigned by nearest centroid, only against the weeks after it;
+  other topics); later weeks, assigned by nearest centroid, only against its own tracked weeks;
 - the parts of each topic (``pipeline.topic_parts``: the last run's k-means cut of its members) are
   tested the same way, as a second family with its own false-discovery control at ``alpha``. In one
   family with the topics, the many parts raised the bar for every topic (on Banking77 seed 1, week
@@ -40,7 +40,6 @@ Status rule (per topic and week), on customer-message counts:
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -203,9 +202,8 @@ def _first_week_against_fit(
     that fit saw (``fitted``: weeks x topics from ``topic_history``) instead of against nothing.
 
     Only that week: its messages are the fit's own cluster members, as the fitted weeks' are. Later
-    weeks are assigned by nearest centroid, which draws the line elsewhere (on MASSIVE-en, a re-fit's
-    cluster of about 20 messages a week took 3 to 10 a week after it), so the caller tracks them
-    from the week after and compares them with one another only."""
+    weeks are assigned by nearest centroid, which draws the line elsewhere, so they are compared with
+    the topic's own tracked weeks only."""
     units = [t for t in fitted.columns if t in counts.columns and t in since]
     if not units:
         return history
@@ -276,17 +274,12 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     )
     first = frame.groupby("topic_id")["week"].min()
     counts = _weekly_counts(frame, "topic_id", all_weeks)
-    made = since
-    if len(fitted):
-        fitted["week"] = pd.to_datetime(fitted["week"]).dt.date
-        fitted = fitted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
-        # a re-fit's topic: its first week holds the fit's members, the weeks after the ones nearest
-        # its centroid; each is compared with its own kind (the fit's weeks, or the weeks after)
-        since = {t: d + timedelta(weeks=1) if t in fitted.columns else d for t, d in made.items()}
     tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
     history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS)
     if len(fitted):
-        history = _first_week_against_fit(history, counts, made, explained, fitted)
+        fitted["week"] = pd.to_datetime(fitted["week"]).dt.date
+        fitted = fitted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
+        history = _first_week_against_fit(history, counts, since, explained, fitted)
     frame = frame.merge(
         history.rename(columns={"unit": "topic_id"}).drop(columns="messages"), on=["topic_id", "week"]
     )
