@@ -315,7 +315,7 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
             if wk > ev.first_week:
                 now = final[(final["intent"] == ev.intent) & (final["w"] == wk) & (final["topic_id"] >= 0)]
                 held = now["topic_id"].value_counts(normalize=True)
-                later.update((wk, int(t)) for t in held[held >= 0.25].index if (wk, int(t)) not in explained)
+                later.update((wk, int(t)) for t in held[held >= 0.25].index)
         results.append(
             {
                 "kind": ev.kind,

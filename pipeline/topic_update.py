@@ -345,9 +345,8 @@ def _save_history(store: Store, con: Any, members: pd.DataFrame, run_id: str) ->
         return
     con.register("_history_members", members)
     rows = con.execute(
-        "SELECT h.topic_id, CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week, "
-        "CAST(count(*) AS INTEGER) AS messages FROM _history_members h JOIN messages m USING (message_id) "
-        "GROUP BY ALL"
+        f"SELECT h.topic_id, {weekly.MESSAGE_WEEK} AS week, CAST(count(*) AS INTEGER) AS messages "
+        "FROM _history_members h JOIN messages m USING (message_id) GROUP BY ALL"
     ).df()
     con.unregister("_history_members")
     rows["run_id"] = run_id

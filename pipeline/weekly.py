@@ -55,10 +55,13 @@ _PART_COLUMNS = [
     "week", "topic_id", "part", "previous_messages", "baseline", "volume_ratio", "messages", "typical",
 ]  # fmt: skip
 
-_WEEKLY_SQL = """
+# the week a message counts in (Monday, in the store's time zone), wherever counts must agree
+MESSAGE_WEEK = "CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE)"
+
+_WEEKLY_SQL = f"""
 WITH msg AS (
     SELECT a.topic_id, m.conversation_id, m.channel, s.score, s.label,
-           CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week
+           {MESSAGE_WEEK} AS week
     FROM assignments a
     JOIN messages m USING (message_id)
     LEFT JOIN sentiment s USING (message_id)
@@ -88,7 +91,7 @@ SELECT g.week, g.topic_id,
        coalesce(a.messages, 0) AS messages,
        coalesce(a.conversations, 0) AS conversations,
        coalesce(t.week_total, 0) AS week_total, coalesce(t.explained_total, 0) AS explained_total,
-       a.sentiment, a.negative_share, coalesce(c.channels, '{}') AS channels
+       a.sentiment, a.negative_share, coalesce(c.channels, '{{}}') AS channels
 FROM grid g
 LEFT JOIN agg a USING (week, topic_id)
 LEFT JOIN chan c USING (week, topic_id)
@@ -97,8 +100,8 @@ ORDER BY g.topic_id, g.week
 """
 
 
-_PARTS_SQL = """
-SELECT CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week, a.topic_id, p.part,
+_PARTS_SQL = f"""
+SELECT {MESSAGE_WEEK} AS week, a.topic_id, p.part,
        count(*) AS messages, list(m.message_id ORDER BY p.similarity DESC, m.message_id)[1:10] AS typical
 FROM topic_parts p
 JOIN assignments a USING (message_id)
@@ -254,10 +257,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
             "SELECT topic_id, CAST(date_trunc('week', tracked_from) AS DATE) AS since FROM topics "
             "WHERE tracked_from IS NOT NULL"
         ).df()
-        fitted = con.execute(
-            "SELECT h.topic_id, h.week, h.messages FROM topic_history h "
-            "JOIN topics t USING (topic_id) WHERE t.tracked_from IS NOT NULL"
-        ).df()
+        fitted = con.execute("SELECT topic_id, week, messages FROM topic_history").df()
     if frame.empty:
         return frame
     since = {
