@@ -248,3 +248,21 @@ def test_with_true_intents_as_topics_the_rule_flags_each_planted_event_in_its_we
     assert called & {("stop", "declining"), ("stop", "dormant")} and ("surge", "growing") in called
     assert {s for k, s in called if k == "appear"} == {"emerging"}  # nothing like either before week 8
     assert summary["false_alarms"] <= 3
+
+
+def test_an_event_left_in_the_outliers_is_not_counted_as_flagged(tmp_path):
+    """The benchmark's scorer: a new request no topic took (all of it outliers) is a miss, even when
+    the outliers' own row grows with it; that row is no theme the CCO reads."""
+    from bench.scenario import build, load_source, oracle
+    from pipeline.store import Store
+
+    _, events = build(load_source("banking77"), 1)
+    new = {e.intent for e in events if e.kind == "appear"}
+    summary = oracle("banking77", 1, workdir=tmp_path, unplaced=frozenset(new))
+    week8 = Store(tmp_path / "oracle.duckdb").query(
+        "SELECT status FROM weekly_stats WHERE topic_id = -1 ORDER BY week DESC LIMIT 1 OFFSET 2"
+    )
+    assert week8["status"].iloc[0] == "growing"  # the outliers grew with the two new requests...
+    missed = [r for r in summary["events"] if r["intent"] in new]
+    assert all(r["topic_id"] == -1 and not r["detected"] and not r["detected_in_its_week"] for r in missed)
+    assert summary["detected_in_its_week"] == 2  # ...and the surge and the stop are still called
