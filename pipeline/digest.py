@@ -191,8 +191,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
 
     lines += [
         "---",
-        f"Statuses: one-sided Poisson tests of the week's count against the topic's trailing "
-        f"{BASELINE_WEEKS}-week mean scaled to this week's volume, false discovery rate {ALPHA:.0%} "
+        f"Statuses: one-sided tests of the week's count against the topic's trailing {BASELINE_WEEKS} "
+        "weeks, scaled to this week's volume (the conditional test for two Poisson rates, which counts "
+        f"the baseline as an estimate, not a known rate), false discovery rate {ALPHA:.0%} "
         f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
         f"before. Each topic's parts (k-means on its messages, about {MIN_VOLUME}+ a week each) are "
         f"tested the same way, with their own {ALPHA:.0%} false discovery rate: a topic whose total "

@@ -126,9 +126,7 @@ def _movers(week: str, table: pd.DataFrame) -> None:
     movers = table[table["status"].isin(["emerging", "growing"]) & (table["topic_id"] >= 0)]
     st.subheader("Emerging and growing")
     if movers.empty:
-        st.caption(
-            "No topic rose significantly this week (Poisson test against its 4-week baseline, FDR 5%)."
-        )
+        st.caption("No topic rose significantly this week (tested against its 4-week baseline, FDR 5%).")
         return
     reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
     for _, row in movers.iterrows():
