@@ -253,8 +253,9 @@ def test_with_true_intents_as_topics_the_rule_flags_each_planted_event_in_its_we
 def test_steady_topics_with_weekly_chance_variation_raise_few_alarms(tmp_path):
     """Topics whose weekly counts are independent Poisson draws around a steady rate (6-18 a week, as
     the scenario benchmark's background requests): a week should hold a false alarm no more often
-    than the 5% the rule's false discovery control allows. A Poisson test against the trailing mean,
-    which takes that mean of a few draws as the true rate, raised alarms in 15 of these 64 weeks."""
+    than the 5% the rule's false discovery control allows (the rule: 2 of these 64 weeks). A Poisson
+    test against the trailing mean, which takes that mean of a few draws as the true rate, raised
+    alarms in 15 of them."""
     import numpy as np
     from scipy.stats import binom
 
