@@ -1,6 +1,8 @@
 """Weekly scenario: planted events in 10 weeks of conversations, run week by week with the real CLI.
 
     python -m bench.scenario [--source banking77|massive-fr|massive-en] [--seed 1] [--weeks 10] [--oracle]
+    python -m bench.scenario --source S --seed N --keep-weeks DIR   # then, after a change to the rule:
+    python -m bench.scenario --source S --seed N --rescore DIR
 
 From a labelled intent set, background intents arrive at steady Poisson rates (the whole week's volume
 also swings by up to ±15%), a few percent of messages are one-off noise from other intents, and four
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -151,14 +154,21 @@ def _cli(args: list[str]) -> str:
     return result.output
 
 
-def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = None) -> dict:
-    """The scenario through the real CLI: ``voc ingest`` + ``voc run`` week by week."""
+def run(
+    source_name: str, seed: int, weeks: int = 10, workdir: Path | None = None, keep_weeks: bool = False
+) -> dict:
+    """The scenario through the real CLI: ``voc ingest`` + ``voc run`` week by week.
+
+    ``keep_weeks``: copy the store as each week's run left it (``week_NN.duckdb``, with the run's
+    counts and time in ``week_NN.json``), so that ``rescore`` can judge another status rule on the
+    same runs: the rule reads the topics and never feeds back into them."""
     from pipeline.store import Store
     from voc.config import Settings, configure_runtime
 
     configure_runtime(Settings())
     frames, events = build(load_source(source_name), seed, weeks)
     tmp = Path(workdir or tempfile.mkdtemp(prefix="voc-scenario-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     store_path = tmp / "scenario.duckdb"
     store = Store(store_path)
     tally = _Tally()
@@ -174,8 +184,35 @@ def run(source_name: str, seed: int, weeks: int = 10, workdir: Path | None = Non
                 "SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1"
             )["counts"][0]
         )["topics"]
+        if keep_weeks:
+            shutil.copy(store_path, tmp / f"week_{w:02d}.duckdb")
+            (tmp / f"week_{w:02d}.json").write_text(json.dumps({"counts": run_counts, "seconds": seconds}))
         tally.week(store, w, frame, run_counts, seconds)
     return _score(store, source_name, seed, weeks, frames, events, tally)
+
+
+def rescore(source_name: str, seed: int, workdir: Path, weeks: int = 10) -> dict:
+    """A ``run(..., keep_weeks=True)`` scored again with the status rule as the code has it now: each
+    week's statuses are recomputed on that week's stored copy (on a scratch copy; the kept weeks are
+    not changed), and the timings are the run's."""
+    from pipeline.store import Store
+    from pipeline.weekly import compute_weekly, save_weekly
+
+    frames, events = build(load_source(source_name), seed, weeks)
+    workdir = Path(workdir)
+    tally = _Tally()
+    with tempfile.TemporaryDirectory(prefix="voc-rescore-") as scratch:
+        for w, frame in enumerate(frames, start=1):
+            kept = workdir / f"week_{w:02d}.duckdb"
+            if not kept.exists():
+                raise SystemExit(f"{kept}: no stored week; run the scenario with --keep-weeks first")
+            store = Store(shutil.copy(kept, Path(scratch) / kept.name))
+            save_weekly(store, compute_weekly(store), f"rescore-{w}")
+            meta = json.loads((workdir / f"week_{w:02d}.json").read_text())
+            tally.week(store, w, frame, meta["counts"], meta["seconds"])
+        summary = _score(store, source_name, seed, weeks, frames, events, tally)
+    summary["statuses"] = "recomputed on the store each week's run left (bench.scenario --rescore)"
+    return summary
 
 
 def oracle(
@@ -184,6 +221,7 @@ def oracle(
     weeks: int = 10,
     workdir: Path | None = None,
     unplaced: frozenset[str] = frozenset(),
+    keep_weeks: bool = False,
 ) -> dict:
     """The same scenario with every intent as its own topic (noise: outliers), scored the same way.
 
@@ -238,7 +276,11 @@ def oracle(
             "topics": len(intents),
             "outlier_share": round(float((topics < 0).mean()), 4),
         }
-        tally.week(store, w, frame, counts, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        if keep_weeks:  # as ``run`` keeps them, for ``rescore``
+            shutil.copy(tmp / "oracle.duckdb", tmp / f"week_{w:02d}.duckdb")
+            (tmp / f"week_{w:02d}.json").write_text(json.dumps({"counts": counts, "seconds": seconds}))
+        tally.week(store, w, frame, counts, seconds)
     summary = _score(store, source_name, seed, weeks, frames, events, tally)
     summary["oracle"] = True
     return summary
@@ -420,9 +462,20 @@ def main() -> None:
     parser.add_argument(
         "--oracle", action="store_true", help="true intents as topics: what the status rule alone flags"
     )
+    parser.add_argument(
+        "--keep-weeks", type=Path, metavar="DIR", help="run in DIR and keep the store as each week left it"
+    )
+    parser.add_argument(
+        "--rescore", type=Path, metavar="DIR", help="recompute the statuses on the weeks kept in DIR"
+    )
     args = parser.parse_args()
     print(f"scenario {args.source} seed {args.seed}{' (oracle)' if args.oracle else ''}")
-    summary = (oracle if args.oracle else run)(args.source, args.seed, args.weeks)
+    if args.rescore:
+        summary = rescore(args.source, args.seed, args.rescore, args.weeks)
+    elif args.oracle:
+        summary = oracle(args.source, args.seed, args.weeks)
+    else:
+        summary = run(args.source, args.seed, args.weeks, args.keep_weeks, keep_weeks=bool(args.keep_weeks))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{'oracle' if args.oracle else 'scenario'}-{args.source}-{args.seed}.json"
     out.write_text(json.dumps(summary, indent=2, default=str))

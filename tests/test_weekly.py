@@ -287,3 +287,24 @@ def test_an_event_left_in_the_outliers_is_not_counted_as_flagged(tmp_path):
     missed = [r for r in summary["events"] if r["intent"] in new]
     assert all(r["topic_id"] == -1 and not r["detected"] and not r["detected_in_its_week"] for r in missed)
     assert summary["detected_in_its_week"] == 2  # ...and the surge and the stop are still called
+
+
+def test_kept_weeks_rescored_give_the_statuses_each_week_had(tmp_path, monkeypatch):
+    """``bench.scenario.rescore`` recomputes each week's statuses on the store as that week left it:
+    with the rule unchanged, the same events, alarms and per-week figures as the scenario itself;
+    with another rule, that rule's."""
+    import pipeline.weekly
+    from bench.scenario import oracle, rescore
+
+    first = oracle("banking77", 1, workdir=tmp_path, keep_weeks=True)
+    again = rescore("banking77", 1, tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("week_*.duckdb")) == [
+        f"week_{w:02d}.duckdb" for w in range(1, 11)
+    ]
+    for key in ("events", "false_alarm_list", "detected_in_its_week", "min_ids_kept"):
+        assert again[key] == first[key]
+    assert [w["alarms"] for w in again["per_week"]] == [w["alarms"] for w in first["per_week"]]
+    real = pipeline.weekly.compute_weekly
+    monkeypatch.setattr(pipeline.weekly, "compute_weekly", lambda store: real(store).assign(status="stable"))
+    never = rescore("banking77", 1, tmp_path)
+    assert never["detected_in_its_week"] == 0 and never["false_alarms"] == 0
