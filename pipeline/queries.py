@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from pipeline.store import Store
+from pipeline.store import MESSAGE_WEEK, Store
 
 SENTIMENTS = ("negative", "neutral", "positive")
 
@@ -37,9 +37,9 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
 def headline(store: Store, week: str) -> dict[str, float | int | None]:
     """Conversations, customer messages and share negative this week and the week before."""
     frame = store.query(
-        """
+        f"""
         WITH m AS (
-            SELECT CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) AS week,
+            SELECT {MESSAGE_WEEK} AS week,
                    m.conversation_id, m.is_customer, s.label
             FROM messages m LEFT JOIN sentiment s USING (message_id)
         )
@@ -84,11 +84,10 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
 def channel_volume(store: Store, week: str) -> pd.DataFrame:
     """Customer messages and conversations per channel this week, and messages the week before."""
     return store.query(
-        """
+        f"""
         WITH m AS (
-            SELECT coalesce(channel, 'unknown') AS channel, conversation_id,
-                   CAST(date_trunc('week', coalesce(sent_at, ingested_at)) AS DATE) AS week
-            FROM messages WHERE is_customer
+            SELECT coalesce(m.channel, 'unknown') AS channel, m.conversation_id, {MESSAGE_WEEK} AS week
+            FROM messages m WHERE m.is_customer
         )
         SELECT channel, count(*) FILTER (week = CAST(? AS DATE)) AS messages,
                count(DISTINCT conversation_id) FILTER (week = CAST(? AS DATE)) AS conversations,
@@ -106,7 +105,7 @@ def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int
     if not topic_ids:
         return pd.DataFrame(columns=["topic_id", "text", "channel", "sentiment"])
     return store.query(
-        """
+        f"""
         WITH part AS (
             SELECT topic_id, unnest(ids) AS message_id, generate_subscripts(ids, 1) AS pos
             FROM (SELECT topic_id, from_json(part_message_ids, '["VARCHAR"]') AS ids FROM weekly_stats
@@ -120,7 +119,7 @@ def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int
             LEFT JOIN sentiment s USING (message_id)
             LEFT JOIN part p ON p.topic_id = a.topic_id AND p.message_id = a.message_id
             WHERE a.topic_id IN (SELECT unnest($topics))
-              AND CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE) = CAST($week AS DATE)
+              AND {MESSAGE_WEEK} = CAST($week AS DATE)
               AND (p.message_id IS NOT NULL OR a.topic_id NOT IN (SELECT topic_id FROM part))
         ), picked AS (
             SELECT *, row_number() OVER (PARTITION BY topic_id ORDER BY typical DESC, message_id) AS pos
@@ -226,8 +225,7 @@ def filtered_topics(store: Store, filters: Filters) -> pd.DataFrame:
     )
     weekly = store.query(
         f"""
-        SELECT a.topic_id, strftime(date_trunc('week', coalesce(m.sent_at, m.ingested_at)), '%Y-%m-%d')
-                   AS week, count(*) AS n
+        SELECT a.topic_id, strftime({MESSAGE_WEEK}, '%Y-%m-%d') AS week, count(*) AS n
         {_FROM} WHERE {where} GROUP BY 1, 2
         """,
         params,

@@ -26,6 +26,11 @@ import pandas as pd
 
 SCHEMA_VERSION = 1
 
+# The week a message counts in (Monday, in the store's business time zone, which every connection
+# sets), for SQL over ``messages m``: the weekly statistics, topic histories and the dashboard's
+# reads must all cut weeks alike.
+MESSAGE_WEEK = "CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE)"
+
 # Table -> (DDL, short description). The README lists every table; tests/test_docs.py keeps them in sync.
 TABLES: dict[str, tuple[str, str]] = {
     "conversations": (

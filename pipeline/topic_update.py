@@ -18,7 +18,7 @@ from sklearn.preprocessing import normalize
 
 from models.topic_model import TopicModel, nearest_topic
 from pipeline import drift, embeddings, novelty, overrides, topic_parts, weekly
-from pipeline.store import Store, execute
+from pipeline.store import MESSAGE_WEEK, Store, execute
 from pipeline.topic_identity import (
     MAX_CHURN,
     OUTLIER,
@@ -345,7 +345,7 @@ def _save_history(store: Store, con: Any, members: pd.DataFrame, run_id: str) ->
         return
     con.register("_history_members", members)
     rows = con.execute(
-        f"SELECT h.topic_id, {weekly.MESSAGE_WEEK} AS week, CAST(count(*) AS INTEGER) AS messages "
+        f"SELECT h.topic_id, {MESSAGE_WEEK} AS week, CAST(count(*) AS INTEGER) AS messages "
         "FROM _history_members h JOIN messages m USING (message_id) GROUP BY ALL"
     ).df()
     con.unregister("_history_members")

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom, false_discovery_control
 
-from pipeline.store import Store, execute
+from pipeline.store import MESSAGE_WEEK, Store, execute
 
 BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 2  # one earlier week: the test allows it, but rescored it only added false alarms
@@ -58,8 +58,6 @@ _PART_COLUMNS = [
     "typical",
 ]  # fmt: skip
 
-# the week a message counts in (Monday, in the store's time zone), wherever counts must agree
-MESSAGE_WEEK = "CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE)"
 
 _WEEKLY_SQL = f"""
 WITH msg AS (
