@@ -185,10 +185,15 @@ def run(
             )["counts"][0]
         )["topics"]
         if keep_weeks:
-            shutil.copy(store_path, tmp / f"week_{w:02d}.duckdb")
-            (tmp / f"week_{w:02d}.json").write_text(json.dumps({"counts": run_counts, "seconds": seconds}))
+            _keep_week(store_path, w, run_counts, seconds)
         tally.week(store, w, frame, run_counts, seconds)
     return _score(store, source_name, seed, weeks, frames, events, tally)
+
+
+def _keep_week(store_path: Path, w: int, counts: dict, seconds: float) -> None:
+    """Beside the store, a copy of it as week ``w``'s run left it and that run's counts and time."""
+    shutil.copy(store_path, store_path.parent / f"week_{w:02d}.duckdb")
+    (store_path.parent / f"week_{w:02d}.json").write_text(json.dumps({"counts": counts, "seconds": seconds}))
 
 
 def rescore(source_name: str, seed: int, workdir: Path, weeks: int = 10) -> dict:
@@ -277,9 +282,8 @@ def oracle(
             "outlier_share": round(float((topics < 0).mean()), 4),
         }
         seconds = time.perf_counter() - t0
-        if keep_weeks:  # as ``run`` keeps them, for ``rescore``
-            shutil.copy(tmp / "oracle.duckdb", tmp / f"week_{w:02d}.duckdb")
-            (tmp / f"week_{w:02d}.json").write_text(json.dumps({"counts": counts, "seconds": seconds}))
+        if keep_weeks:
+            _keep_week(tmp / "oracle.duckdb", w, counts, seconds)
         tally.week(store, w, frame, counts, seconds)
     summary = _score(store, source_name, seed, weeks, frames, events, tally)
     summary["oracle"] = True
@@ -304,10 +308,12 @@ class _Tally:
             kept = float((assigned.reindex(self.previous.index) == self.previous).mean())
         self.previous = assigned
         monday = (START + timedelta(weeks=w - 1)).date()
-        stats = store.query(
-            "SELECT topic_id, messages, expected, status, p_value FROM weekly_stats WHERE week = ?", [monday]
+        stats = store.query(  # topics only: the outliers' own row (-1) is no theme the CCO reads
+            "SELECT topic_id, messages, expected, status, p_value FROM weekly_stats WHERE week = ? "
+            "AND topic_id >= 0",
+            [monday],
         )
-        week_alarms = stats[stats["status"].isin(ALARMS) & (stats["topic_id"] >= 0)]
+        week_alarms = stats[stats["status"].isin(ALARMS)]
         for t, st in zip(stats["topic_id"], stats["status"], strict=True):
             self.as_run[(w, int(t))] = str(st)
         for r in week_alarms.itertuples():
@@ -342,7 +348,7 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
     )
     final["intent"] = final["message_id"].map(intent_of)
     final["w"] = final["week"].map(lambda d: (pd.Timestamp(d).date() - START.date()).days // 7 + 1)
-    status = store.query("SELECT week, topic_id, status FROM weekly_stats")
+    status = store.query("SELECT week, topic_id, status FROM weekly_stats WHERE topic_id >= 0")
     status["w"] = status["week"].map(lambda d: (pd.Timestamp(d).date() - START.date()).days // 7 + 1)
     results, explained, later = [], set(), set()
     for ev in events:
@@ -350,14 +356,13 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
         msgs = final[(final["intent"] == ev.intent) & final["w"].isin(ref_weeks) & (final["topic_id"] >= 0)]
         topic = int(msgs["topic_id"].mode().iloc[0]) if len(msgs) else -1
         share = float((msgs["topic_id"] == topic).mean()) if len(msgs) else 0.0
-        # an event left wholly outside every topic is missed: the outliers' own row (topic -1) may
-        # move, but no theme the CCO reads carries it
+        # an event left wholly outside every topic (topic -1) is missed: statuses are read for topics
+        # only, so the outliers' own row, which may move with it, flags nothing
         flagged = status[(status["topic_id"] == topic) & (status["w"] == ev.first_week)]["status"].tolist()
-        flagged = flagged if topic >= 0 else []
         hit = bool(flagged and flagged[0] in ev.expected)
         # the final table may flag a week after the fact (a topic found a week later takes its first
         # messages with it); the CCO's Monday brief for that week had only what its own run said
-        on_time = topic >= 0 and as_run.get((ev.first_week, topic)) in ev.expected
+        on_time = as_run.get((ev.first_week, topic)) in ev.expected
         # an event explains alarms on every topic holding a quarter or more of its intent's messages
         # in its first week (the week before, for a stop), and in each later week of the event on
         # those holding a quarter of that week's: a new request split off into a topic of its own a
