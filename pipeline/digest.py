@@ -192,7 +192,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     lines += [
         "---",
         f"Statuses: one-sided tests of the week's count against the topic's trailing {BASELINE_WEEKS} "
-        "weeks, scaled to this week's volume (the conditional test for two Poisson rates, which counts "
+        "weeks, every week counted under the current topics (each message to the nearest topic centroid), "
+        "scaled to this week's volume (the conditional test for two Poisson rates, which counts "
         f"the baseline as an estimate, not a known rate), false discovery rate {ALPHA:.0%} "
         f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
         f"before. Each topic's parts (k-means on its messages, about {MIN_VOLUME}+ a week each) are "
@@ -203,17 +204,27 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     return week, "\n".join(lines) + "\n"
 
 
+def tested_count(messages, tested) -> str:
+    """The count a status was tested on, in words. The test counts every week under the current topics
+    (``topic_counts``: each message to the nearest topic centroid, one rule for all weeks); where that
+    differs from the messages the topic holds (those quoted and listed), both are said."""
+    if pd.isna(tested) or int(tested) == int(messages):
+        return f"{int(messages)} messages"
+    return f"{int(tested)} messages as the current topics count them ({int(messages)} assigned to it)"
+
+
 def _evidence(row) -> str:
     """The test behind a status, in words: the topic's count, or the part of it that moved."""
     if pd.notna(row.part_messages):  # the status came from one part of the topic, not its total
         return (
             f"one part of it (the messages quoted): {int(row.part_messages)} messages this week against "
             f"{_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks (adjusted for "
-            f"total volume; q = {row.p_value:.2g}); the whole topic {row.messages} against "
-            f"{_num(row.expected, '.1f')}"
+            f"total volume; q = {row.p_value:.2g}); the whole topic "
+            f"{tested_count(row.messages, row.tested_messages)} against {_num(row.expected, '.1f')}"
         )
     return (
-        f"{row.messages} messages this week against {_num(row.expected, '.1f')} expected from the last "
+        f"{tested_count(row.messages, row.tested_messages)} this week against {_num(row.expected, '.1f')} "
+        "expected from the last "
         f"{BASELINE_WEEKS} weeks (adjusted for total volume; q = {row.p_value:.2g})"
     )
 

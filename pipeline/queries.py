@@ -23,7 +23,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
         """
         SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic,
                coalesce(t.theme_label, '(unassigned)') AS theme, w.messages, w.conversations,
-               w.share, w.previous_messages, w.change, w.baseline, w.expected, w.change_vs_baseline,
+               w.share, w.previous_messages, w.change, w.tested_messages, w.baseline, w.expected,
+               w.change_vs_baseline,
                w.sentiment, w.sentiment_change, w.negative_share, w.channels, w.status, w.p_value,
                w.part_messages, w.part_expected
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
@@ -361,7 +362,7 @@ def topic_weeks(store: Store, topic_id: int) -> pd.DataFrame:
     moved, where the status came from one part of the topic)."""
     return store.query(
         """
-        SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, expected,
+        SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, tested_messages, expected,
                sentiment, negative_share, status, p_value, part_messages, part_expected
         FROM weekly_stats WHERE topic_id = ? ORDER BY week
         """,

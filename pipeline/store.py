@@ -169,6 +169,19 @@ TABLES: dict[str, tuple[str, str]] = {
         "members per week in that fit, the weeks before tracked_from (one clustering, so comparable); "
         "the weekly status tests its first week against them",
     ),
+    "topic_counts": (
+        """
+        CREATE TABLE IF NOT EXISTS topic_counts (
+            topic_id INTEGER,
+            week DATE,
+            messages INTEGER,
+            run_id VARCHAR,
+            PRIMARY KEY (topic_id, week)
+        )""",
+        "customer messages per topic and week as the last run's topics count them: each message some topic "
+        "holds goes to the nearest live topic centroid (outliers stay out), so every week is counted by one "
+        "rule; the weekly status test compares these counts (see pipeline.topic_counts)",
+    ),
     "topic_overrides": (
         """
         CREATE TABLE IF NOT EXISTS topic_overrides (
@@ -218,8 +231,9 @@ TABLES: dict[str, tuple[str, str]] = {
             similarity DOUBLE,
             run_id VARCHAR
         )""",
-        "the last run's cut of each large-enough topic into parts (k-means on its members): finer units "
-        "the weekly status test also checks, so a change inside a broad topic is seen; ids change every run",
+        "the last run's cut of each large-enough topic into parts (k-means on its members; those nearer "
+        "another topic's centroid are left out, as topic_counts counts them there): finer units the weekly "
+        "status test also checks, so a change inside a broad topic is seen; ids change every run",
     ),
     "sentiment": (
         """
@@ -257,13 +271,15 @@ TABLES: dict[str, tuple[str, str]] = {
             part_messages INTEGER,
             part_expected DOUBLE,
             part_message_ids JSON,
+            tested_messages INTEGER,
             PRIMARY KEY (week, topic_id)
         )""",
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
-        "volume, share of the week, change vs previous week and vs the volume-adjusted 4-week baseline, "
-        "sentiment and its change, messages per channel, status and its p-value; where the status comes "
-        "from one part of the topic (see topic_parts), that part's count, expected count and typical "
-        "messages of the week",
+        "volume (messages the topic holds), share of the week, change vs previous week, sentiment and its "
+        "change, messages per channel; the status test's count (tested_messages: the week as the last "
+        "run's topics count it, see topic_counts), its volume-adjusted 4-week baseline, change vs it, "
+        "status and p-value; where the status comes from one part of the topic (see topic_parts), that "
+        "part's count, expected count and typical messages of the week",
     ),
     "source_files": (
         """

@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
 from models.topic_model import TopicModel, nearest_topic
-from pipeline import drift, embeddings, novelty, overrides, topic_parts, weekly
+from pipeline import drift, embeddings, novelty, overrides, topic_counts, topic_parts, weekly
 from pipeline.store import MESSAGE_WEEK, Store, execute
 from pipeline.topic_identity import (
     MAX_CHURN,
@@ -262,8 +262,10 @@ def update_topics(
             "run_id": run_id,
         }
     )
+    counted = topic_counts.nearest_live(X, final, *topic_counts.live_centroids(table))
     week_of = (times.astype("datetime64[D]").astype(np.int64) + 3) // 7  # Monday-based week numbers
     part, part_sim = topic_parts.cut_topics(X, final, week_of, weekly.MIN_VOLUME, model.seed)
+    part[counted != final] = topic_parts.NO_PART  # a part is counted as its topic is: by nearest centroid
     parts = topic_parts.parts_table(messages["message_id"].to_numpy(), part, part_sim, run_id)
     with store.connect() as con:
         execute(con, "BEGIN TRANSACTION")
@@ -274,7 +276,16 @@ def update_topics(
         store.upsert("topic_parts", parts, con=con)
         if events:
             store.upsert("topic_lineage", pd.DataFrame(events), con=con)
-        _save_history(store, con, history, run_id)
+        _save_weekly_counts(store, con, "topic_history", history, run_id)
+        execute(con, "DELETE FROM topic_counts")
+        ids = messages["message_id"].to_numpy()
+        _save_weekly_counts(
+            store,
+            con,
+            "topic_counts",
+            pd.DataFrame({"message_id": ids, "topic_id": counted})[counted >= 0],
+            run_id,
+        )
         execute(con, "COMMIT")
     applied = overrides.apply_overrides(store, run_id)
 
@@ -299,7 +310,7 @@ def update_topics(
         "fitted_messages": len(X) if mode == "refit" else fitted,
         "exact_vectors": int(exact.sum()),
         "outlier_share": round(float((final == OUTLIER).mean()), 4),
-        "parts": int(part.max() + 1) if len(part) else 0,
+        "parts": int(parts["part"].nunique()),
         "min_cluster_size": int(min_size),
         "new_theme_candidates": candidates,
     }
@@ -338,19 +349,19 @@ def _fit_history(
     return pd.concat(frames, ignore_index=True) if frames else empty
 
 
-def _save_history(store: Store, con: Any, members: pd.DataFrame, run_id: str) -> None:
-    """Weekly counts of ``members`` per topic into ``topic_history``, weeks cut as the weekly
-    statistics cut them (the store's time zone)."""
+def _save_weekly_counts(store: Store, con: Any, table: str, members: pd.DataFrame, run_id: str) -> None:
+    """Weekly counts of ``members`` (message id, topic id) per topic into ``table`` (``topic_history``
+    or ``topic_counts``), weeks cut as the weekly statistics cut them (the store's time zone)."""
     if members.empty:
         return
-    con.register("_history_members", members)
+    con.register("_weekly_members", members)
     rows = con.execute(
         f"SELECT h.topic_id, {MESSAGE_WEEK} AS week, CAST(count(*) AS INTEGER) AS messages "
-        "FROM _history_members h JOIN messages m USING (message_id) GROUP BY ALL"
+        "FROM _weekly_members h JOIN messages m USING (message_id) GROUP BY ALL"
     ).df()
-    con.unregister("_history_members")
+    con.unregister("_weekly_members")
     rows["run_id"] = run_id
-    store.upsert("topic_history", rows, con=con)
+    store.upsert(table, rows, con=con)
 
 
 def _live_geometry(live: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,11 @@
 Aggregation is DuckDB SQL; one row per topic and ISO week (Monday) from the topic's first week to the
 last week with data, zero weeks included, so a topic that goes quiet shows up instead of vanishing.
 
-Status rule (per topic and week), on customer-message counts:
+Status rule (per topic and week), on customer-message counts, every week counted under the topics as
+the last run left them (``topic_counts``: each message some topic holds to the nearest topic centroid;
+see ``pipeline.topic_counts``), so the baseline weeks and this week are counted by one rule, where the
+messages a topic holds were given to it by different rules over the weeks (``messages``, shown, is
+those; ``tested_messages`` the count the test used):
 - expected count (``expected``) = trailing 4-week mean of the topic, scaled by this week's volume
   relative to those weeks' (so a busy week does not make every topic "grow"), volume counted over
   the messages some topic explains: how many fall outside every topic is the model's doing (a
@@ -112,7 +116,7 @@ GROUP BY ALL
 """
 
 
-def _tests(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tests(frame: pd.DataFrame, count: str = "messages") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One-sided p-values (up, down) and the two-sided p of each row's count against its baseline weeks.
 
     The conditional test for two Poisson rates: if the rate per explained message did not change, this
@@ -123,7 +127,7 @@ def _tests(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Exact tails, not mid-p: on the held-out seeds 6 and 7, mid-p flagged the same events with 15
     false alarms against 10 (one scenario over the target of 3)."""
     has_base = frame["baseline"].notna().to_numpy()
-    n = frame["messages"].to_numpy(dtype=float)
+    n = frame[count].to_numpy(dtype=float)
     k = frame["baseline_weeks"].fillna(0).to_numpy(dtype=float)
     before = np.round(frame["baseline"].fillna(0).to_numpy(dtype=float) * k)  # the baseline weeks' total
     ratio = frame["volume_ratio"].fillna(1.0).to_numpy(dtype=float)
@@ -137,8 +141,8 @@ def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min
     """Status and p-value for all topics of one week (BH across the week's topics, and apart from
     them across their parts)."""
     has_base = frame["baseline"].notna()
-    n = frame["messages"].to_numpy()
-    p_up, p_down, p = _tests(frame)
+    n = frame["tested_messages"].to_numpy()
+    p_up, p_down, p = _tests(frame, "tested_messages")
     part_up, part_down, part_p = _tests(parts)
     # two families, each at FDR alpha: the parts never take power from the topics' own test
     q = false_discovery_control(p, method="bh") if len(p) else p
@@ -150,7 +154,8 @@ def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min
     status[down & (base >= min_volume)] = "declining"
     status[up & (n >= min_volume)] = "growing"
     status[up & (n >= min_volume) & (base < 1.0)] = "emerging"
-    status[(n == 0) & (frame["previous_messages"].fillna(0).to_numpy() == 0)] = "dormant"
+    quiet = (frame["messages"].to_numpy() == 0) & (frame["previous_messages"].fillna(0).to_numpy() == 0)
+    status[quiet] = "dormant"  # no message given to it, this week nor the last
     out = frame.copy()
     out["p_value"] = np.where(has_base, q, np.nan)
     out["expected"] = np.where(has_base, frame["baseline"] * frame["volume_ratio"], np.nan)
@@ -236,6 +241,28 @@ def _first_week_against_fit(
     return out.reset_index()
 
 
+def _tested_counts(recounted: pd.DataFrame, assigned: pd.DataFrame, merged_into: dict) -> pd.DataFrame:
+    """The weeks x topics counts the status test compares: the last run's count of every week under its
+    own topics (``topic_counts``, one rule for all weeks), or the assigned counts for a store whose
+    last run predates that table. Same weeks and topics as ``assigned``; a topic merged since that run
+    (a people's decision) is counted in the topic it now belongs to."""
+    if recounted.empty:
+        return assigned
+
+    def live(topic: int) -> int:
+        seen = set()
+        while topic in merged_into and topic not in seen and pd.notna(merged_into[topic]):
+            seen.add(topic)
+            topic = int(merged_into[topic])
+        return topic
+
+    recounted = recounted.assign(
+        week=pd.to_datetime(recounted["week"]).dt.date, topic_id=recounted["topic_id"].map(live)
+    )
+    counts = recounted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
+    return counts.reindex(index=assigned.index, columns=assigned.columns).fillna(0.0)
+
+
 def _weekly_counts(rows: pd.DataFrame, unit: str, all_weeks: list) -> pd.DataFrame:
     """Weeks x units matrix of message counts, every week, zeros where a unit had none."""
     counts = rows.pivot_table(index="week", columns=unit, values="messages", aggfunc="sum")
@@ -271,6 +298,8 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
             "WHERE tracked_from IS NOT NULL"
         ).df()
         fitted = con.execute("SELECT topic_id, week, messages FROM topic_history").df()
+        recounted = con.execute("SELECT topic_id, week, messages FROM topic_counts").df()
+        merged = con.execute("SELECT topic_id, merged_into FROM topics WHERE state = 'merged'").df()
     if frame.empty:
         return frame
     since = {
@@ -286,15 +315,21 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         frame["week_total"] > 0, frame["messages"] / frame["week_total"].clip(lower=1), 0.0
     )
     first = frame.groupby("topic_id")["week"].min()
-    counts = _weekly_counts(frame, "topic_id", all_weeks)
+    assigned = _weekly_counts(frame, "topic_id", all_weeks)
+    counts = _tested_counts(
+        recounted, assigned, dict(zip(merged["topic_id"], merged["merged_into"], strict=True))
+    )
     tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
     history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS)
+    history["previous_messages"] = _histories(assigned, tracked, explained, MIN_BASELINE_WEEKS)[
+        "previous_messages"
+    ].to_numpy()  # shown beside this week's assigned count, so counted the same way
     if len(fitted):
         fitted["week"] = pd.to_datetime(fitted["week"]).dt.date
         fitted = fitted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
         history = _first_week_against_fit(history, counts, since, explained, fitted)
     frame = frame.merge(
-        history.rename(columns={"unit": "topic_id"}).drop(columns="messages"), on=["topic_id", "week"]
+        history.rename(columns={"unit": "topic_id", "messages": "tested_messages"}), on=["topic_id", "week"]
     )
     frame["sentiment_change"] = frame["sentiment"] - frame.groupby("topic_id")["sentiment"].shift(1)
     prev = frame["previous_messages"]
@@ -309,7 +344,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         ignore_index=True,
     )
     exp = frame["expected"]
-    frame["change_vs_baseline"] = np.where(exp > 0, frame["messages"] / exp.where(exp > 0) - 1, np.nan)
+    frame["change_vs_baseline"] = np.where(exp > 0, frame["tested_messages"] / exp.where(exp > 0) - 1, np.nan)
     cols = [
         "week",
         "topic_id",
@@ -318,6 +353,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         "share",
         "previous_messages",
         "change",
+        "tested_messages",
         "baseline",
         "expected",
         "change_vs_baseline",
@@ -333,6 +369,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     ]
     out = frame[cols].sort_values(["week", "messages"], ascending=[True, False]).reset_index(drop=True)
     out["previous_messages"] = out["previous_messages"].astype("Int64")
+    out["tested_messages"] = out["tested_messages"].astype("Int64")
     return out
 
 

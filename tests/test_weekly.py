@@ -308,3 +308,56 @@ def test_kept_weeks_rescored_give_the_statuses_each_week_had(tmp_path, monkeypat
     monkeypatch.setattr(pipeline.weekly, "compute_weekly", lambda store: real(store).assign(status="stable"))
     never = rescore("banking77", 1, tmp_path)
     assert never["detected_in_its_week"] == 0 and never["false_alarms"] == 0
+
+
+def _topic_counts(counts: dict[int, list[int]]) -> pd.DataFrame:
+    """``topic_counts`` rows: messages per (topic, week) as a run's topics count them."""
+    return pd.DataFrame(
+        [
+            {"topic_id": t, "week": (MONDAY + timedelta(weeks=w)).date(), "messages": n, "run_id": "r"}
+            for t, per_week in counts.items()
+            for w, n in enumerate(per_week)
+        ]
+    )
+
+
+def test_the_status_compares_weeks_counted_under_the_current_topics(tmp_path):
+    """Topic 0 of a first fit held alarm and calendar requests; in week 5 calendar requests went to a
+    topic of their own (1), while the earlier weeks' stayed in topic 0. By the messages each holds,
+    topic 0 halves and topic 1 comes from nothing; counted under today's topics every week (each
+    message to its nearest centroid, ``topic_counts``), both are steady, which is what customers did.
+    The rows still show the messages each topic holds, and say what the test counted."""
+    store = _store_with_counts(tmp_path, {0: [40, 41, 39, 40, 20], 1: [0, 0, 0, 0, 20]})
+    last = (MONDAY + timedelta(weeks=4)).date()
+    by_assignment = compute_weekly(store).set_index(["topic_id", "week"])
+    assert by_assignment.loc[(0, last), "status"] == "declining"
+    assert by_assignment.loc[(1, last), "status"] == "emerging"
+    store.upsert("topic_counts", _topic_counts({0: [20, 20, 19, 21, 20], 1: [20, 21, 20, 19, 20]}))
+    table = compute_weekly(store).set_index(["topic_id", "week"])
+    assert table.loc[(0, last), "status"] == "stable" and table.loc[(1, last), "status"] == "stable"
+    assert table.loc[(0, last), "messages"] == 20 and table.loc[(0, last), "tested_messages"] == 20
+    assert table.loc[(0, MONDAY.date()), "messages"] == 40
+    assert table.loc[(0, MONDAY.date()), "tested_messages"] == 20
+    assert table.loc[(1, last), "baseline"] == pytest.approx((20 + 21 + 20 + 19) / 4)
+    assert table.loc[(0, last), "previous_messages"] == 40  # week over week: the messages it holds
+
+
+def test_a_change_counted_under_the_current_topics_is_still_flagged(tmp_path):
+    """The recount does not blunt the test: a request that stops is declining by the current topics'
+    count, and one that appears is emerging, whatever the messages were assigned by."""
+    store = _store_with_counts(tmp_path, {0: [30, 31, 29, 30, 30, 8], 2: [0, 0, 0, 0, 0, 25]})
+    store.upsert("topic_counts", _topic_counts({0: [30, 31, 29, 30, 30, 8], 2: [0, 0, 1, 0, 0, 25]}))
+    last = compute_weekly(store)
+    last = last[last.week == last.week.max()].set_index("topic_id")
+    assert last.loc[0, "status"] == "declining" and last.loc[2, "status"] == "emerging"
+
+
+def test_counts_of_a_topic_people_merged_since_the_run_go_to_the_topic_it_joined(tmp_path):
+    """A merge decided after the run moves the messages (assignments) at once; the run's counts of the
+    merged topic are added to the topic it joined, so that topic's test sees all of them."""
+    store = _store_with_counts(tmp_path, {0: [40, 40, 40, 40, 40, 40]})
+    store.upsert("topic_counts", _topic_counts({0: [30, 30, 30, 30, 30, 30], 7: [10, 10, 10, 10, 10, 10]}))
+    store.upsert("topics", pd.DataFrame([{"topic_id": 7, "state": "merged", "merged_into": 0, "label": "m"}]))
+    table = compute_weekly(store)
+    assert (table[table.topic_id == 0]["tested_messages"] == 40).all()
+    assert (table[table.topic_id == 0]["status"] == "stable").all()

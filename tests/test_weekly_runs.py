@@ -142,3 +142,27 @@ def test_every_run_cuts_its_larger_topics_into_parts_for_the_status_test(weeks):
     assert counts["parts"] == parts["part"].nunique() > 0
     assert parts.groupby("part")["topic_id"].nunique().max() == 1  # a part lies inside one topic
     assert (parts["topic_id"] >= 0).all()  # outliers are in no part
+
+
+def test_every_week_is_counted_under_the_last_runs_topics(weeks):
+    """The status test's counts (``topic_counts``): each week's messages that some topic holds, each
+    counted once, under a topic live after the last run (not the one people merged away); the weekly
+    rows carry them beside the messages each topic holds."""
+    from pipeline.store import MESSAGE_WEEK
+
+    s = weeks["store"]
+    counted = s.query("SELECT week, sum(messages) AS n FROM topic_counts GROUP BY week ORDER BY week")
+    held = s.query(
+        f"SELECT {MESSAGE_WEEK} AS week, count(*) AS n FROM assignments a JOIN messages m USING (message_id) "
+        "WHERE a.topic_id >= 0 GROUP BY ALL ORDER BY week"
+    )
+    assert counted["n"].tolist() == held["n"].tolist() and len(counted) == 4
+    live = s.query("SELECT topic_id FROM topics WHERE state <> 'merged' AND topic_id >= 0")["topic_id"]
+    assert s.query("SELECT DISTINCT topic_id FROM topic_counts")["topic_id"].isin(live).all()
+    assert weeks["merged"] not in set(s.query("SELECT topic_id FROM topic_counts")["topic_id"])
+    rows = s.query(
+        "SELECT w.messages, w.tested_messages, coalesce(c.messages, 0) AS counted FROM weekly_stats w "
+        "LEFT JOIN topic_counts c USING (topic_id, week) WHERE w.topic_id >= 0"
+    )
+    assert (rows["tested_messages"] == rows["counted"]).all()
+    assert (rows["tested_messages"] != rows["messages"]).any()  # a count of its own, not the assignments

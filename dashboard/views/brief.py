@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import to_html
+from pipeline.digest import tested_count, to_html
 from pipeline.queries import default_week
 
 
@@ -135,11 +135,13 @@ def _movers(week: str, table: pd.DataFrame) -> None:
                 test = (
                     f"one part of it (quoted below): {int(row['part_messages'])} messages vs "
                     f"{row['part_expected']:.1f} expected from the last 4 weeks (q = {row['p_value']:.3g}); "
-                    f"the whole topic {row['messages']} vs {row['expected']:.1f}"
+                    f"the whole topic {tested_count(row['messages'], row['tested_messages'])} vs "
+                    f"{row['expected']:.1f}"
                 )
             else:
                 test = (
-                    f"{row['messages']} messages vs {row['expected']:.1f} expected from the last 4 weeks "
+                    f"{tested_count(row['messages'], row['tested_messages'])} vs {row['expected']:.1f} "
+                    "expected from the last 4 weeks "
                     f"(q = {row['p_value']:.3g})"
                 )
             st.markdown(

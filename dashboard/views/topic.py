@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
+from pipeline.digest import tested_count
 from pipeline.overrides import OverrideError, record_decision
 from pipeline.store import StoreError
 
@@ -19,7 +20,13 @@ def _over_time(weekly: pd.DataFrame) -> alt.LayerChart:
     base = alt.Chart(weekly).encode(x=alt.X("week:O", title="week (Monday)", axis=alt.Axis(labelAngle=-40)))
     bars = base.mark_bar(color="#1f77b4", opacity=0.75).encode(
         y=alt.Y("messages:Q", title="customer messages"),
-        tooltip=["week", "messages", alt.Tooltip("expected:Q", format=".1f"), "status"],
+        tooltip=[
+            "week",
+            "messages",
+            alt.Tooltip("tested_messages:Q", title="as the current topics count it"),
+            alt.Tooltip("expected:Q", format=".1f"),
+            "status",
+        ],
     )
     line = base.mark_line(point=True, color=state.SENTIMENT_COLORS["negative"]).encode(
         y=alt.Y("sentiment:Q", title="mean sentiment", scale=alt.Scale(domain=[-1, 1])),
@@ -159,8 +166,8 @@ with state.store_errors_as_messages():
                 st.caption(
                     f"Week of {row['week']}: {row['status']} by one part of the topic, "
                     f"{int(row['part_messages'])} messages against {row['part_expected']:.1f} expected "
-                    f"(q = {row['p_value']:.2g}); the whole topic {int(row['messages'])} against "
-                    f"{row['expected']:.1f}."
+                    f"(q = {row['p_value']:.2g}); the whole topic "
+                    f"{tested_count(row['messages'], row['tested_messages'])} against {row['expected']:.1f}."
                 )
 
         st.subheader("Representative verbatims")
