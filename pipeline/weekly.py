@@ -57,6 +57,7 @@ BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 2  # one earlier week: the test allows it, but rescored it only added false alarms
 ALPHA = 0.05
 MIN_VOLUME = 5
+OUTLIERS = -1  # the outliers' row: assignments' topic -1
 _PART_COLUMNS = [
     "week", "topic_id", "part", "previous_messages", "baseline", "baseline_weeks", "volume_ratio", "messages",
     "typical",
@@ -260,7 +261,10 @@ def _tested_counts(recounted: pd.DataFrame, assigned: pd.DataFrame, merged_into:
         week=pd.to_datetime(recounted["week"]).dt.date, topic_id=recounted["topic_id"].map(live)
     )
     counts = recounted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
-    return counts.reindex(index=assigned.index, columns=assigned.columns).fillna(0.0)
+    counts = counts.reindex(index=assigned.index, columns=assigned.columns).fillna(0.0)
+    if OUTLIERS in assigned.columns:  # the recount leaves outliers where they are
+        counts[OUTLIERS] = assigned[OUTLIERS]
+    return counts
 
 
 def _weekly_counts(rows: pd.DataFrame, unit: str, all_weeks: list) -> pd.DataFrame:

@@ -361,3 +361,14 @@ def test_counts_of_a_topic_people_merged_since_the_run_go_to_the_topic_it_joined
     table = compute_weekly(store)
     assert (table[table.topic_id == 0]["tested_messages"] == 40).all()
     assert (table[table.topic_id == 0]["status"] == "stable").all()
+
+
+def test_the_outliers_row_keeps_its_own_count_under_the_recount(tmp_path):
+    """Outliers stay outliers when a run counts the weeks under its topics, so their row is tested on
+    the messages no topic holds, as before: a week where they pile up still shows."""
+    store = _store_with_counts(tmp_path, {0: [40, 41, 39, 40, 40], -1: [5, 6, 5, 4, 30]})
+    store.upsert("topic_counts", _topic_counts({0: [40, 41, 39, 40, 40]}))
+    table = compute_weekly(store)
+    outliers = table[table.topic_id == -1].sort_values("week")
+    assert outliers["tested_messages"].tolist() == [5, 6, 5, 4, 30]
+    assert outliers["status"].iloc[-1] == "growing"
