@@ -17,7 +17,8 @@ those; ``tested_messages`` the count the test used):
   Poisson rates (this week's count against the baseline weeks' total, binomial given their sum and
   the volumes), which counts the baseline as the estimate it is, a few weekly draws, where a
   Poisson test against the baseline mean would take it as the true rate and over-alarm; with the
-  Benjamini-Hochberg false discovery rate controlled at ``alpha`` across the week's topics;
+  Benjamini-Hochberg false discovery rate controlled at ``alpha`` across the week's topics (the
+  outliers' row, no topic, is tested on its own);
 - ``emerging``: significantly up, at least ``min_volume`` messages, and near-absent before
   (trailing mean < 1 message a week); ``growing``: significantly up and at least ``min_volume``;
   ``declining``: significantly down from a baseline of at least ``min_volume``;
@@ -145,8 +146,13 @@ def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min
     n = frame["tested_messages"].to_numpy()
     p_up, p_down, p = _tests(frame, "tested_messages")
     part_up, part_down, part_p = _tests(parts)
-    # two families, each at FDR alpha: the parts never take power from the topics' own test
-    q = false_discovery_control(p, method="bh") if len(p) else p
+    # two families, each at FDR alpha: the parts never take power from the topics' own test. The
+    # outliers' row is no topic: how many messages no topic explains moves with the model (a re-fit
+    # can leave a quarter of a week out), and in the topics' family its ever-small p would lower every
+    # topic's bar; it is tested on its own
+    topics = frame["topic_id"].to_numpy() != OUTLIERS
+    q = p.copy()
+    q[topics] = false_discovery_control(p[topics], method="bh") if topics.any() else p[topics]
     part_q = false_discovery_control(part_p, method="bh") if len(part_p) else part_p
     up = (q < alpha) & (p_up < p_down)
     down = (q < alpha) & (p_down < p_up)
