@@ -115,7 +115,14 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
     path, tmp = weeks["path"], weeks["tmp"]
     _voc("export", "weekly", "--store", str(path), "--out", str(tmp / "weekly.csv"))
     weekly = pd.read_csv(tmp / "weekly.csv")
-    assert {"status", "expected", "change_vs_baseline", "sentiment_change", "channels"} <= set(weekly.columns)
+    assert {
+        "status",
+        "expected",
+        "tested_messages",
+        "change_vs_baseline",
+        "sentiment_change",
+        "channels",
+    } <= set(weekly.columns)
     assert set(weekly["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
     assert any(json.loads(c) for c in weekly["channels"].dropna())  # {"webchat": 3, ...}
     _voc("digest", "--store", str(path), "--out", str(tmp / "brief.md"), "--html", str(tmp / "brief.html"))
