@@ -7,6 +7,15 @@ Why these choices (measured in bench/topics.py, see README):
   gives 692 topics on 21k Bitext messages with 27 intents) while still separating close intents.
 - HDBSCAN finds how many topics there are and where; one KMeans pass in the UMAP space, seeded with
   HDBSCAN's centroids, then redraws the borders between them (ARI +0.03 to +0.09 on the sets).
+- No topic of one fit holds more than ``max_cluster_share`` (a third) of what it clusters: where its
+  excess-of-mass selection picks a bigger cluster, HDBSCAN selects again with clusters capped at that
+  size (its children are taken instead). Excess of mass can pick a node near the root of the tree:
+  MASSIVE-fr seed 10's first week (258 messages, 24 intents) came out as 2 topics (NMI 0.09 against
+  the intents; capped: 16 topics, 0.68), and the topic identities kept every later week in those 2.
+  Over the first weeks of 30 benchmark scenarios the cap acts on 2 (the other: MASSIVE-en seed 6,
+  9 -> 15 topics, NMI 0.65 -> 0.76) and leaves 28 as they were; ``leaf`` selection instead changes all
+  of them (more topics, up to 17% outliers on MASSIVE-en). A topic that big would be too coarse to act
+  on anyway; the theme layer still groups what it held.
 - An HDBSCAN outlier joins its refined topic only if its embedding is close to that topic's centroid
   (cosine ≥ ``reassign_threshold``); the rest stay -1 as true noise, and their share is reported.
 - Labels: c-TF-IDF over spaCy content lemmas of the messages nearest each centroid, up to ``label_docs``
@@ -113,6 +122,7 @@ class TopicModel:
         label_budget: int = 2000,
         spacy_models: dict[str, str] | None = None,
         seed: int = 42,
+        max_cluster_share: float | None = 1 / 3,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.n_components = n_components
@@ -125,6 +135,7 @@ class TopicModel:
         self.label_budget = label_budget
         self.spacy_models = spacy_models
         self.seed = seed
+        self.max_cluster_share = max_cluster_share
 
     def params_for(self, n: int) -> TopicParams:
         """Parameters scaled to ``n`` messages unless set explicitly."""
@@ -142,6 +153,7 @@ class TopicModel:
         n = len(X)
         params = self.params_for(n)
         self.params_ = params
+        self.capped_ = False
         if n < 2 * params.min_cluster_size:
             return np.full(n, OUTLIER), np.zeros(n)
         import umap
@@ -164,10 +176,8 @@ class TopicModel:
                 n_jobs=1,  # random_state forces one thread anyway; saying so silences UMAP's warning
                 precomputed_knn=knn,
             ).fit_transform(X)
-        clusterer = hdbscan.HDBSCAN(
-            min_cluster_size=params.min_cluster_size, min_samples=params.min_samples, metric="euclidean"
-        )
-        found = clusterer.fit_predict(reduced).astype(int)
+        clusterer = self._hdbscan(reduced, params)
+        found = clusterer.labels_.astype(int)
         strength = np.asarray(clusterer.probabilities_, dtype=float)
         topics = sorted(set(found) - {OUTLIER})
         if len(topics) < 2:
@@ -183,6 +193,22 @@ class TopicModel:
             labels[np.flatnonzero(noise)[sims < self.reassign_threshold]] = OUTLIER
             strength[noise] = np.where(sims >= self.reassign_threshold, sims, 0.0)
         return labels, strength
+
+    def _hdbscan(self, reduced: np.ndarray, params: TopicParams) -> hdbscan.HDBSCAN:
+        """HDBSCAN's excess-of-mass clusters, selected again with a size cap where one of them holds
+        more than ``max_cluster_share`` of the rows (``capped_`` says whether it was)."""
+        kwargs = {"min_cluster_size": params.min_cluster_size, "min_samples": params.min_samples}
+        clusterer = hdbscan.HDBSCAN(metric="euclidean", **kwargs).fit(reduced)
+        self.capped_ = False
+        if not self.max_cluster_share:
+            return clusterer
+        cap = max(int(len(reduced) * self.max_cluster_share), params.min_cluster_size)
+        found = clusterer.labels_
+        if (found >= 0).any() and np.bincount(found[found >= 0]).max() > cap:
+            capped = hdbscan.HDBSCAN(metric="euclidean", max_cluster_size=cap, **kwargs).fit(reduced)
+            if len(set(capped.labels_) - {OUTLIER}) > len(set(found) - {OUTLIER}):
+                clusterer, self.capped_ = capped, True
+        return clusterer
 
     @staticmethod
     def _ordered(labels: np.ndarray) -> np.ndarray:
@@ -466,6 +492,7 @@ class TopicModel:
                     "label_budget",
                     "spacy_models",
                     "seed",
+                    "max_cluster_share",
                 )
             },
             "topics": [

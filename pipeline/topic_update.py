@@ -177,10 +177,12 @@ def update_topics(
         mode, reason = ("refit", report.reason) if report.refit else ("assign", report.reason)
 
     matching = Matching()
+    capped = False  # whether the re-fit's clusters were capped (models.topic_model: max_cluster_share)
     if mode == "refit":
         texts, languages = _texts(store, messages["message_id"]), messages["language"].fillna("xx").tolist()
         sample = None if exact.all() else np.flatnonzero(exact)  # fast mode: fit on the exact vectors
         tm = model.fit(X, texts, languages, sample=sample)
+        capped = tm.capped_
         matching = match_clusters(
             old, tm.labels_, tm.topic_ids_, tm.centroids_, live, highest, tm.params_.min_cluster_size,
             curated=overrides.merge_targets(store),
@@ -312,6 +314,7 @@ def update_topics(
         "outlier_share": round(float((final == OUTLIER).mean()), 4),
         "parts": int(parts["part"].nunique()),
         "min_cluster_size": int(min_size),
+        "fit_capped": bool(capped),
         "new_theme_candidates": candidates,
     }
 
