@@ -11,11 +11,11 @@ Why these choices (measured in bench/topics.py, see README):
   excess-of-mass selection picks a bigger cluster, HDBSCAN selects again with clusters capped at that
   size (its children are taken instead). Excess of mass can pick a node near the root of the tree:
   MASSIVE-fr seed 10's first week (258 messages, 24 intents) came out as 2 topics (NMI 0.09 against
-  the intents; capped: 16 topics, 0.68), and the topic identities kept every later week in those 2.
+  the intents; capped: 14 topics, 0.69), and the topic identities kept every later week in those 2.
   Over the first weeks of 30 benchmark scenarios the cap acts on 2 (the other: MASSIVE-en seed 6,
-  9 -> 15 topics, NMI 0.65 -> 0.76) and leaves 28 as they were; ``leaf`` selection instead changes all
-  of them (more topics, up to 17% outliers on MASSIVE-en). A topic that big would be too coarse to act
-  on anyway; the theme layer still groups what it held.
+  9 -> 10 topics, NMI 0.65 -> 0.71) and leaves 28 as they were; ``leaf`` selection instead changed
+  nearly all of them (more topics, up to 17% outliers on MASSIVE-en). A topic that big would be too
+  coarse to act on anyway; the theme layer still groups what it held.
 - An HDBSCAN outlier joins its refined topic only if its embedding is close to that topic's centroid
   (cosine ≥ ``reassign_threshold``); the rest stay -1 as true noise, and their share is reported.
 - Labels: c-TF-IDF over spaCy content lemmas of the messages nearest each centroid, up to ``label_docs``
