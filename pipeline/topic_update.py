@@ -425,6 +425,10 @@ def _new_themes(
         seed=model.seed,
         spacy_models=model.spacy_models,
         reassign_threshold=model.reassign_threshold,
+        # uncapped: its clusters are candidates, each judged against the known topics, not topics; a
+        # big one is a blob of the known (cut, it would make more candidates), and the cap was measured
+        # on the topic fits only (on MASSIVE-fr it would act on some weeks' new messages)
+        max_cluster_share=None,
     ).fit_clusters(X[idx])  # described (labels, keywords: spaCy) only if a new theme is found below
     known = topic_geometry(X, np.where(new, OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
