@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import normalize
 
-from models.topic_model import OUTLIER
+from models.topic_model import OUTLIER, nearest_topic
 
 CHUNK = 65_536  # rows per similarity block: 65k x 2,000 topics in float32 is 0.5 GB
 
@@ -47,8 +47,7 @@ def nearest_live(X: np.ndarray, labels: np.ndarray, ids: np.ndarray, centroids: 
     rows = np.flatnonzero(labels >= 0)
     if len(ids) == 0 or len(rows) == 0:
         return counted
-    C = centroids.astype(X.dtype, copy=False)
     for start in range(0, len(rows), CHUNK):
         block = rows[start : start + CHUNK]
-        counted[block] = ids[(X[block] @ C.T).argmax(axis=1)]
+        counted[block] = nearest_topic(X[block], ids, centroids, -np.inf)[0]  # no bar: nearest wins
     return counted

@@ -58,7 +58,7 @@ BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 2  # one earlier week: the test allows it, but rescored it only added false alarms
 ALPHA = 0.05
 MIN_VOLUME = 5
-OUTLIERS = -1  # the outliers' row: assignments' topic -1
+OUTLIERS = -1  # the outliers' row (models.topic_model.OUTLIER, not imported: it loads hdbscan)
 _PART_COLUMNS = [
     "week", "topic_id", "part", "previous_messages", "baseline", "baseline_weeks", "volume_ratio", "messages",
     "typical",
@@ -192,14 +192,19 @@ def _status_for_week(frame: pd.DataFrame, parts: pd.DataFrame, alpha: float, min
     return out
 
 
-def _histories(counts: pd.DataFrame, since: list, explained: pd.Series, min_weeks: int) -> pd.DataFrame:
+def _histories(
+    counts: pd.DataFrame, since: list, explained: pd.Series, min_weeks: int, shown: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Each unit's (topic's or part's) count, previous week's count, trailing baseline and volume
     ratio in every week, from a weeks x units matrix of counts (zeros where a unit had none, so weeks
     before it existed count as zero in its baseline); weeks before a unit's ``since`` week are
     reconstructed, not observed, and give no baseline. One matrix: a million-message store has
-    thousands of topics and tens of thousands of parts."""
+    thousands of topics and tens of thousands of parts. ``shown``: the counts the previous week's is
+    taken from where they are not the tested ones (same weeks and units)."""
     weeks = np.asarray(counts.index, dtype=object)
-    counts = counts.mask(weeks[:, None] < np.asarray(since, dtype=object)[None, :])
+    before = weeks[:, None] < np.asarray(since, dtype=object)[None, :]
+    counts = counts.mask(before)
+    shown = counts if shown is None else shown.mask(before)
     volume = pd.DataFrame(
         np.where(counts.notna(), explained.reindex(counts.index).to_numpy()[:, None], np.nan),
         index=counts.index,
@@ -215,7 +220,7 @@ def _histories(counts: pd.DataFrame, since: list, explained: pd.Series, min_week
             "week": np.repeat(weeks, counts.shape[1]),
             "unit": np.tile(counts.columns.to_numpy(), len(weeks)),
             "messages": counts.to_numpy().ravel(),
-            "previous_messages": counts.shift(1).to_numpy().ravel(),
+            "previous_messages": shown.shift(1).to_numpy().ravel(),
             "baseline": base.to_numpy().ravel(),
             "baseline_weeks": base_weeks.to_numpy().ravel(),
             "volume_ratio": np.nan_to_num(ratio.to_numpy().ravel(), nan=1.0),
@@ -330,10 +335,8 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         recounted, assigned, dict(zip(merged["topic_id"], merged["merged_into"], strict=True))
     )
     tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
-    history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS)
-    history["previous_messages"] = _histories(assigned, tracked, explained, MIN_BASELINE_WEEKS)[
-        "previous_messages"
-    ].to_numpy()  # shown beside this week's assigned count, so counted the same way
+    # the previous week's count is shown beside this week's assigned count, so it is counted alike
+    history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS, shown=assigned)
     if len(fitted):
         fitted["week"] = pd.to_datetime(fitted["week"]).dt.date
         fitted = fitted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
