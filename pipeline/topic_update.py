@@ -28,7 +28,7 @@ from pipeline.topic_identity import (
     resolve_assignments,
 )
 
-REFERENCE_SAMPLE = 50_000  # earlier messages the "seen before?" test and the drift baseline read, at most
+REFERENCE_SAMPLE = 50_000  # earlier messages the drift baseline reads, at most
 DORMANT_AFTER_DAYS = 14  # no message for two weeks before the newest one: the topic has gone quiet
 FLOOR_QUANTILE = 0.10
 
@@ -445,26 +445,24 @@ def _new_themes(
         to_cand[start : start + 65_536] = block @ cand_c.T
     budget = MAX_CHURN * float((old >= 0).sum()) - float(((final != old) & (old >= 0)).sum())
     mapping, events, fresh, kinds, log = {}, [], highest + 1, {}, []
-    # each new message's most similar earlier message: recurring themes have close ones, new ones not
-    # (against a fixed sample of at most REFERENCE_SAMPLE earlier messages, in blocks: bounded memory)
-    nn_earlier = np.zeros(len(X))
-    reference = _at_most(np.flatnonzero(~new & exact), REFERENCE_SAMPLE, model.seed)
-    reference_t = X[reference].T
-    for start in range(0, len(idx), 512):
-        chunk = idx[start : start + 512]
-        nn_earlier[chunk] = (X[chunk] @ reference_t).max(axis=1)
+    new_to_cand = X[idx] @ cand_c.T  # this run's (sampled) new messages against each candidate
+    earlier_exact = exact[earlier_idx]  # in fast mode, the earlier messages of the same sample
     for j, (t, members) in enumerate(zip(week.topic_ids_, clusters, strict=True)):
+        area = novelty.region(
+            new_to_cand[week.labels_ == t, j], new_to_cand[:, j], to_cand[earlier_exact, j], earlier_weeks
+        )
         verdict = novelty.check(
-            X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold,
-            nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), bar,
+            X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold, area,
+            len(week.topic_ids_), group, bar,
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
         if verdict.novel:
             kinds[fresh] = "novel"
             detail = (
-                f"new theme in this run's messages (nearest topic {verdict.nearest_topic_similarity:.2f}, "
-                f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it)"
+                f"new theme in this run's messages ({verdict.region.now} messages like it now against "
+                f"{verdict.region.before_per_week:.1f} a week before, p={verdict.region.p_up:.1g}; nearest "
+                f"topic {verdict.nearest_topic_similarity:.2f})"
             )
             event = _event(run_id, "created", fresh, None, len(members), detail)
         elif verdict.distinct and len(joiners) <= budget:
@@ -483,8 +481,11 @@ def _new_themes(
         mapping[int(t)] = fresh
         final[members] = fresh
         prob[members] = week.probabilities_[week.labels_ == t]
-        moved = earlier_idx[verdict.joins]
-        final[moved] = fresh
+        # a new theme takes, of the earlier messages nearer it than their topic, only those in its region
+        # (under one a week, as its test found): it may sit beside a known topic, whose messages at the
+        # border are not its past
+        region_only = to_cand[:, j] >= verdict.region.radius if verdict.novel else True
+        final[earlier_idx[verdict.joins & region_only]] = fresh
         events.append(event)
         known_c = np.vstack([known_c, cand_c[j]])
         best = np.maximum(best, to_cand[:, j])
@@ -542,7 +543,9 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
         "messages": len(members),
         "nearest_topic_similarity": round(verdict.nearest_topic_similarity, 3),
         "earlier_per_week": round(verdict.earlier_per_week, 2),
-        "p_seen_before": float(f"{verdict.p_seen:.3g}"),
+        "region_messages": verdict.region.now,
+        "region_earlier_per_week": round(verdict.region.before_per_week, 2),
+        "p_new": float(f"{verdict.region.p_up:.3g}"),
         "decision": decision,
     }
 
