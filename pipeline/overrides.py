@@ -124,6 +124,7 @@ def _apply_merge(con, d, run_id: str) -> None:
     if target == topic:
         return
     moved = execute(con, "UPDATE assignments SET topic_id = ? WHERE topic_id = ?", [target, topic])[0][0]
+    _move_counts(con, topic, target, run_id)
     execute(
         con,
         "UPDATE topics SET state = 'merged', merged_into = ?, size = 0 WHERE topic_id = ?",
@@ -149,6 +150,24 @@ def _apply_merge(con, d, run_id: str) -> None:
                 datetime.now(UTC),
             ],
         )
+
+
+def _move_counts(con, topic: int, target: int, run_id: str) -> None:
+    """Add the last run's weekly counts of ``topic`` (``topic_counts``) to ``target``'s, so the status
+    test of the topic it joined sees them until the next run counts the weeks anew. Read, summed and
+    written back as plain statements: the same on a DuckDB file and an attached PostgreSQL schema."""
+    rows = execute(
+        con,
+        "SELECT week, sum(messages) FROM topic_counts WHERE topic_id IN (?, ?) GROUP BY week ORDER BY week",
+        [topic, target],
+    )
+    if not rows:
+        return
+    execute(con, "DELETE FROM topic_counts WHERE topic_id IN (?, ?)", [topic, target])
+    con.executemany(
+        "INSERT INTO topic_counts (topic_id, week, messages, run_id) VALUES (?, ?, ?, ?)",
+        [[target, week, int(n), run_id] for week, n in rows],
+    )
 
 
 def merge_targets(store: Store) -> frozenset[int]:

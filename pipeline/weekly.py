@@ -253,24 +253,14 @@ def _first_week_against_fit(
     return out.reset_index()
 
 
-def _tested_counts(recounted: pd.DataFrame, assigned: pd.DataFrame, merged_into: dict) -> pd.DataFrame:
+def _tested_counts(recounted: pd.DataFrame, assigned: pd.DataFrame) -> pd.DataFrame:
     """The weeks x topics counts the status test compares: the last run's count of every week under its
-    own topics (``topic_counts``, one rule for all weeks), or the assigned counts for a store whose
-    last run predates that table. Same weeks and topics as ``assigned``; a topic merged since that run
-    (a people's decision) is counted in the topic it now belongs to."""
+    own topics (``topic_counts``, one rule for all weeks; a merge people decide since moves its rows,
+    see ``pipeline.overrides``), or the assigned counts for a store whose last run predates that table.
+    Same weeks and topics as ``assigned``."""
     if recounted.empty:
         return assigned
-
-    def live(topic: int) -> int:
-        seen = set()
-        while topic in merged_into and topic not in seen and pd.notna(merged_into[topic]):
-            seen.add(topic)
-            topic = int(merged_into[topic])
-        return topic
-
-    recounted = recounted.assign(
-        week=pd.to_datetime(recounted["week"]).dt.date, topic_id=recounted["topic_id"].map(live)
-    )
+    recounted = recounted.assign(week=pd.to_datetime(recounted["week"]).dt.date)
     counts = recounted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
     counts = counts.reindex(index=assigned.index, columns=assigned.columns).fillna(0.0)
     if OUTLIERS in assigned.columns:  # the recount leaves outliers where they are
@@ -314,7 +304,6 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
         ).df()
         fitted = con.execute("SELECT topic_id, week, messages FROM topic_history").df()
         recounted = con.execute("SELECT topic_id, week, messages FROM topic_counts").df()
-        merged = con.execute("SELECT topic_id, merged_into FROM topics WHERE state = 'merged'").df()
     if frame.empty:
         return frame
     since = {
@@ -331,9 +320,7 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     )
     first = frame.groupby("topic_id")["week"].min()
     assigned = _weekly_counts(frame, "topic_id", all_weeks)
-    counts = _tested_counts(
-        recounted, assigned, dict(zip(merged["topic_id"], merged["merged_into"], strict=True))
-    )
+    counts = _tested_counts(recounted, assigned)
     tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
     # the previous week's count is shown beside this week's assigned count, so it is counted alike
     history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS, shown=assigned)

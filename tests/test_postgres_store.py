@@ -91,6 +91,15 @@ def test_incremental_run_and_taxonomy_decisions_on_postgres(both_stores, runtime
     voc(["digest", "--store", location, "--week", "2026-10-26", "--out", str(brief)], runtime_env)
     assert brief.read_text().startswith("# Voice of the customer: week of 2026-10-26")
 
+    # a merge moves the run's weekly counts with the messages (read, summed and written back there)
+    sizes = store.query("SELECT topic_id FROM topics WHERE topic_id >= 0 AND state = 'active' ORDER BY size")
+    small, into = (int(t) for t in sizes["topic_id"].iloc[:2])
+    total = "SELECT coalesce(sum(messages), 0) AS n FROM topic_counts WHERE topic_id IN (?, ?)"
+    before_merge = int(store.query(total, [small, into])["n"][0])
+    voc(["topics", "merge", str(small), str(into), "--store", location, "--by", "cco"], runtime_env)
+    assert store.query("SELECT count(*) AS n FROM topic_counts WHERE topic_id = ?", [small])["n"][0] == 0
+    assert int(store.query(total, [small, into])["n"][0]) == before_merge > 0
+
 
 def test_dashboard_explains_an_unreachable_postgres_store(monkeypatch):
     """A database server that is down is a message on every page, never a traceback or a password."""

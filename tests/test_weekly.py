@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from pipeline import overrides
 from pipeline.store import Store
 from pipeline.weekly import compute_weekly
 
@@ -353,14 +354,25 @@ def test_a_change_counted_under_the_current_topics_is_still_flagged(tmp_path):
 
 
 def test_counts_of_a_topic_people_merged_since_the_run_go_to_the_topic_it_joined(tmp_path):
-    """A merge decided after the run moves the messages (assignments) at once; the run's counts of the
-    merged topic are added to the topic it joined, so that topic's test sees all of them."""
-    store = _store_with_counts(tmp_path, {0: [40, 40, 40, 40, 40, 40]})
-    store.upsert("topic_counts", _topic_counts({0: [30, 30, 30, 30, 30, 30], 7: [10, 10, 10, 10, 10, 10]}))
-    store.upsert("topics", pd.DataFrame([{"topic_id": 7, "state": "merged", "merged_into": 0, "label": "m"}]))
+    """A merge decided after the run moves the messages (assignments) at once, and the run's counts of
+    the merged topic with them, so the test of the topic it joined sees all of them; a second merge
+    carries them on."""
+    store = _store_with_counts(tmp_path, {0: [30] * 6, 7: [10] * 6, 3: [5] * 6})
+    store.upsert("topic_counts", _topic_counts({0: [30] * 6, 7: [10] * 6, 3: [5] * 6}))
+    store.upsert(
+        "topics", pd.DataFrame([{"topic_id": t, "state": "active", "label": f"t{t}"} for t in (0, 3, 7)])
+    )
+    overrides.record_decision(store, "merge", 7, target=0, decided_by="cco")
     table = compute_weekly(store)
     assert (table[table.topic_id == 0]["tested_messages"] == 40).all()
     assert (table[table.topic_id == 0]["status"] == "stable").all()
+    assert 7 not in set(table["topic_id"])
+    overrides.record_decision(store, "merge", 0, target=3, decided_by="cco")
+    table = compute_weekly(store)
+    assert (table[table.topic_id == 3]["tested_messages"] == 45).all()
+    assert store.query("SELECT DISTINCT topic_id FROM topic_counts")["topic_id"].tolist() == [3]
+    overrides.apply_overrides(store, "again")  # re-applied after every run: nothing moves twice
+    assert (compute_weekly(store).query("topic_id == 3")["tested_messages"] == 45).all()
 
 
 def test_the_outliers_row_keeps_its_own_count_under_the_recount(tmp_path):
