@@ -5,16 +5,24 @@ this week with a dozen messages would be swallowed by its neighbours. Instead, e
 new messages alone, at their own scale, and judges each cluster by its *region*: the messages, this
 run's and earlier ones, at least as similar to the cluster's centroid as its median member is.
 
-- It is *new* when the weekly status rule would call its region emerging: near-absent before (fewer
-  than one earlier message a week in the region), at least the smallest theme worth a topic now
-  (``min_group``), and more than the earlier weeks' rate predicts (the conditional test for two
-  Poisson rates the status rule uses, Bonferroni-corrected over the run's clusters at ``ALPHA``).
-  Its messages then belong to a new topic, which the weekly statistics flag as emerging. The region
-  answers "was this asked before" directly: a recurring theme has its earlier weeks' paraphrases in
-  it, whatever topic holds them, and a new one has none even when it sits near an old topic (MASSIVE
-  "set a calendar event" beside "calendar query", at a centroid cosine of 0.58 where known topics
-  are 0.45 from their nearest). A sibling whose neighbour's messages fill its region (Banking77
-  "lost or stolen phone" beside "lost or stolen card") is not told apart this way.
+- It is *new* when nothing like it was asked before, by two tests that fail differently, each
+  Bonferroni-corrected over the run's clusters at ``ALPHA``:
+  - its region is one the weekly status rule would call emerging: near-absent before (fewer than
+    one earlier message a week in it), at least the smallest theme worth a topic now
+    (``min_group``), and more than the earlier weeks' rate predicts (the status rule's conditional
+    test for two Poisson rates). This asks the question directly, wherever the earlier paraphrases
+    sit (in a topic or in the outliers), so a new request may sit near an old topic (MASSIVE
+    "set a calendar event" beside "calendar query", at a centroid cosine of 0.58 where known
+    topics are 0.45 from their nearest). But the region is drawn around a cluster chosen for being
+    dense this week: a tight bunch of near-identical wordings of a steady request passes it too;
+  - its messages are farther from every earlier message than the run's other new messages are
+    (their similarity to their nearest earlier message, one-sided Mann-Whitney): such a bunch has
+    its earlier wordings close by. Alone, this test is fooled by requests that are sparse in the
+    embedding (in runs it made new topics of steady requests; it used to be paired with
+    distinctness, which kept out new requests beside old topics).
+  Its messages then belong to a new topic, which the weekly statistics flag as emerging; of the
+  earlier messages it takes only its region's few. A sibling whose neighbour's messages fill its
+  region (Banking77 "lost or stolen phone" beside "lost or stolen card") is not told apart.
 - Otherwise, if it is *distinct* (its centroid's cosine to every known topic's is under the bar the
   known topics set themselves, ``distinct_bar``: the median over known topics of their similarity to
   their nearest other topic; a raw number cannot serve every encoder: MiniLM puts Banking77's
@@ -29,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, mannwhitneyu
 
 from pipeline.topic_identity import CENTROID_MATCH
 
@@ -55,6 +63,7 @@ class NoveltyCheck:
     earlier_per_week: float
     joins: np.ndarray  # mask over the earlier messages that would have joined it
     region: Region
+    p_seen: float
 
 
 def earlier_best(earlier: np.ndarray, known_centroids: np.ndarray) -> np.ndarray:
@@ -107,6 +116,8 @@ def check(
     earlier_weeks: int,
     threshold: float,
     area: Region,
+    member_nn: np.ndarray,
+    other_nn: np.ndarray,
     n_candidates: int,
     min_size: int,
     bar: float = CENTROID_MATCH,
@@ -115,15 +126,19 @@ def check(
 
     ``to_candidate``: each earlier message's similarity to the cluster's centroid (computed by the
     caller in one pass for all candidates: at a million messages, a pass per candidate is the cost);
-    ``area``: its region (``region``)."""
+    ``area``: its region (``region``); ``member_nn``, ``other_nn``: the similarity of the cluster's and
+    of the run's other new messages to their nearest earlier message."""
     centroid = members.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     nearest = float((known_centroids @ centroid).max()) if len(known_centroids) else 0.0
     joined = joins(to_candidate, earlier_best_sim, threshold)
+    level = ALPHA / max(n_candidates, 1)
+    p_seen = unseen_p(member_nn, other_nn)
     novel = (
         area.before_per_week < NEAR_ABSENT_PER_WEEK
         and area.now >= min_size
-        and area.p_up < ALPHA / max(n_candidates, 1)
+        and area.p_up < level
+        and p_seen < level
     )
     return NoveltyCheck(
         distinct=nearest < bar,
@@ -132,7 +147,16 @@ def check(
         earlier_per_week=int(joined.sum()) / max(earlier_weeks, 1),
         joins=joined,
         region=area,
+        p_seen=p_seen,
     )
+
+
+def unseen_p(member_nn: np.ndarray, other_nn: np.ndarray) -> float:
+    """One-sided Mann-Whitney p that the cluster's messages are farther from every earlier message
+    (their nearest earlier neighbour less similar) than the run's other new messages are."""
+    if len(member_nn) < 3 or len(other_nn) < 3:
+        return 1.0
+    return float(mannwhitneyu(member_nn, other_nn, alternative="less").pvalue)
 
 
 def min_group(n_new: int) -> int:

@@ -28,7 +28,7 @@ from pipeline.topic_identity import (
     resolve_assignments,
 )
 
-REFERENCE_SAMPLE = 50_000  # earlier messages the drift baseline reads, at most
+REFERENCE_SAMPLE = 50_000  # earlier messages the "seen before?" test and the drift baseline read, at most
 DORMANT_AFTER_DAYS = 14  # no message for two weeks before the newest one: the topic has gone quiet
 FLOOR_QUANTILE = 0.10
 
@@ -445,6 +445,14 @@ def _new_themes(
         to_cand[start : start + 65_536] = block @ cand_c.T
     budget = MAX_CHURN * float((old >= 0).sum()) - float(((final != old) & (old >= 0)).sum())
     mapping, events, fresh, kinds, log = {}, [], highest + 1, {}, []
+    # each new message's most similar earlier message: recurring themes have close ones, new ones not
+    # (against a fixed sample of at most REFERENCE_SAMPLE earlier messages, in blocks: bounded memory)
+    nn_earlier = np.zeros(len(X))
+    reference = _at_most(np.flatnonzero(~new & exact), REFERENCE_SAMPLE, model.seed)
+    reference_t = X[reference].T
+    for start in range(0, len(idx), 512):
+        chunk = idx[start : start + 512]
+        nn_earlier[chunk] = (X[chunk] @ reference_t).max(axis=1)
     new_to_cand = X[idx] @ cand_c.T  # this run's (sampled) new messages against each candidate
     earlier_exact = exact[earlier_idx]  # in fast mode, the earlier messages of the same sample
     for j, (t, members) in enumerate(zip(week.topic_ids_, clusters, strict=True)):
@@ -453,7 +461,7 @@ def _new_themes(
         )
         verdict = novelty.check(
             X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold, area,
-            len(week.topic_ids_), group, bar,
+            nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), group, bar,
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
@@ -543,6 +551,7 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
         "messages": len(members),
         "nearest_topic_similarity": round(verdict.nearest_topic_similarity, 3),
         "earlier_per_week": round(verdict.earlier_per_week, 2),
+        "p_seen_before": float(f"{verdict.p_seen:.3g}"),
         "region_messages": verdict.region.now,
         "region_earlier_per_week": round(verdict.region.before_per_week, 2),
         "p_new": float(f"{verdict.region.p_up:.3g}"),

@@ -20,7 +20,21 @@ def _judge(members, earlier, known, others, weeks=4, n_candidates=3, min_size=5,
     c = _centroid(members)
     area = novelty.region(members @ c, np.vstack([members, others]) @ c, earlier @ c, weeks)
     best = novelty.earlier_best(earlier, known)
-    return novelty.check(members, known, earlier @ c, best, weeks, 0.55, area, n_candidates, min_size, bar)
+    nn = lambda m: (m @ earlier.T).max(axis=1)  # noqa: E731
+    return novelty.check(
+        members,
+        known,
+        earlier @ c,
+        best,
+        weeks,
+        0.55,
+        area,
+        nn(members),
+        nn(others),
+        n_candidates,
+        min_size,
+        bar,
+    )
 
 
 def test_a_cluster_unlike_anything_before_is_a_new_theme():
@@ -32,7 +46,7 @@ def test_a_cluster_unlike_anything_before_is_a_new_theme():
     others = np.vstack([_around(a, 20, rng), _around(b, 20, rng)])
     fresh = _judge(_around(c, 12, rng), earlier, known, others)
     assert fresh.distinct and fresh.novel and fresh.earlier_per_week < 1
-    assert fresh.region.before_per_week == 0 and fresh.region.p_up < 0.01
+    assert fresh.region.before_per_week == 0 and fresh.region.p_up < 0.01 and fresh.p_seen < 0.01
 
 
 def test_a_recurring_theme_is_not_new_even_when_no_topic_matches_it():
