@@ -8,13 +8,15 @@ run's and earlier ones, at least as similar to the cluster's centroid as its med
 - It is *new* when nothing like it was asked before, by two tests that fail differently, each
   Bonferroni-corrected over the run's clusters at ``ALPHA``:
   - its region is one the weekly status rule would call emerging: near-absent before (fewer than
-    one earlier message a week in it), at least the smallest theme worth a topic now
-    (``min_group``), and more than the earlier weeks' rate predicts (the status rule's conditional
-    test for two Poisson rates). This asks the question directly, wherever the earlier paraphrases
-    sit (in a topic or in the outliers), so a new request may sit near an old topic (MASSIVE
-    "set a calendar event" beside "calendar query", at a centroid cosine of 0.58 where known
-    topics are 0.45 from their nearest). But the region is drawn around a cluster chosen for being
-    dense this week: a tight bunch of near-identical wordings of a steady request passes it too;
+    one earlier message a week in it) and holding more now than the earlier weeks' rate predicts
+    (the status rule's conditional test for two Poisson rates). The cluster itself has at least
+    ``min_group`` messages, the smallest theme worth a topic (the region, drawn at its median
+    member, holds about half of them: that count is for the test, not for the size). This asks
+    the question directly, wherever the earlier paraphrases sit (in a topic or in the outliers),
+    so a new request may sit near an old topic (MASSIVE "set a calendar event" beside "calendar
+    query", at a centroid cosine of 0.58 where known topics are 0.45 from their nearest). But the
+    region is drawn around a cluster chosen for being dense this week: a tight bunch of
+    near-identical wordings of a steady request passes it too;
   - its messages are farther from every earlier message than the run's other new messages are
     (their similarity to their nearest earlier message, one-sided Mann-Whitney): such a bunch has
     its earlier wordings close by. Alone, this test is fooled by requests that are sparse in the
@@ -119,7 +121,6 @@ def check(
     member_nn: np.ndarray,
     other_nn: np.ndarray,
     n_candidates: int,
-    min_size: int,
     bar: float = CENTROID_MATCH,
 ) -> NoveltyCheck:
     """Judge one candidate cluster (unit vectors of its members) against what is already known.
@@ -134,12 +135,7 @@ def check(
     joined = joins(to_candidate, earlier_best_sim, threshold)
     level = ALPHA / max(n_candidates, 1)
     p_seen = unseen_p(member_nn, other_nn)
-    novel = (
-        area.before_per_week < NEAR_ABSENT_PER_WEEK
-        and area.now >= min_size
-        and area.p_up < level
-        and p_seen < level
-    )
+    novel = area.before_per_week < NEAR_ABSENT_PER_WEEK and area.p_up < level and p_seen < level
     return NoveltyCheck(
         distinct=nearest < bar,
         novel=novel,

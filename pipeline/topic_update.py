@@ -461,7 +461,7 @@ def _new_themes(
         )
         verdict = novelty.check(
             X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold, area,
-            nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), group, bar,
+            nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), bar,
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
