@@ -453,14 +453,9 @@ def _new_themes(
     for start in range(0, len(idx), 512):
         chunk = idx[start : start + 512]
         nn_earlier[chunk] = (X[chunk] @ reference_t).max(axis=1)
-    new_to_cand = X[idx] @ cand_c.T  # this run's (sampled) new messages against each candidate
-    earlier_exact = exact[earlier_idx]  # in fast mode, the earlier messages of the same sample
     for j, (t, members) in enumerate(zip(week.topic_ids_, clusters, strict=True)):
-        area = novelty.region(
-            new_to_cand[week.labels_ == t, j], new_to_cand[:, j], to_cand[earlier_exact, j], earlier_weeks
-        )
         verdict = novelty.check(
-            X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold, area,
+            X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold,
             nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), bar,
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
@@ -468,9 +463,8 @@ def _new_themes(
         if verdict.novel:
             kinds[fresh] = "novel"
             detail = (
-                f"new theme in this run's messages ({verdict.region.now} messages like it now against "
-                f"{verdict.region.before_per_week:.1f} a week before, p={verdict.region.p_up:.1g}; nearest "
-                f"topic {verdict.nearest_topic_similarity:.2f})"
+                f"new theme in this run's messages (nearest topic {verdict.nearest_topic_similarity:.2f}, "
+                f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it)"
             )
             event = _event(run_id, "created", fresh, None, len(members), detail)
         elif verdict.distinct and len(joiners) <= budget:
@@ -489,11 +483,8 @@ def _new_themes(
         mapping[int(t)] = fresh
         final[members] = fresh
         prob[members] = week.probabilities_[week.labels_ == t]
-        # a new theme takes, of the earlier messages nearer it than their topic, only those in its region
-        # (under one a week, as its test found): it may sit beside a known topic, whose messages at the
-        # border are not its past
-        region_only = to_cand[:, j] >= verdict.region.radius if verdict.novel else True
-        final[earlier_idx[verdict.joins & region_only]] = fresh
+        moved = earlier_idx[verdict.joins]
+        final[moved] = fresh
         events.append(event)
         known_c = np.vstack([known_c, cand_c[j]])
         best = np.maximum(best, to_cand[:, j])
@@ -552,9 +543,6 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
         "nearest_topic_similarity": round(verdict.nearest_topic_similarity, 3),
         "earlier_per_week": round(verdict.earlier_per_week, 2),
         "p_seen_before": float(f"{verdict.p_seen:.3g}"),
-        "region_messages": verdict.region.now,
-        "region_earlier_per_week": round(verdict.region.before_per_week, 2),
-        "p_new": float(f"{verdict.region.p_up:.3g}"),
         "decision": decision,
     }
 
