@@ -155,14 +155,16 @@ def _apply_merge(con, d, run_id: str) -> None:
 def _move_counts(con, topic: int, target: int, run_id: str) -> None:
     """Add the last run's weekly counts of ``topic`` (``topic_counts``) to ``target``'s, so the status
     test of the topic it joined sees them until the next run counts the weeks anew. Read, summed and
-    written back as plain statements: the same on a DuckDB file and an attached PostgreSQL schema."""
+    written back as plain statements: the same on a DuckDB file and an attached PostgreSQL schema.
+    Decisions are re-applied after every run, which counts no merged topic: then nothing moves, and
+    the joined topic's rows are left as that run wrote them."""
+    if not execute(con, "SELECT 1 FROM topic_counts WHERE topic_id = ? LIMIT 1", [topic]):
+        return
     rows = execute(
         con,
         "SELECT week, sum(messages) FROM topic_counts WHERE topic_id IN (?, ?) GROUP BY week ORDER BY week",
         [topic, target],
     )
-    if not rows:
-        return
     execute(con, "DELETE FROM topic_counts WHERE topic_id IN (?, ?)", [topic, target])
     con.executemany(
         "INSERT INTO topic_counts (topic_id, week, messages, run_id) VALUES (?, ?, ?, ?)",
