@@ -98,10 +98,23 @@ def store_errors_as_messages():
         st.warning(f"The store is busy or unreadable right now ({exc}). Reload in a moment.")
 
 
+@st.cache_resource(show_spinner=False)
+def _upgraded(location: str, timezone: str) -> list[str]:
+    # Once per server process and store: a store an older voc wrote gets this version's columns, so
+    # the pages' queries work before the next run fills them.
+    return Store(location, timezone=timezone, lock_timeout_s=10).upgrade()
+
+
+def upgraded(s: Store) -> list[str]:
+    """What this version added to an older voc's store (empty for a current one); once per process."""
+    return _upgraded(s.location, s.timezone)
+
+
 def require_results() -> bool:
     """Explain the empty state instead of failing; True when there is something to show."""
     s = store()
     try:
+        upgraded(s)
         ready = queries.has_results(s)
     except StoreError as exc:
         st.error(f"The store cannot be read right now: {exc}")

@@ -518,6 +518,41 @@ class Store:
                     execute(con, f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {self._dialect(kind)}")
         return self
 
+    def missing(self) -> list[str]:
+        """Tables and columns (``table.column``) this version of voc defines that the store lacks:
+        a store an older voc wrote, which the readers (dashboard, digest, export) would fail on."""
+        with self.connect(read_only=True) as con:
+            rows = execute(
+                con,
+                "SELECT table_name, column_name FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = current_schema()",
+            )
+        have = {(t, c) for t, c in rows}
+        tables = {t for t, _ in have}
+        gone = []
+        for table, (ddl, _) in TABLES.items():
+            if table not in tables:
+                gone.append(table)
+            else:
+                gone += [f"{table}.{name}" for name, _ in _columns(ddl) if (table, name) not in have]
+        return gone
+
+    def upgrade(self) -> list[str]:
+        """Add what an older voc's store lacks (see ``missing``), so readers work before the next run;
+        the new columns stay empty until a run fills them. Returns what was added."""
+        if not self.exists():
+            return []
+        gone = self.missing()
+        if gone:
+            try:
+                self.init()
+            except duckdb.Error as exc:  # e.g. a PostgreSQL role that may only read
+                raise StoreError(
+                    f"{self.name} was written by an older voc and lacks {', '.join(gone)}; this "
+                    f"connection cannot add them ({str(exc).splitlines()[0]}): run `voc run` once"
+                ) from exc
+        return gone
+
     def _dialect(self, ddl: str) -> str:
         """JSON columns are text in PostgreSQL: the extension's upsert (an UPDATE from a staging
         table of VARCHARs) cannot assign to a ``json`` column. DuckDB's JSON functions read both."""

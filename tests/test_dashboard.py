@@ -234,6 +234,17 @@ def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, 
     assert state == "merged" and left == 0 and who == [("cco@example",)]
 
 
+def test_pages_read_a_store_an_older_voc_wrote(own_store):
+    """A store written before the status test's count existed still shows, once the page adds it."""
+    with Store(own_store).connect() as con:
+        con.execute("ALTER TABLE weekly_stats DROP COLUMN tested_messages")
+        con.execute("DROP TABLE topic_counts")
+    for page in PAGES:
+        at = _page(page)
+        assert at.dataframe or at.metric, page
+    assert Store(own_store).missing() == []
+
+
 def test_topic_map_places_every_active_topic(on_store):
     at = _page("map")
     table = at.dataframe[0].value

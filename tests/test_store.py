@@ -2,6 +2,7 @@
 key, writes that fail halfway leave nothing, and readers and writers in separate processes."""
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from pipeline.store import TABLES, Store, StoreError, execute
+from tests.conftest import voc
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -59,6 +61,41 @@ def test_a_write_that_fails_halfway_leaves_nothing(location):
         store.upsert("topics", pd.DataFrame([{"topic_id": 1, "label": "half"}]), con=con)
         raise RuntimeError("crash before commit")
     assert store.counts()["topics"] == 0
+
+
+def _as_an_older_voc_wrote_it(store: Store) -> None:
+    """Take away what recent versions added: the status test's count and the per-run topic counts."""
+    with store.connect() as con:
+        execute(con, "ALTER TABLE weekly_stats DROP COLUMN tested_messages")
+        execute(con, "DROP TABLE topic_counts")
+
+
+def test_an_older_stores_missing_columns_are_added_and_its_rows_kept(location):
+    store = Store(location).init()
+    store.upsert(
+        "weekly_stats", pd.DataFrame([{"topic_id": 4, "week": pd.Timestamp("2026-11-02"), "messages": 9}])
+    )
+    _as_an_older_voc_wrote_it(store)
+    assert store.missing() == ["topic_counts", "weekly_stats.tested_messages"]
+    assert store.upgrade() == ["topic_counts", "weekly_stats.tested_messages"]
+    assert store.missing() == [] and store.upgrade() == []
+    kept = store.query("SELECT topic_id, messages, tested_messages FROM weekly_stats")
+    assert kept["messages"].tolist() == [9] and kept["tested_messages"].isna().all()
+
+
+def test_digest_and_export_read_a_store_an_older_voc_wrote(pipeline_store, runtime_env, tmp_path):
+    old = tmp_path / "old.duckdb"
+    shutil.copy(pipeline_store, old)
+    _as_an_older_voc_wrote_it(Store(old))
+    brief = tmp_path / "brief.md"
+    done = voc(["digest", "--store", str(old), "--out", str(brief)], runtime_env)
+    assert "upgraded" in done.stdout and "weekly_stats.tested_messages" in done.stdout
+    assert "## Top themes" in brief.read_text()
+    weekly = tmp_path / "weekly.csv"
+    again = voc(["export", "weekly", "--store", str(old), "--out", str(weekly)], runtime_env)
+    assert "upgraded" not in again.stdout  # once is enough
+    exported = pd.read_csv(weekly)
+    assert "tested_messages" in exported and len(exported) > 0 and exported["status"].notna().all()
 
 
 def test_reading_a_missing_store_says_what_to_do(location):

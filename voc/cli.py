@@ -275,8 +275,7 @@ def _serve(settings: Settings, cron: str | None, interval: float | None, name: s
 def _export(what: str, store: str | None, dest: Path) -> None:
     from pipeline.export import export
 
-    settings = _settings(store)
-    n = export(settings.open_store(), what, dest)
+    n = export(_current_store(store), what, dest)
     out.print(f"wrote {n} rows to {dest}")
 
 
@@ -316,15 +315,21 @@ def digest(
     """Write the weekly brief: top themes, movers with verbatims, sentiment shifts, channels."""
     from pipeline.digest import write_digest
 
-    settings = _settings(store)
-    s = settings.open_store()
-    done = write_digest(s, week, dest, html)
+    done = write_digest(_current_store(store), week, dest, html)
     out.print(f"wrote the brief for the week of {done} to {dest}" + (f" and {html}" if html else ""))
 
 
+def _current_store(store: str | None):
+    """The configured store, with what an older voc's store lacks added first (readers need it)."""
+    target = _settings(store).open_store()
+    added = target.upgrade()
+    if added:
+        out.print(f"upgraded {target.name} to this version of voc (added {', '.join(added)})")
+    return target
+
+
 def _store_rw(store: str | None):
-    settings = _settings(store)
-    target = settings.open_store()
+    target = _current_store(store)
     if not target.exists():
         raise typer.BadParameter(f"{target.name}: no store yet", param_hint="--store")
     return target

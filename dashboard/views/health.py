@@ -46,6 +46,7 @@ if not present:
     st.info(f"No store at `{s.name}` yet: `voc ingest PATH` then `voc run`, or `voc demo`.")
     st.stop()
 with state.store_errors_as_messages():
+    state.upgraded(s)
     fresh = state.freshness()
     cfg = state.settings()
     c1, c2, c3, c4 = st.columns(4)
