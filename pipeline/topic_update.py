@@ -453,10 +453,17 @@ def _new_themes(
     for start in range(0, len(idx), 512):
         chunk = idx[start : start + 512]
         nn_earlier[chunk] = (X[chunk] @ reference_t).max(axis=1)
+    new_to_cand = X[idx] @ cand_c.T  # this run's (sampled) new messages against each candidate
+    earlier_exact = exact[earlier_idx]  # in fast mode, the earlier messages of the same sample
     for j, (t, members) in enumerate(zip(week.topic_ids_, clusters, strict=True)):
+        held_out = novelty.held_out_similarity(X[members])  # as any other message: not in the centroid
+        new_sim = new_to_cand[:, j].copy()
+        new_sim[week.labels_ == t] = held_out
+        area = novelty.region(held_out, new_sim, to_cand[earlier_exact, j], earlier_weeks)
         verdict = novelty.check(
             X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold,
             nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), bar,
+            float((final[members] < 0).mean()), area,
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
@@ -465,6 +472,10 @@ def _new_themes(
             detail = (
                 f"new theme in this run's messages (nearest topic {verdict.nearest_topic_similarity:.2f}, "
                 f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it)"
+                if verdict.distinct
+                else f"new theme in this run's messages, most of them in no topic ({verdict.region.now} "
+                f"like them now against {verdict.region.before_per_week:.1f} a week before, "
+                f"p={verdict.region.p_up:.1g}; nearest topic {verdict.nearest_topic_similarity:.2f})"
             )
             event = _event(run_id, "created", fresh, None, len(members), detail)
         elif verdict.distinct and len(joiners) <= budget:
@@ -483,8 +494,10 @@ def _new_themes(
         mapping[int(t)] = fresh
         final[members] = fresh
         prob[members] = week.probabilities_[week.labels_ == t]
-        moved = earlier_idx[verdict.joins]
-        final[moved] = fresh
+        # an uncovered new theme sits beside a known topic: of the earlier messages nearer it than their
+        # topic, it takes only those in its region (that topic's border messages are not its past)
+        own_past = to_cand[:, j] >= verdict.region.radius if verdict.novel and not verdict.distinct else True
+        final[earlier_idx[verdict.joins & own_past]] = fresh
         events.append(event)
         known_c = np.vstack([known_c, cand_c[j]])
         best = np.maximum(best, to_cand[:, j])
@@ -543,6 +556,10 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
         "nearest_topic_similarity": round(verdict.nearest_topic_similarity, 3),
         "earlier_per_week": round(verdict.earlier_per_week, 2),
         "p_seen_before": float(f"{verdict.p_seen:.3g}"),
+        "uncovered": verdict.uncovered,
+        "region_messages": verdict.region.now,
+        "region_earlier_per_week": round(verdict.region.before_per_week, 2),
+        "p_region": float(f"{verdict.region.p_up:.3g}"),
         "decision": decision,
     }
 

@@ -90,3 +90,69 @@ def test_the_distinctness_bar_follows_how_far_apart_the_encoder_puts_known_topic
 def test_the_bar_needs_three_known_topics():
     two = np.eye(4)[:2]
     assert novelty.distinct_bar(two) == novelty.CENTROID_MATCH
+
+
+def _judge_uncovered(members, earlier, known, others, outlier_share, bar, weeks=4):
+    """The run's verdict on a cluster most of whose messages (``outlier_share``) no topic holds."""
+    nn = lambda m: (m @ earlier.T).max(axis=1)  # noqa: E731
+    best = novelty.earlier_best(earlier, known)
+    centroid = members.mean(axis=0) / np.linalg.norm(members.mean(axis=0))
+    held_out = novelty.held_out_similarity(members)  # as the run measures its members
+    area = novelty.region(held_out, np.r_[held_out, others @ centroid], earlier @ centroid, weeks)
+    return novelty.check(
+        members, known, earlier @ centroid, best, weeks, 0.55, nn(members), nn(others), 3, bar,
+        outlier_share, area,
+    )  # fmt: skip
+
+
+def _loose(direction, spread, rng):
+    """Short, loose messages about ``direction``: each adds a word of its own (an axis of ``spread``)."""
+    v = (
+        direction[None, :]
+        + 1.2 * np.eye(len(direction))[spread]
+        + rng.normal(0, 0.03, (len(spread), len(direction)))
+    )
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _calendar_event_geometry(seed):
+    """Known topics a and b (tight), and a request t beside a: cos(t, a) = 0.6. Known topics on this
+    encoder are 0.45 from their nearest neighbour (the bar)."""
+    rng = np.random.default_rng(seed)
+    dim = 64
+    E = np.eye(dim)
+    a, b = E[0], E[1]
+    t = (0.6 * a + 0.8 * E[2]) / np.linalg.norm(0.6 * a + 0.8 * E[2])
+    earlier = np.vstack([_around(a, 60, rng), _around(b, 60, rng)])
+    others = np.vstack([_around(a, 20, rng), _around(b, 20, rng)])
+    return rng, t, a, earlier, np.vstack([a, b]), others
+
+
+def test_a_new_request_the_nearest_topic_leaves_out_is_new_though_its_centroid_is_near():
+    """MASSIVE-en seed 5's "set a calendar event": 16 short, loose messages whose centroid sat 0.58 from
+    "calendar query" (over the bar of 0.45) while that topic took none of them: they stayed outliers,
+    unflagged. A centroid of loose messages is nearer other centroids than its members are."""
+    rng, t, a, earlier, known, others = _calendar_event_geometry(4)
+    members = _loose(t, range(4, 16), rng)
+    centroid = members.mean(axis=0) / np.linalg.norm(members.mean(axis=0))
+    assert float(centroid @ a) > 0.45  # "matches" topic a by its centroid
+    assert (members @ a).max() < 0.55  # while a takes none of its messages
+    left_out = _judge_uncovered(members, earlier, known, others, outlier_share=1.0, bar=0.45)
+    assert not left_out.distinct and left_out.uncovered and left_out.novel
+    assert left_out.region.before_per_week < 1 and left_out.region.p_up < 0.01
+    taken = _judge_uncovered(members, earlier, known, others, outlier_share=0.2, bar=0.45)
+    assert not taken.uncovered and not taken.novel  # topic a holds them: a part of a known topic
+
+
+def test_a_recurring_group_of_outliers_is_not_new():
+    """Loose messages are far from their nearest earlier neighbour even when the request recurs, so the
+    nearest-paraphrase test alone would call them new every week (87 clusters of steady requests on
+    the ten MASSIVE-en scenarios); their region held as many before."""
+    rng, t, a, earlier, known, others = _calendar_event_geometry(5)
+    before = _loose(t, list(range(16, 64)) * 1, rng)[:40]  # ten a week in the four earlier weeks
+    again = _judge_uncovered(
+        _loose(t, range(4, 16), rng), np.vstack([earlier, before]), known, others, 1.0, bar=0.45
+    )
+    assert again.p_seen < 0.01  # fooled: its nearest earlier neighbours are as far as a new request's
+    assert again.uncovered and not again.novel
+    assert again.region.before_per_week >= 1 and again.region.p_up > 0.05
