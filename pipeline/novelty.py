@@ -106,7 +106,8 @@ def held_out_similarity(members: np.ndarray) -> np.ndarray:
     A member's cosine to a centroid it is part of is inflated by its own share of it, and in many
     dimensions that share is large: with a dozen members at a pairwise cosine of 0.5 it is 0.74
     against 0.68 held out, as an earlier message like them scores. A region drawn at the inflated
-    cosines is too tight for the earlier messages to fill (stop 24)."""
+    cosines was too tight for the earlier messages to fill, and a dense bunch of a steady request
+    looked new (Banking77 seed 1, week 8: 2.0 earlier messages a week in its region, 4.3 held out)."""
     members = np.asarray(members, dtype=float)
     total = members.sum(axis=0)
     dot = members @ total
