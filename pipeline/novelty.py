@@ -46,8 +46,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom, mannwhitneyu
+from scipy.stats import mannwhitneyu
 
+from pipeline import rate_test
 from pipeline.topic_identity import CENTROID_MATCH
 
 NEAR_ABSENT_PER_WEEK = 1.0
@@ -118,9 +119,8 @@ def held_out_similarity(members: np.ndarray) -> np.ndarray:
 def region(
     member_sim: np.ndarray, new_sim: np.ndarray, earlier_sim: np.ndarray, earlier_weeks: int
 ) -> Region:
-    """Count the region now and before, and test it as the status rule tests a topic: this run's count
-    ``n``, given it and the earlier total ``B`` over ``k`` weeks, is Binomial(n + B, r / (r + k)) if the
-    rate per message did not change, ``r`` being this run's volume over an earlier week's mean.
+    """Count the region now and before, and test it as the status rule tests a topic
+    (``pipeline.rate_test``, this run's volume against an earlier week's mean).
 
     ``*_sim``: the members' (held out), this run's new messages' and the earlier messages' similarity
     to the candidate's centroid."""
@@ -128,7 +128,7 @@ def region(
     now, before = int((new_sim >= radius).sum()), int((earlier_sim >= radius).sum())
     k = max(earlier_weeks, 1)
     ratio = len(new_sim) / max(len(earlier_sim) / k, 1.0)
-    p_up = float(binom.sf(now - 1, now + before, ratio / (ratio + k))) if now else 1.0
+    p_up = float(rate_test.p_up_down(now, before, k, ratio)[0])
     return Region(radius, now, before / k, p_up)
 
 

@@ -149,7 +149,7 @@ def test_a_recurring_group_of_outliers_is_not_new():
     nearest-paraphrase test alone would call them new every week (87 clusters of steady requests on
     the ten MASSIVE-en scenarios); their region held as many before."""
     rng, t, a, earlier, known, others = _calendar_event_geometry(5)
-    before = _loose(t, list(range(16, 64)) * 1, rng)[:40]  # ten a week in the four earlier weeks
+    before = _loose(t, range(16, 56), rng)  # ten a week in the four earlier weeks
     again = _judge_uncovered(
         _loose(t, range(4, 16), rng), np.vstack([earlier, before]), known, others, 1.0, bar=0.45
     )
