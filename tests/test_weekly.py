@@ -290,6 +290,20 @@ def test_an_event_left_in_the_outliers_is_not_counted_as_flagged(tmp_path):
     assert summary["detected_in_its_week"] == 2  # ...and the surge and the stop are still called
 
 
+def test_ids_kept_are_counted_over_all_earlier_messages_and_over_those_in_a_topic():
+    """The benchmark's identity measure: an outlier a new topic takes in is a changed id by the first
+    count, not by the second ("messages already assigned keep their topic"); a message moved from one
+    topic to another is a change by both, and a message new this week is in neither."""
+    from bench.scenario import ids_kept
+
+    before = pd.Series({"a": 1, "b": 1, "c": -1, "d": -1, "e": 2})
+    after = pd.Series({"a": 1, "b": 1, "c": 7, "d": -1, "e": 3, "f": 7})
+    everything, in_topic = ids_kept(before, after)
+    assert everything == pytest.approx(3 / 5)  # a, b, d unchanged; c adopted, e moved
+    assert in_topic == pytest.approx(2 / 3)  # of a, b, e: e moved
+    assert ids_kept(pd.Series({"c": -1}), pd.Series({"c": 4})) == (0.0, None)
+
+
 def test_kept_weeks_rescored_give_the_statuses_each_week_had(tmp_path, monkeypatch):
     """``bench.scenario.rescore`` recomputes each week's statuses on the store as that week left it:
     with the rule unchanged, the same events, alarms and per-week figures as the scenario itself;
