@@ -405,7 +405,7 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
     # shown apart, so that results stay comparable with those scored on the first week's carriers alone
     by_later = [a for a in alarms_all if (a["week"], a["topic_id"]) in later - explained]
     kept_values = [p["ids_kept"] for p in per_week if p["ids_kept"] is not None]
-    kept_in_topic = [p["ids_kept_in_topic"] for p in per_week if p.get("ids_kept_in_topic") is not None]
+    kept_in_topic = [p["ids_kept_in_topic"] for p in per_week if p["ids_kept_in_topic"] is not None]
     summary = {
         "source": source_name,
         "seed": seed,
