@@ -28,6 +28,9 @@ no model at all: what the weekly status rule alone can flag, so that a miss can 
 topics (their granularity) or to the rule.
 
 Writes bench/results/scenario-<source>-<seed>.json (oracle-<source>-<seed>.json) and prints a summary.
+Each result says where it was measured (``environment``: package releases and CPU) and, for a run,
+the topic model's seed (``topic_seed``): the same code and scenario on another install, or with
+another seed for the fit, flags other events (README, "How much of the table is noise").
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import datasets
+from bench import datasets, environment
 
 RESULTS = Path(__file__).resolve().parent / "results"
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -167,7 +170,8 @@ def run(
     from pipeline.store import Store
     from voc.config import Settings, configure_runtime
 
-    configure_runtime(Settings())
+    settings = Settings()
+    configure_runtime(settings)
     frames, events = build(load_source(source_name), seed, weeks)
     tmp = Path(workdir or tempfile.mkdtemp(prefix="voc-scenario-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -189,7 +193,9 @@ def run(
         if keep_weeks:
             _keep_week(store_path, w, run_counts, seconds)
         tally.week(store, w, frame, run_counts, seconds)
-    return _score(store, source_name, seed, weeks, frames, events, tally)
+    summary = _score(store, source_name, seed, weeks, frames, events, tally)
+    summary["topic_seed"] = settings.topics.seed  # VOC_TOPICS__SEED: the fit's own chance, not the scenario's
+    return summary
 
 
 def _keep_week(store_path: Path, w: int, counts: dict, seconds: float) -> None:
@@ -420,6 +426,7 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
         "min_ids_kept": round(min(kept_values), 4) if kept_values else None,
         "min_ids_kept_in_topic": round(min(kept_in_topic), 4) if kept_in_topic else None,
         "per_week": per_week,
+        "environment": environment.describe(),  # the same run on another install can differ (README)
         "targets_met": bool(
             all(r["detected"] for r in results)
             and len(false_alarms) <= 3

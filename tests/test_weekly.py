@@ -240,7 +240,10 @@ def test_the_totals_test_alone_would_have_missed_them(tmp_path):
 def test_with_true_intents_as_topics_the_rule_flags_each_planted_event_in_its_week(tmp_path):
     """The status rule alone, on real Banking77 messages in the benchmark's scenario (seed 1) with
     every intent as its own topic: each event is called by that week's own run, with few false
-    alarms over 10 weeks. What the real runs miss beyond this is the topics' doing."""
+    alarms over 10 weeks. What the real runs miss beyond this is the topics' doing. The result says
+    where it was measured: another install can flag other events with the same code."""
+    from importlib import metadata
+
     from bench.scenario import oracle
 
     summary = oracle("banking77", 1, workdir=tmp_path)
@@ -249,6 +252,10 @@ def test_with_true_intents_as_topics_the_rule_flags_each_planted_event_in_its_we
     assert called & {("stop", "declining"), ("stop", "dormant")} and ("surge", "growing") in called
     assert {s for k, s in called if k == "appear"} == {"emerging"}  # nothing like either before week 8
     assert summary["false_alarms"] <= 3
+    measured_on = summary["environment"]
+    assert measured_on["packages"]["umap-learn"] == metadata.version("umap-learn")
+    assert measured_on["packages"]["hdbscan"] == metadata.version("hdbscan")
+    assert measured_on["cpu"]["model"] and isinstance(measured_on["cpu"]["flags"], list)
 
 
 def test_steady_topics_with_weekly_chance_variation_raise_few_alarms(tmp_path):
