@@ -502,6 +502,41 @@ def _new_themes(
         known_c = np.vstack([known_c, cand_c[j]])
         best = np.maximum(best, to_cand[:, j])
         fresh += 1
+    # new requests that the clustering of the week mixed with others: messages whose neighbours are new
+    taken = np.isin(idx, np.flatnonzero(np.isin(final, list(mapping.values()))))
+    next_label = int(week.topic_ids_.max()) + 1 if len(week.topic_ids_) else 0
+    for rows in novelty.newcomer_groups(X[idx], X[reference], len(idx), group):
+        if taken[rows].mean() > 0.5:  # a new theme the clustering found already
+            continue
+        rows = rows[~taken[rows]]
+        members = idx[rows]
+        p_seen = novelty.unseen_p(nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)])
+        centroid = normalize(X[members].mean(axis=0, keepdims=True))[0]
+        nearest = float((known_c @ centroid).max()) if len(known_c) else 0.0
+        novel = p_seen < novelty.NEWCOMER_SEEN and len(members) >= group
+        decision = "novel" if novel else "kept in known topics"
+        log.append(_newcomers(members, p_seen, nearest, decision))
+        if decision != "novel":
+            continue
+        kinds[fresh] = "novel"
+        events.append(
+            _event(
+                run_id, "created", fresh, None, len(members),
+                f"new theme: {len(members)} of this run's messages whose nearest neighbours are this run's, "
+                f"none like them before (p={p_seen:.1g}; nearest topic {nearest:.2f})",
+            )
+        )  # fmt: skip
+        week.labels_[rows] = next_label
+        week.probabilities_[rows] = 1.0
+        week.topic_ids_ = np.append(week.topic_ids_, next_label)
+        week.centroids_ = np.vstack([week.centroids_, centroid.astype(week.centroids_.dtype)])
+        mapping[next_label] = fresh
+        final[members] = fresh
+        prob[members] = 1.0
+        taken[rows] = True
+        known_c = np.vstack([known_c, centroid])
+        next_label += 1
+        fresh += 1
     if not mapping:
         return pd.DataFrame(), [], {}, log
     _join_new_themes(
@@ -553,6 +588,7 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
     """What the run saw of one cluster of its new messages, for the run record."""
     return {
         "messages": len(members),
+        "found_by": "clustering",
         "nearest_topic_similarity": round(verdict.nearest_topic_similarity, 3),
         "earlier_per_week": round(verdict.earlier_per_week, 2),
         "p_seen_before": float(f"{verdict.p_seen:.3g}"),
@@ -560,6 +596,17 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
         "region_messages": verdict.region.now,
         "region_earlier_per_week": round(verdict.region.before_per_week, 2),
         "p_region": float(f"{verdict.region.p_up:.3g}"),
+        "decision": decision,
+    }
+
+
+def _newcomers(members: np.ndarray, p_seen: float, nearest: float, decision: str) -> dict:
+    """What the run saw of one group of newcomers (``novelty.newcomer_groups``), for the run record."""
+    return {
+        "messages": len(members),
+        "found_by": "new neighbours",
+        "nearest_topic_similarity": round(nearest, 3),
+        "p_seen_before": float(f"{p_seen:.3g}"),
         "decision": decision,
     }
 

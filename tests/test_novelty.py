@@ -156,3 +156,32 @@ def test_a_recurring_group_of_outliers_is_not_new():
     assert again.p_seen < 0.01  # fooled: its nearest earlier neighbours are as far as a new request's
     assert again.uncovered and not again.novel
     assert again.region.before_per_week >= 1 and again.region.p_up > 0.05
+
+
+def _e5_like(direction, n, rng, noise=0.025):
+    """Messages the way multilingual-e5-small places them: every one near a common direction."""
+    common = np.eye(16)[15]
+    return _around(common + 0.35 * np.asarray(direction, dtype=float), n, rng, noise)
+
+
+def test_a_new_request_beside_a_known_one_gathers_as_newcomers():
+    """Seven weeks of two requests, then a week in which a third, close to the first, appears: its
+    messages' nearest neighbours are each other, not earlier messages, and they make one group."""
+    rng = np.random.default_rng(7)
+    a, b = np.eye(16)[0], np.eye(16)[1]
+    near_a = a + 0.4 * np.eye(16)[2]
+    earlier = np.vstack([_e5_like(a, 140, rng), _e5_like(b, 140, rng)])
+    new = np.vstack([_e5_like(a, 20, rng), _e5_like(b, 20, rng), _e5_like(near_a, 12, rng)])
+    assert float(near_a @ a / np.linalg.norm(near_a)) > 0.9  # a sibling of a known request
+    groups = novelty.newcomer_groups(new, earlier, len(new), min_size=5)
+    assert len(groups) == 1
+    members, request = set(groups[0].tolist()), set(range(40, 52))
+    assert len(members & request) > 6 and len(members - request) <= 1  # most of it, little else
+
+
+def test_a_steady_week_has_no_newcomers():
+    rng = np.random.default_rng(8)
+    a, b, c = np.eye(16)[0], np.eye(16)[1], np.eye(16)[2]
+    earlier = np.vstack([_e5_like(a, 140, rng), _e5_like(b, 140, rng), _e5_like(c, 70, rng)])
+    new = np.vstack([_e5_like(a, 20, rng), _e5_like(b, 20, rng), _e5_like(c, 10, rng)])
+    assert novelty.newcomer_groups(new, earlier, len(new), min_size=5) == []
