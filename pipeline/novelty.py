@@ -34,6 +34,12 @@ The region test was measured as a route for clusters that topics cover, and reje
 that appeared last week, or a surge, looked new again. An uncovered cluster cannot be either: last
 week's new topic, or the surging topic, would have taken its messages.
 
+A week's clustering can also mix a new request with the known ones beside it, so that no cluster is
+new. Its messages are still one another's nearest neighbours, where a steady request's are mostly
+earlier messages: *newcomers* (``newcomer_groups``), linked by those neighbours, make a new theme
+when their group was not seen before (``NEWCOMER_SEEN``, stricter than ``ALPHA``: the group was
+chosen for its neighbours, which already leans its "seen before" test).
+
 Its messages then belong to the new topic, and the weekly statistics flag it as emerging. A distinct
 cluster that *was* there before is a theme hidden inside broader topics: it may split off with the
 earlier messages that would have joined it, i.e. that are nearer its centroid than any known topic's

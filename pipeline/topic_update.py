@@ -400,7 +400,8 @@ def _new_themes(
     run_id: str,
     exact: np.ndarray,
 ) -> tuple[pd.DataFrame, list[dict], dict[int, str], list[dict]]:
-    """Cluster the new messages alone; clusters no topic covers become topics (updates ``final``).
+    """Cluster the new messages alone; clusters no topic covers become topics (updates ``final``), and
+    so do groups of newcomers the clustering mixed with known requests (``novelty.newcomer_groups``).
 
     In fast mode (``exact`` marks the transformer's sample) only the new messages in the sample are
     clustered and compared with the earlier ones in it: the sample is what topics are fitted on, and
