@@ -515,9 +515,8 @@ def _new_themes(
         centroid = normalize(X[members].mean(axis=0, keepdims=True))[0]
         nearest = float((known_c @ centroid).max()) if len(known_c) else 0.0
         novel = p_seen < novelty.NEWCOMER_SEEN and len(members) >= group
-        decision = "novel" if novel else "kept in known topics"
-        log.append(_newcomers(members, p_seen, nearest, decision))
-        if decision != "novel":
+        log.append(_newcomers(members, p_seen, nearest, "novel" if novel else "kept in known topics"))
+        if not novel:
             continue
         kinds[fresh] = "novel"
         events.append(
