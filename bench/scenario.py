@@ -204,6 +204,32 @@ def _keep_week(store_path: Path, w: int, counts: dict, seconds: float) -> None:
     (store_path.parent / f"week_{w:02d}.json").write_text(json.dumps({"counts": counts, "seconds": seconds}))
 
 
+def _rescan(store, frame: pd.DataFrame, earlier: pd.DataFrame | None, w: int) -> pd.DataFrame:
+    """The local shifts as the code finds them now, in the kept week ``w``'s store: the weeks its new
+    messages touched found again (as that week's run would), the others as found for earlier kept
+    weeks; all of them replace what the run stored. Returns them for the next week."""
+    from sklearn.preprocessing import normalize
+
+    from pipeline import embeddings, topic_update
+
+    last = store.query(
+        "SELECT counts, parameters FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1"
+    )
+    model = json.loads(last["counts"][0])["encoder"]["model"]
+    seed = int(json.loads(last["parameters"][0])["topics"]["seed"])
+    messages, X = embeddings.customer_messages_with_vectors(store, model)
+    ids = messages["message_id"].to_numpy()
+    X = normalize(np.asarray(X, dtype=np.float32))
+    new = np.isin(ids, frame["message_id"].to_numpy())
+    scanned, found = topic_update.week_shifts(store, ids, X, new, seed, f"rescore-{w}")
+    if earlier is not None:
+        found = pd.concat([earlier[~earlier["week"].isin(scanned)], found], ignore_index=True)
+    with store.connect() as con:
+        con.execute("DELETE FROM week_shifts")
+        topic_update.save_week_shifts(store, con, sorted(set(found["week"])), found)
+    return found
+
+
 def rescore(source_name: str, seed: int, workdir: Path, weeks: int = 10) -> dict:
     """A ``run(..., keep_weeks=True)`` scored again with the status rule as the code has it now: each
     week's statuses are recomputed on that week's stored copy (on a scratch copy; the kept weeks are
@@ -214,12 +240,14 @@ def rescore(source_name: str, seed: int, workdir: Path, weeks: int = 10) -> dict
     frames, events = build(load_source(source_name), seed, weeks)
     workdir = Path(workdir)
     tally = _Tally()
+    shifts = None
     with tempfile.TemporaryDirectory(prefix="voc-rescore-") as scratch:
         for w, frame in enumerate(frames, start=1):
             kept = workdir / f"week_{w:02d}.duckdb"
             if not kept.exists():
                 raise SystemExit(f"{kept}: no stored week; run the scenario with --keep-weeks first")
-            store = Store(shutil.copy(kept, Path(scratch) / kept.name))
+            store = Store(shutil.copy(kept, Path(scratch) / kept.name)).init()
+            shifts = _rescan(store, frame, shifts, w)
             save_weekly(store, compute_weekly(store), f"rescore-{w}")
             meta = json.loads((workdir / f"week_{w:02d}.json").read_text())
             tally.week(store, w, frame, meta["counts"], meta["seconds"])

@@ -16,6 +16,7 @@ import pandas as pd
 from markdown_it import MarkdownIt
 
 from pipeline import queries
+from pipeline.local_shifts import ALPHA as SHIFT_ALPHA
 from pipeline.store import Store
 from pipeline.weekly import ALPHA, BASELINE_WEEKS, MIN_VOLUME
 
@@ -196,10 +197,11 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         "scaled to this week's volume (the conditional test for two Poisson rates, which counts "
         f"the baseline as an estimate, not a known rate), false discovery rate {ALPHA:.0%} "
         f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
-        f"before. Each topic's parts (k-means on its messages, about {MIN_VOLUME}+ a week each) are "
-        f"tested the same way, with their own {ALPHA:.0%} false discovery rate: a topic whose total "
-        "holds but one part of it moved is growing or declining by that part. Verbatims are "
-        "customers' own words, personal data redacted.",
+        f"before. A topic whose total holds is growing or declining when a group of similar messages "
+        "it holds (found from their nearest neighbours, without the topics) rose or fell "
+        f"significantly against the last {BASELINE_WEEKS} weeks, at {SHIFT_ALPHA:.0%} per week and "
+        "direction over all such groups (permutation test). Verbatims are customers' own words, "
+        "personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
 
@@ -214,12 +216,13 @@ def tested_count(messages, tested) -> str:
 
 
 def _evidence(row) -> str:
-    """The test behind a status, in words: the topic's count, or the part of it that moved."""
-    if pd.notna(row.part_messages):  # the status came from one part of the topic, not its total
+    """The test behind a status, in words: the topic's count, or the group of messages in it that
+    moved (a local shift)."""
+    if pd.notna(row.part_messages):  # the status came from a local shift, not the topic's total
         return (
-            f"one part of it (the messages quoted): {int(row.part_messages)} messages this week against "
-            f"{_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks (adjusted for "
-            f"total volume; q = {row.p_value:.2g}); the whole topic "
+            f"a group of similar messages in it (quoted): {int(row.part_messages)} messages this week "
+            f"against {_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks "
+            f"(adjusted for total volume; p = {row.p_value:.2g} over the week's groups); the whole topic "
             f"{tested_count(row.messages, row.tested_messages)} against {_num(row.expected, '.1f')}"
         )
     return (

@@ -101,7 +101,7 @@ def channel_volume(store: Store, week: str) -> pd.DataFrame:
 
 def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int = 3) -> pd.DataFrame:
     """Customers' own words from that week: the most typical distinct messages of each topic, or, where
-    the topic's status came from one part of it, of that part (the messages that moved)."""
+    the topic's status came from a local shift in it, of that group (the messages that moved)."""
     if not topic_ids:
         return pd.DataFrame(columns=["topic_id", "text", "channel", "sentiment"])
     return store.query(
@@ -358,7 +358,7 @@ def topic_detail(store: Store, topic_id: int) -> dict | None:
 
 def topic_weeks(store: Store, topic_id: int) -> pd.DataFrame:
     """One topic week by week: volume, share, expected, sentiment and status (with the part that
-    moved, where the status came from one part of the topic)."""
+    moved, where the status came from a local shift in the topic)."""
     return store.query(
         """
         SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, tested_messages, expected,

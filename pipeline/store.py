@@ -223,17 +223,27 @@ TABLES: dict[str, tuple[str, str]] = {
         )""",
         "topic of every customer message (-1 = outlier) with the cluster membership strength",
     ),
-    "topic_parts": (
+    "week_shifts": (
         """
-        CREATE TABLE IF NOT EXISTS topic_parts (
-            message_id VARCHAR PRIMARY KEY,
-            part INTEGER,
-            similarity DOUBLE,
-            run_id VARCHAR
+        CREATE TABLE IF NOT EXISTS week_shifts (
+            week DATE,
+            direction VARCHAR,
+            shift INTEGER,
+            message_id VARCHAR,
+            this_week BOOLEAN,
+            neighbours_now INTEGER,
+            messages INTEGER,
+            before INTEGER,
+            expected DOUBLE,
+            p_value DOUBLE,
+            family_p DOUBLE,
+            run_id VARCHAR,
+            PRIMARY KEY (week, direction, message_id)
         )""",
-        "the last run's cut of each large-enough topic into parts (k-means on its members; those nearer "
-        "another topic's centroid are left out, as topic_counts counts them there): finer units the weekly "
-        "status test also checks, so a change inside a broad topic is seen; ids change every run",
+        "per week, the groups of similar messages whose share of that week rose or fell significantly "
+        "against its 4 earlier weeks, found from nearest neighbours without the topics (see "
+        "pipeline.local_shifts), one row per member message of the week or its baseline weeks; the weekly "
+        "status test flags the topic holding most of a group",
     ),
     "sentiment": (
         """
@@ -278,8 +288,8 @@ TABLES: dict[str, tuple[str, str]] = {
         "volume (messages the topic holds), share of the week, change vs previous week, sentiment and its "
         "change, messages per channel; the status test's count (tested_messages: the week as the last "
         "run's topics count it, see topic_counts), its volume-adjusted 4-week baseline, change vs it, "
-        "status and p-value; where the status comes from one part of the topic (see topic_parts), that "
-        "part's count, expected count and typical messages of the week",
+        "status and p-value; where the status comes from a local shift in the topic (see week_shifts), "
+        "that group's count, expected count and typical messages (part_*)",
     ),
     "source_files": (
         """

@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
 from models.topic_model import TopicModel, nearest_topic
-from pipeline import drift, embeddings, novelty, overrides, topic_counts, topic_parts, weekly
+from pipeline import drift, embeddings, local_shifts, novelty, overrides, topic_counts, weekly
 from pipeline.store import MESSAGE_WEEK, Store, execute
 from pipeline.topic_identity import (
     MAX_CHURN,
@@ -265,17 +265,13 @@ def update_topics(
         }
     )
     counted = topic_counts.nearest_live(X, final, *topic_counts.live_centroids(table))
-    week_of = (times.astype("datetime64[D]").astype(np.int64) + 3) // 7  # Monday-based week numbers
-    part, part_sim = topic_parts.cut_topics(X, final, week_of, weekly.MIN_VOLUME, model.seed)
-    part[counted != final] = topic_parts.NO_PART  # a part is counted as its topic is: by nearest centroid
-    parts = topic_parts.parts_table(messages["message_id"].to_numpy(), part, part_sim, run_id)
+    scanned, shifts = week_shifts(store, messages["message_id"].to_numpy(), X, new, model.seed, run_id)
     with store.connect() as con:
         execute(con, "BEGIN TRANSACTION")
         execute(con, "DELETE FROM topics")
         store.upsert("topics", table[TOPIC_COLUMNS], con=con)
         store.upsert("assignments", rows, con=con)
-        execute(con, "DELETE FROM topic_parts")
-        store.upsert("topic_parts", parts, con=con)
+        save_week_shifts(store, con, scanned, shifts)
         if events:
             store.upsert("topic_lineage", pd.DataFrame(events), con=con)
         _save_weekly_counts(store, con, "topic_history", history, run_id)
@@ -312,7 +308,8 @@ def update_topics(
         "fitted_messages": len(X) if mode == "refit" else fitted,
         "exact_vectors": int(exact.sum()),
         "outlier_share": round(float((final == OUTLIER).mean()), 4),
-        "parts": int(parts["part"].nunique()),
+        "weeks_scanned": len(scanned),
+        "shifts": int(shifts[["week", "direction", "shift"]].drop_duplicates().shape[0]),
         "min_cluster_size": int(min_size),
         "fit_capped": bool(capped),
         "new_theme_candidates": candidates,
@@ -350,6 +347,43 @@ def _fit_history(
     ]
     empty = pd.DataFrame(columns=["message_id", "topic_id"])
     return pd.concat(frames, ignore_index=True) if frames else empty
+
+
+def week_shifts(
+    store: Store, ids: np.ndarray, X: np.ndarray, new: np.ndarray, seed: int, run_id: str
+) -> tuple[list, pd.DataFrame]:
+    """The weeks this run scans for local shifts (those with new messages, and the weeks whose baseline
+    holds them) and the shifts found there (``pipeline.local_shifts``), weeks cut in the store's time
+    zone as the weekly statistics cut them. Earlier weeks keep what earlier runs found: their messages
+    did not change, and a shift does not depend on the topics."""
+    with store.connect(read_only=True) as con:
+        con.register("_shift_ids", pd.DataFrame({"message_id": ids}))
+        weeks = con.execute(
+            f"SELECT i.message_id, {MESSAGE_WEEK} AS week "
+            "FROM _shift_ids i JOIN messages m USING (message_id)"
+        ).df()
+        con.unregister("_shift_ids")
+    days = pd.to_datetime(pd.Series(ids).map(weeks.set_index("message_id")["week"])).to_numpy()
+    ordinal = (days.astype("datetime64[D]").astype(np.int64) + 3) // 7  # Mondays, numbered
+    present = set(np.unique(ordinal).tolist())
+    touched = np.unique(ordinal[new]).tolist()
+    if not touched:
+        return [], local_shifts.scan_weeks(X[:0], ordinal[:0], ids[:0], [], weekly.MIN_VOLUME, seed)
+    scan = sorted({w + d for w in touched for d in range(local_shifts.BASELINE_WEEKS + 1)} & present)
+    scan = [w for w in scan if w - local_shifts.BASELINE_WEEKS >= min(present)]  # a full baseline only
+    table = local_shifts.scan_weeks(X, ordinal, ids, scan, weekly.MIN_VOLUME, seed)
+    as_date = {w: (np.datetime64(0, "D") + np.timedelta64(w * 7 - 3, "D")).astype(object) for w in scan}
+    table["week"] = table["week"].map(as_date)
+    table["run_id"] = run_id
+    return [as_date[w] for w in scan], table
+
+
+def save_week_shifts(store: Store, con: Any, scanned: list, shifts: pd.DataFrame) -> None:
+    """Replace the shifts of the weeks scanned (found again from their messages, so a re-run of a week
+    writes the same rows)."""
+    if scanned:
+        execute(con, f"DELETE FROM week_shifts WHERE week IN ({', '.join('?' * len(scanned))})", scanned)
+        store.upsert("week_shifts", shifts, con=con)
 
 
 def _save_weekly_counts(store: Store, con: Any, table: str, members: pd.DataFrame, run_id: str) -> None:

@@ -160,9 +160,9 @@ def test_topic_detail_shows_one_topic_in_full(on_store):
     assert biggest["label"] not in set(related["label"]) or len(set(related["label"])) == 5
 
 
-def test_a_status_from_one_part_shows_that_part_on_the_brief_and_the_topic_page(own_store):
-    """Where one part of a topic moved (pipeline.weekly), the brief quotes that part's messages and
-    says which test called it; the topic page says it under the weekly chart."""
+def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_topic_page(own_store):
+    """Where a group of messages in a topic moved (pipeline.weekly), the brief quotes that group's
+    messages and says which test called it; the topic page says it under the weekly chart."""
     store = Store(own_store)
     week = store.query("SELECT max(week) AS w FROM weekly_stats")["w"][0]
     row = store.query(
@@ -183,12 +183,15 @@ def test_a_status_from_one_part_shows_that_part_on_the_brief_and_the_topic_page(
             [json.dumps(part["message_id"].tolist()), week, topic],
         )
     at = _page("brief")
-    said = [m.value for m in at.markdown if "— growing: one part of it" in m.value]
+    said = [m.value for m in at.markdown if "— growing: a group of similar messages in it" in m.value]
     assert len(said) == 1 and "3 messages vs 0.5 expected" in said[0]
     quoted = {m.value[2:] for m in at.markdown if m.value.startswith("> ")}
     assert set(part["text"]) <= quoted
     at = _page("topic", topic=str(topic))
-    assert any("by one part of the topic, 3 messages against 0.5 expected" in c.value for c in at.caption)
+    assert any(
+        "by a group of similar messages in the topic, 3 messages against 0.5 expected" in c.value
+        for c in at.caption
+    )
 
 
 def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, runtime_env):

@@ -163,14 +163,17 @@ def test_more_messages_left_as_outliers_does_not_make_every_topic_decline(tmp_pa
     assert last["share"].sum() == pytest.approx(1.0)
 
 
-def _store_with_parts(tmp_path, counts: dict[tuple[int, int], list[int]]) -> Store:
-    """A store whose messages per (topic, part, week) follow ``counts``, with the parts a run stored;
-    each message's text names its part, so the quotes show which part they come from."""
+def _store_with_shifts(tmp_path, counts: dict[tuple[int, int], list[int]], moved: dict[int, str]) -> Store:
+    """A store whose messages per (topic, part, week) follow ``counts``, each message's text naming its
+    part, with the last week's local shifts a run found for the parts in ``moved`` (part -> "up" or
+    "down"): a rise is that week's messages of the part, a fall its earlier weeks' (and none of the
+    week's other messages)."""
     flat = {}
     for (topic, _), per_week in counts.items():
         flat.setdefault(topic, [0] * len(per_week))
         flat[topic] = [a + b for a, b in zip(flat[topic], per_week, strict=True)]
     store = _store_with_counts(tmp_path, flat)
+    last = len(next(iter(flat.values()))) - 1
     rows, texts = [], []
     for topic in flat:
         seen = [0] * len(flat[topic])
@@ -178,19 +181,30 @@ def _store_with_parts(tmp_path, counts: dict[tuple[int, int], list[int]]) -> Sto
             if t != topic:
                 continue
             for week, n in enumerate(per_week):
-                for i in range(seen[week], seen[week] + n):
-                    mid = f"t{topic}-w{week}-{i}"
-                    rows.append({"message_id": mid, "part": part, "similarity": 0.9, "run_id": "r"})
-                    texts.append((f"part {part} says {i}", mid))
+                ids = [f"t{topic}-w{week}-{i}" for i in range(seen[week], seen[week] + n)]
+                texts += [(f"part {part} says {i}", mid) for i, mid in enumerate(ids, start=seen[week])]
                 seen[week] += n
-    store.upsert("topic_parts", pd.DataFrame(rows))
+                if part in moved and week >= last - 4:
+                    rows += [{"part": part, "message_id": mid, "this_week": week == last} for mid in ids]
+    shifts = pd.DataFrame(rows)
+    shifts["direction"] = shifts["part"].map(moved)
+    shifts["shift"] = shifts["part"]
+    now = shifts.groupby("part")["this_week"].transform("sum")
+    shifts = shifts.assign(
+        week=(MONDAY + timedelta(weeks=last)).date(), neighbours_now=1, messages=now,
+        before=shifts.groupby("part")["this_week"].transform("size") - now, p_value=1e-6, family_p=0.005,
+        run_id="r",
+    )  # fmt: skip
+    shifts["expected"] = shifts["before"] / 4.0
+    store.upsert("week_shifts", shifts.drop(columns="part"))
     with store.connect() as con:
         con.executemany("UPDATE messages SET text = ? WHERE message_id = ?", texts)
     return store
 
 
-def test_a_surge_or_a_stop_inside_a_broad_topic_is_called_by_its_part(tmp_path):
-    """The whole topic moves by less than its own noise; the part that moved is significant."""
+def test_a_surge_or_a_stop_inside_a_broad_topic_is_called_by_its_local_shift(tmp_path):
+    """The whole topic moves by less than its own noise; the group of messages that moved is
+    significant (``pipeline.local_shifts``), and its messages are the evidence shown."""
     counts = {
         (0, 0): [120, 118, 121, 119, 120, 120],  # topic 0: a big steady part...
         (0, 1): [8, 9, 7, 8, 8, 30],  # ...and a small one that almost quadruples
@@ -199,7 +213,7 @@ def test_a_surge_or_a_stop_inside_a_broad_topic_is_called_by_its_part(tmp_path):
         (2, 4): [60, 61, 59, 60, 60, 60],  # topic 2: nothing moves
         (2, 5): [60, 59, 61, 60, 60, 61],
     }
-    store = _store_with_parts(tmp_path, counts)
+    store = _store_with_shifts(tmp_path, counts, {1: "up", 3: "down"})
     table = compute_weekly(store)
     last = table[table.week == table.week.max()].set_index("topic_id")
     # the totals alone: 150 vs ~128 and 120 vs ~132 are inside the noise of a Poisson count
@@ -207,8 +221,8 @@ def test_a_surge_or_a_stop_inside_a_broad_topic_is_called_by_its_part(tmp_path):
     assert last.loc[0, "part_expected"] == pytest.approx(8.0, abs=0.5)
     assert last.loc[1, "status"] == "declining" and last.loc[1, "part_messages"] == 0
     assert last.loc[2, "status"] == "stable" and pd.isna(last.loc[2, "part_messages"])
-    assert last.loc[0, "p_value"] < 0.05
-    # the evidence quoted for topic 0 is the part that grew, not its biggest part
+    assert last.loc[0, "p_value"] == pytest.approx(0.005)
+    # the evidence quoted for topic 0 is the group that grew, not its biggest part
     from pipeline.queries import week_verbatims
     from pipeline.weekly import save_weekly
 
@@ -217,20 +231,20 @@ def test_a_surge_or_a_stop_inside_a_broad_topic_is_called_by_its_part(tmp_path):
     assert len(quotes[quotes.topic_id == 0]) == 3
     assert quotes[quotes.topic_id == 0]["text"].str.startswith("part 1 ").all()
     assert len(quotes[quotes.topic_id == 2]) == 3  # a topic flagged by its total is quoted as before
-    # the digest says which test called it and quotes the part
+    # the digest says which test called it and quotes the group
     from pipeline.digest import build_digest
 
     _, brief = build_digest(store, str(table.week.max()))
     growing = brief.split("### topic 0 (growing)")[1].split("###")[0]
-    assert "one part of it (the messages quoted): 30 messages this week" in growing
+    assert "a group of similar messages in it (quoted): 30 messages this week" in growing
     assert "> part 1 says" in growing and "> part 0 says" not in growing
-    assert "**topic 1**: one part of it (the messages quoted): 0 messages" in brief
-    # a part is not tested before it has a full 4-week baseline: week 3 (2 earlier weeks) is stable
-    assert (table[table.week == sorted(table.week.unique())[2]]["status"] == "stable").all()
+    assert "**topic 1**: a group of similar messages in it (quoted): 0 messages" in brief
+    # earlier weeks have no shift: they stay as their totals' test says
+    assert (table[table.week < table.week.max()]["status"] == "stable").all()
 
 
 def test_the_totals_test_alone_would_have_missed_them(tmp_path):
-    """Without the parts (no topic_parts rows), the same counts leave both topics stable."""
+    """Without the local shifts (no week_shifts rows), the same counts leave both topics stable."""
     counts = {0: [128, 127, 128, 127, 128, 150], 1: [132, 132, 131, 133, 130, 120]}
     last = compute_weekly(_store_with_counts(tmp_path, counts))
     last = last[last.week == last.week.max()].set_index("topic_id")

@@ -141,20 +141,16 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
     assert html.startswith("<!doctype html>") and "<table>" in html and "<blockquote>" in html
 
 
-def test_every_run_cuts_its_larger_topics_into_parts_for_the_status_test(weeks):
+def test_no_week_is_scanned_for_local_shifts_before_it_has_a_full_baseline(weeks):
+    """Four weeks: none has the 4 earlier weeks a local shift is measured against."""
     s = weeks["store"]
-    parts = s.query(
-        "SELECT p.part, a.topic_id, count(*) AS n FROM topic_parts p JOIN assignments a USING (message_id) "
-        "GROUP BY ALL"
-    )
     counts = json.loads(
         s.query("SELECT counts FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1")[
             "counts"
         ][0]
     )["topics"]
-    assert counts["parts"] == parts["part"].nunique() > 0
-    assert parts.groupby("part")["topic_id"].nunique().max() == 1  # a part lies inside one topic
-    assert (parts["topic_id"] >= 0).all()  # outliers are in no part
+    assert counts["weeks_scanned"] == 0 and counts["shifts"] == 0
+    assert s.query("SELECT count(*) AS n FROM week_shifts")["n"][0] == 0
 
 
 def test_every_week_is_counted_under_the_last_runs_topics(weeks):

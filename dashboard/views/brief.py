@@ -131,10 +131,11 @@ def _movers(week: str, table: pd.DataFrame) -> None:
     reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
     for _, row in movers.iterrows():
         with st.container(border=True):
-            if pd.notna(row.get("part_messages")):  # the topic held; one part of it moved
+            if pd.notna(row.get("part_messages")):  # the topic held; a group of messages in it moved
                 test = (
-                    f"one part of it (quoted below): {int(row['part_messages'])} messages vs "
-                    f"{row['part_expected']:.1f} expected from the last 4 weeks (q = {row['p_value']:.3g}); "
+                    f"a group of similar messages in it (quoted below): {int(row['part_messages'])} messages "
+                    f"vs {row['part_expected']:.1f} expected from the last 4 weeks "
+                    f"(p = {row['p_value']:.3g} over the week's groups); "
                     f"the whole topic {tested_count(row['messages'], row['tested_messages'])} vs "
                     f"{row['expected']:.1f}"
                 )

@@ -161,12 +161,12 @@ with state.store_errors_as_messages():
             st.caption("No weekly statistics for this topic yet.")
         else:
             st.altair_chart(_over_time(weekly), width="stretch")
-            by_part = weekly[weekly["part_messages"].notna()]
-            for _, row in by_part.iloc[::-1].iterrows():  # newest first
+            by_shift = weekly[weekly["part_messages"].notna()]
+            for _, row in by_shift.iloc[::-1].iterrows():  # newest first
                 st.caption(
-                    f"Week of {row['week']}: {row['status']} by one part of the topic, "
+                    f"Week of {row['week']}: {row['status']} by a group of similar messages in the topic, "
                     f"{int(row['part_messages'])} messages against {row['part_expected']:.1f} expected "
-                    f"(q = {row['p_value']:.2g}); the whole topic "
+                    f"(p = {row['p_value']:.2g} over the week's groups); the whole topic "
                     f"{tested_count(row['messages'], row['tested_messages'])} against {row['expected']:.1f}."
                 )
 
