@@ -204,7 +204,7 @@ def _keep_week(store_path: Path, w: int, counts: dict, seconds: float) -> None:
     (store_path.parent / f"week_{w:02d}.json").write_text(json.dumps({"counts": counts, "seconds": seconds}))
 
 
-def _rescan(store, frame: pd.DataFrame, earlier: pd.DataFrame | None, w: int) -> pd.DataFrame:
+def _rescan(store, frame: pd.DataFrame, earlier: pd.DataFrame | None, w: int) -> pd.DataFrame | None:
     """The local shifts as the code finds them now, in the kept week ``w``'s store: the weeks its new
     messages touched found again (as that week's run would), the others as found for earlier kept
     weeks; all of them replace what the run stored. Returns them for the next week."""
@@ -215,6 +215,8 @@ def _rescan(store, frame: pd.DataFrame, earlier: pd.DataFrame | None, w: int) ->
     last = store.query(
         "SELECT counts, parameters FROM runs WHERE status = 'completed' ORDER BY started_at DESC LIMIT 1"
     )
+    if last.empty:  # no run made this store (``oracle``'s weeks: true intents, no vectors): as it is
+        return earlier
     model = json.loads(last["counts"][0])["encoder"]["model"]
     seed = int(json.loads(last["parameters"][0])["topics"]["seed"])
     messages, X = embeddings.customer_messages_with_vectors(store, model)
