@@ -127,15 +127,15 @@ def scan_weeks(
     """The significant shifts of each week in ``weeks`` (week ordinals, as ``week_of``), one row per
     member message: week ordinal, shift number, direction, the group's counts and p-values, and how
     many of the message's neighbours are this week's (what orders its typical messages). A week is
-    scanned only with a full ``BASELINE_WEEKS`` of earlier weeks, as the parts are tested."""
+    scanned only with a full ``BASELINE_WEEKS`` of earlier weeks."""
     rows = []
-    rng = np.random.default_rng(seed)
     first = int(week_of.min()) if len(week_of) else 0
     for week in sorted(weeks):
         if week - BASELINE_WEEKS < first:
             continue
         pool = np.flatnonzero((week_of >= week - BASELINE_WEEKS) & (week_of <= week))
-        if len(pool) > POOL_SAMPLE:  # every message as likely to be drawn: the week's share is kept
+        if len(pool) > POOL_SAMPLE:  # every message as likely to be drawn: the week's share is kept;
+            rng = np.random.default_rng([seed, week])  # the draw does not depend on the other weeks scanned
             pool = np.sort(rng.choice(pool, POOL_SAMPLE, replace=False))
         now = (week_of[pool] == week).astype(np.int64)
         if now.sum() == 0 or len(pool) <= K:

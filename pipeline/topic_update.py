@@ -265,7 +265,10 @@ def update_topics(
         }
     )
     counted = topic_counts.nearest_live(X, final, *topic_counts.live_centroids(table))
-    scanned, shifts = week_shifts(store, messages["message_id"].to_numpy(), X, new, model.seed, run_id)
+    # a re-fit rescans every week: the same messages give the same shifts, and a store an older voc
+    # wrote (no shifts) gets them for its past weeks with `voc run --refit`
+    rescan = np.ones(len(new), dtype=bool) if mode == "refit" else new
+    scanned, shifts = week_shifts(store, messages["message_id"].to_numpy(), X, rescan, model.seed, run_id)
     with store.connect() as con:
         execute(con, "BEGIN TRANSACTION")
         execute(con, "DELETE FROM topics")
@@ -352,8 +355,8 @@ def _fit_history(
 def week_shifts(
     store: Store, ids: np.ndarray, X: np.ndarray, new: np.ndarray, seed: int, run_id: str
 ) -> tuple[list, pd.DataFrame]:
-    """The weeks this run scans for local shifts (those with new messages, and the weeks whose baseline
-    holds them) and the shifts found there (``pipeline.local_shifts``), weeks cut in the store's time
+    """The weeks this run scans for local shifts (those of the ``new`` messages, and the weeks whose
+    baseline holds them) and the shifts found there (``pipeline.local_shifts``), weeks cut in the store's time
     zone as the weekly statistics cut them. Earlier weeks keep what earlier runs found: their messages
     did not change, and a shift does not depend on the topics."""
     with store.connect(read_only=True) as con:

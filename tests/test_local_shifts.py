@@ -145,3 +145,16 @@ def test_a_run_scans_the_weeks_its_new_messages_fall_in_cut_as_the_weekly_table_
     assert up["message_id"].str.startswith("t0-w5-").mean() > 0.8
     # nothing new in week 5: nothing scanned (its shifts stay as the run that loaded it found them)
     assert topic_update.week_shifts(store, ids, X, np.zeros(len(ids), bool), 0, "run-2")[0] == []
+
+
+def test_a_week_scanned_again_gives_the_same_shifts_whatever_else_is_scanned(monkeypatch):
+    """Pools over ``POOL_SAMPLE`` are drawn at random: the draw is the week's own, so a re-fit that
+    rescans every week writes what the week's first scan wrote."""
+    monkeypatch.setattr(local_shifts, "POOL_SAMPLE", 250)  # weeks 4 and 5 are both drawn
+    rates = {0: [8, 7, 9, 8, 8, 32], 1: [30, 31, 29, 30, 30, 30], 2: [30, 30, 31, 29, 30, 30]}
+    X, weeks, _ = _pool(rates, np.random.default_rng(4))
+    ids = np.asarray([f"m{i}" for i in range(len(X))])
+    alone = local_shifts.scan_weeks(X, weeks, ids, [5], min_volume=5, seed=1)
+    together = local_shifts.scan_weeks(X, weeks, ids, [4, 5], min_volume=5, seed=1)
+    assert not alone.empty
+    pd.testing.assert_frame_equal(alone, together[together.week == 5].reset_index(drop=True))
