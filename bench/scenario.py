@@ -228,7 +228,7 @@ def _rescan(store, frame: pd.DataFrame, earlier: pd.DataFrame | None, w: int) ->
         found = pd.concat([earlier[~earlier["week"].isin(scanned)], found], ignore_index=True)
     with store.connect() as con:
         con.execute("DELETE FROM week_shifts")
-        topic_update.save_week_shifts(store, con, sorted(set(found["week"])), found)
+        store.upsert("week_shifts", found, con=con)
     return found
 
 

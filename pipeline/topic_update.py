@@ -370,8 +370,6 @@ def week_shifts(
     ordinal = (days.astype("datetime64[D]").astype(np.int64) + 3) // 7  # Mondays, numbered
     present = set(np.unique(ordinal).tolist())
     touched = np.unique(ordinal[new]).tolist()
-    if not touched:
-        return [], local_shifts.scan_weeks(X[:0], ordinal[:0], ids[:0], [], weekly.MIN_VOLUME, seed)
     scan = sorted({w + d for w in touched for d in range(local_shifts.BASELINE_WEEKS + 1)} & present)
     scan = [w for w in scan if w - local_shifts.BASELINE_WEEKS >= min(present)]  # a full baseline only
     table = local_shifts.scan_weeks(X, ordinal, ids, scan, weekly.MIN_VOLUME, seed)
