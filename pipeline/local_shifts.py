@@ -9,7 +9,9 @@ neighbours in the pool (cosine) are counted by week: where customers say more of
 week, its messages' neighbours are this week's more often than W's share of the pool predicts, and
 where they stopped saying it, less often (a binomial test per message at ``MESSAGE_ALPHA``, as in
 Schilling's nearest-neighbour two-sample test, read message by message). Messages that pass, one way,
-are linked by those neighbour pairs into groups. A group's count this week against its earlier
+are linked into groups by the neighbour pairs that are mutual (each among the other's ``K`` nearest,
+as in Brito et al.'s mutual k-NN graph for clustering), so that two requests side by side are not
+chained into one group by a single one-way pair. A group's count this week against its earlier
 weeks' is the status rule's conditional test for two Poisson rates (``pipeline.rate_test``), with the
 same minimum volume: at least ``min_volume`` messages this week to rise, at least ``min_volume``
 expected to fall.
@@ -68,9 +70,25 @@ def neighbours(X: np.ndarray, k: int = K) -> np.ndarray:
     return out
 
 
-def _groups(nn: np.ndarray, now: np.ndarray, direction: int, min_volume: int) -> list[Shift]:
-    """Groups of messages whose neighbours are this week's more (or less) often than chance, callable
-    at ``min_volume``, each with its conditional-test p-value (not yet corrected for the choice)."""
+def mutual_pairs(nn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbour pairs (i, j) where each is among the other's nearest: the links groups are made of.
+
+    Any one-way pair chains requests into each other: a message of a surging request with one of a
+    new request among its 20 neighbours is enough to make the two one group, and the group then
+    flags one topic for both (or neither). Mutual pairs keep requests apart where they meet."""
+    n, k = nn.shape
+    src = np.repeat(np.arange(n), k)
+    graph = csr_matrix((np.ones(len(src), dtype=np.int8), (src, nn.ravel())), shape=(n, n))
+    mutual = graph.multiply(graph.T).tocoo()
+    return mutual.row, mutual.col
+
+
+def _groups(
+    nn: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], now: np.ndarray, direction: int, min_volume: int
+) -> list[Shift]:
+    """Groups of messages whose neighbours are this week's more (or less) often than chance, linked by
+    mutual neighbour ``pairs``, callable at ``min_volume``, each with its conditional-test p-value (not
+    yet corrected for the choice)."""
     share = now.mean()
     if share in (0.0, 1.0):
         return []
@@ -80,11 +98,10 @@ def _groups(nn: np.ndarray, now: np.ndarray, direction: int, min_volume: int) ->
     chosen = p_msg < MESSAGE_ALPHA
     if chosen.sum() < 2:
         return []
-    src = np.repeat(np.arange(len(nn)), k)
-    dst = nn.ravel()
+    src, dst = pairs
     keep = chosen[src] & chosen[dst]
     graph = csr_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(len(nn), len(nn)))
-    _, label = connected_components(graph, directed=True, connection="weak")
+    _, label = connected_components(graph, directed=False)
     label = np.where(chosen, label, -1)
     out = []
     for group in np.unique(label[chosen]):
@@ -106,7 +123,8 @@ def scan(
     permutation p-value; keep those with ``family_p <= ALPHA``."""
     now = np.asarray(now, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    found = {d: _groups(nn, now, d, min_volume) for d in (1, -1)}
+    pairs = mutual_pairs(nn)
+    found = {d: _groups(nn, pairs, now, d, min_volume) for d in (1, -1)}
     if not any(found.values()):
         return []
     best = {d: np.ones(permutations) for d in found}
@@ -114,7 +132,7 @@ def scan(
         shuffled = rng.permutation(now)
         for d in found:
             if found[d]:
-                best[d][i] = min((g.p for g in _groups(nn, shuffled, d, min_volume)), default=1.0)
+                best[d][i] = min((g.p for g in _groups(nn, pairs, shuffled, d, min_volume)), default=1.0)
     for d, groups in found.items():
         for g in groups:
             g.family_p = float((1 + (best[d] <= g.p).sum()) / (1 + permutations))

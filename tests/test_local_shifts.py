@@ -58,6 +58,36 @@ def test_a_surge_and_a_stop_beside_steady_siblings_are_found_as_groups():
     assert down.expected.iloc[0] >= 5
 
 
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_a_new_request_beside_a_surging_one_is_a_group_of_its_own(seed):
+    """Requests 0 (surging) and 1 (new this week) sit side by side (centroid cosine ~0.8): a few of
+    their messages have one another among their neighbours one way only, which chained them into one
+    group before the links had to be mutual; one group would flag one topic for both."""
+    rng = np.random.default_rng(seed)
+    base = np.eye(DIM)
+    vectors, weeks, requests = [], [], []
+    directions = {0: base[0], 1: base[0] + 0.8 * base[12]}
+    directions.update(
+        {r: base[r // 2 + 1] + (0.45 * base[13 + r // 2] if r % 2 else 0) for r in range(2, 10)}
+    )
+    rates = {0: [8, 7, 9, 8, 32], 1: [0, 0, 0, 0, 14], **{r: [30, 29, 31, 30, 30] for r in range(2, 10)}}
+    for request, per_week in rates.items():
+        direction = directions[request] / np.linalg.norm(directions[request])
+        for week, n in enumerate(per_week):
+            vectors.append(_request(direction, n, rng))
+            weeks += [week] * n
+            requests += [request] * n
+    X = np.vstack(vectors).astype(np.float32)
+    ids = np.asarray([f"m{i}" for i in range(len(X))])
+    table = local_shifts.scan_weeks(X, np.asarray(weeks), ids, [4], min_volume=5, seed=seed)
+    table["request"] = table["message_id"].map(dict(zip(ids, requests, strict=True)))
+    up = table[(table.direction == "up") & table.this_week]
+    held = [g.request.value_counts(normalize=True) for _, g in up.groupby("shift")]
+    assert len(held) == 2
+    assert sorted(h.index[0] for h in held) == [0, 1] and all(h.iloc[0] >= 0.9 for h in held)
+    assert table[table.direction == "down"].empty
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_steady_pool_has_no_shift(seed):
     rng = np.random.default_rng(100 + seed)
