@@ -507,7 +507,9 @@ def _new_themes(
             kinds[fresh] = "novel"
             detail = (
                 f"new theme in this run's messages (nearest topic {verdict.nearest_topic_similarity:.2f}, "
-                f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it)"
+                f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it; "
+                f"{verdict.region.now} like them now against {verdict.region.before_per_week:.1f} a week "
+                f"before, p={verdict.region.p_up:.1g})"
                 if verdict.distinct
                 else f"new theme in this run's messages, most of them in no topic ({verdict.region.now} "
                 f"like them now against {verdict.region.before_per_week:.1f} a week before, "
