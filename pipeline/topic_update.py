@@ -521,7 +521,12 @@ def _new_themes(
             budget -= len(joiners)
             kinds[fresh] = "recut"
             named = ", ".join(map(str, sources.index[:3]))
-            detail = f"split off from topic(s) {named} with {len(joiners)} earlier messages"
+            strays = int((final[earlier_idx[verdict.joins]] < 0).sum())  # earlier outliers it takes in
+            detail = (
+                f"split off from topic(s) {named} with {len(joiners)} earlier messages"
+                if len(joiners)
+                else f"a theme seen before among messages no topic held ({strays} earlier ones join it)"
+            )
             event = _event(
                 run_id, "split", fresh, int(sources.index[0]) if len(sources) else None, len(joiners), detail
             )
