@@ -18,13 +18,17 @@ def _request(direction: np.ndarray, n: int, rng, noise: float = 0.06) -> np.ndar
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _pool(rates: dict[int, list[int]], rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pool(
+    rates: dict[int, list[int]], rng, apart: dict[int, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectors, week ordinals and request ids for requests with the given count per week. Requests
-    2k and 2k+1 are siblings (centroid cosine ~0.9): one topic would hold both."""
+    2k and 2k+1 are siblings (centroid cosine ~0.9 at the default 0.45 apart; ``apart`` sets it for
+    some odd requests): one topic would hold both."""
     base = np.eye(DIM)
     vectors, weeks, requests = [], [], []
     for request, per_week in rates.items():
-        direction = base[request // 2] + (0.45 * base[12 + request // 2] if request % 2 else 0)
+        step = (apart or {}).get(request, 0.45)
+        direction = base[request // 2] + (step * base[12 + request // 2] if request % 2 else 0)
         direction = direction / np.linalg.norm(direction)
         for week, n in enumerate(per_week):
             vectors.append(_request(direction, n, rng))
@@ -33,9 +37,9 @@ def _pool(rates: dict[int, list[int]], rng) -> tuple[np.ndarray, np.ndarray, np.
     return np.vstack(vectors).astype(np.float32), np.asarray(weeks), np.asarray(requests)
 
 
-def _shifts(rates, seed):
+def _shifts(rates, seed, apart=None):
     rng = np.random.default_rng(seed)
-    X, weeks, requests = _pool(rates, rng)
+    X, weeks, requests = _pool(rates, rng, apart)
     ids = np.asarray([f"m{i}" for i in range(len(X))])
     table = local_shifts.scan_weeks(X, weeks, ids, [4], min_volume=5, seed=seed)
     table["request"] = table["message_id"].map(dict(zip(ids, requests, strict=True)))
@@ -63,24 +67,8 @@ def test_a_new_request_beside_a_surging_one_is_a_group_of_its_own(seed):
     """Requests 0 (surging) and 1 (new this week) sit side by side (centroid cosine ~0.8): a few of
     their messages have one another among their neighbours one way only, which chained them into one
     group before the links had to be mutual; one group would flag one topic for both."""
-    rng = np.random.default_rng(seed)
-    base = np.eye(DIM)
-    vectors, weeks, requests = [], [], []
-    directions = {0: base[0], 1: base[0] + 0.8 * base[12]}
-    directions.update(
-        {r: base[r // 2 + 1] + (0.45 * base[13 + r // 2] if r % 2 else 0) for r in range(2, 10)}
-    )
     rates = {0: [8, 7, 9, 8, 32], 1: [0, 0, 0, 0, 14], **{r: [30, 29, 31, 30, 30] for r in range(2, 10)}}
-    for request, per_week in rates.items():
-        direction = directions[request] / np.linalg.norm(directions[request])
-        for week, n in enumerate(per_week):
-            vectors.append(_request(direction, n, rng))
-            weeks += [week] * n
-            requests += [request] * n
-    X = np.vstack(vectors).astype(np.float32)
-    ids = np.asarray([f"m{i}" for i in range(len(X))])
-    table = local_shifts.scan_weeks(X, np.asarray(weeks), ids, [4], min_volume=5, seed=seed)
-    table["request"] = table["message_id"].map(dict(zip(ids, requests, strict=True)))
+    table = _shifts(rates, seed, apart={1: 0.8})
     up = table[(table.direction == "up") & table.this_week]
     held = [g.request.value_counts(normalize=True) for _, g in up.groupby("shift")]
     assert len(held) == 2
