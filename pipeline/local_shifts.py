@@ -16,12 +16,24 @@ weeks' is the status rule's conditional test for two Poisson rates (``pipeline.r
 same minimum volume: at least ``min_volume`` messages this week to rise, at least ``min_volume``
 expected to fall.
 
-The groups are chosen by the very counts they are then tested on, so their p-values are calibrated
-by permutation: the week labels of the pool are shuffled ``PERMUTATIONS`` times over the same
-neighbour graph, and a group's p-value (``family_p``) is the share of shuffles whose best group
-scored at least as well. Under the null (every request at its own steady rate, the week's volume
-swinging as it will), a message's week is a draw with W's share of the pool, so this controls the
-chance of any false group in a week, per direction, at ``ALPHA``.
+A rise is also read over balls: each message with its 9, 19, 39 or 79 nearest (``SCALES``), tested
+the same way, as a k-nearest-neighbour scan statistic (Kulldorff's spatial scan with windows made of
+neighbours). A fourfold week against four weeks of baseline only about doubles this week's share
+among a surging request's neighbours, too little for most of its messages to pass alone where a
+sibling request's messages sit among them; over forty or eighty neighbours it shows. Groups come
+first: a ball is kept only where it shares no message with a shift kept before it, so it adds rises
+the groups missed without mixing two requests the mutual links keep apart. A fall is read from the
+groups alone: a ball is rigid, and a stopped request's ball takes in its siblings' messages of this
+week (on the kept weeks' screen, balls found 5 of the 30 stops where groups found 19).
+
+Groups and balls are chosen by the very counts they are then tested on, so their p-values are
+calibrated by permutation: the week labels of the pool are shuffled ``PERMUTATIONS`` times over the
+same neighbours, and a shift's p-value (``family_p``) is the share of shuffles whose best group or
+ball scored at least as well, the two ways combined by Westfall and Young's min-p (each shuffle's
+best, by whichever way did best against that way's own shuffles). Under the null (every request at
+its own steady rate, the week's volume swinging as it will), a message's week is a draw with W's
+share of the pool, so this controls the chance of any false shift in a week, per direction, at
+``ALPHA``, however many ways a rise is read.
 
 Shifts are a test unit, not a taxonomy: they are stored by week (``week_shifts``), and the weekly
 statistics flag the topic that holds most of a significant group's messages (``pipeline.weekly``).
@@ -38,9 +50,10 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import binom
 
 K = 20  # neighbours per message: with 10, a message with no neighbour this week (p = 0.8^10) can't pass
+SCALES = (10, 20, 40, 80)  # sizes of the balls (a message and its nearest) a rise is also read over
 MESSAGE_ALPHA = 0.05
-ALPHA = 0.01  # per week and direction, over all groups
-PERMUTATIONS = 200
+ALPHA = 0.01  # per week and direction, over all groups and balls
+PERMUTATIONS = 500
 BASELINE_WEEKS = 4
 POOL_SAMPLE = 8_000  # messages of a week and its baseline weeks the graph is built on, at most
 _BLOCK = 1_024
@@ -59,14 +72,17 @@ class Shift:
     family_p: float = 1.0
 
 
-def neighbours(X: np.ndarray, k: int = K) -> np.ndarray:
-    """Each row's ``k`` nearest other rows by cosine (``X``: unit vectors), in blocks to bound memory."""
+def neighbours(X: np.ndarray, k: int = max(SCALES) - 1) -> np.ndarray:
+    """Each row's ``k`` nearest other rows by cosine (``X``: unit vectors), nearest first, in blocks to
+    bound memory. The first ``K`` are the graph groups are linked in; all ``k`` make the balls."""
     k = min(k, len(X) - 1)
     out = np.empty((len(X), k), dtype=np.int64)
     for start in range(0, len(X), _BLOCK):
         sims = X[start : start + _BLOCK] @ X.T
         sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
-        out[start : start + len(sims)] = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, near, axis=1), axis=1, kind="stable")
+        out[start : start + len(sims)] = np.take_along_axis(near, order, axis=1)
     return out
 
 
@@ -116,27 +132,103 @@ def _groups(
     return out
 
 
+def _ball_counts(nn: np.ndarray, now: np.ndarray) -> dict[int, np.ndarray]:
+    """This week's count in every ball: a message and its ``size - 1`` nearest, for each size in
+    ``SCALES`` the neighbour lists have room for."""
+    near = np.cumsum(now[nn], axis=1)
+    return {k: now + near[:, k - 2] for k in SCALES if k <= nn.shape[1] + 1}
+
+
+def _balls(nn: np.ndarray, now: np.ndarray, min_volume: int, tails: dict[int, np.ndarray]) -> np.ndarray:
+    """Every ball with at least ``min_volume`` of this week's messages, as rows of (centre, size,
+    count this week), with the binomial p of a count that high (``tails``: upper tails by size and
+    count) as a fourth column.
+
+    A rise read over a fixed number of neighbours needs no message to pass alone: a surge whose
+    messages each have only a few more neighbours this week than chance (a fourfold week against four
+    weeks of baseline about doubles their share) still shows over forty or eighty of them."""
+    out = [np.zeros((0, 4))]
+    for k, count in _ball_counts(nn, now).items():
+        centre = np.flatnonzero(count >= min_volume)
+        out.append(np.column_stack([centre, np.full(len(centre), k), count[centre], tails[k][count[centre]]]))
+    return np.vstack(out)
+
+
+def _best_ball_p(nn: np.ndarray, now: np.ndarray, min_volume: int, tails: dict[int, np.ndarray]) -> float:
+    """The least p of any ball, without listing them."""
+    best = [tails[k][c.max()] for k, c in _ball_counts(nn, now).items() if c.max() >= min_volume]
+    return float(min(best, default=1.0))
+
+
+def _family_p(null: np.ndarray, way: int, p: np.ndarray) -> np.ndarray:
+    """Westfall-Young min-p over the ways a shift is read (``null``: each shuffle's best p, one column
+    per way): the share of shuffles whose best, by whichever way did best against that way's own
+    shuffles, beat each ``p`` of ``way`` measured the same way. With one way, this is the share of
+    shuffles whose best p was at most ``p``."""
+    permutations = len(null)
+    ranked = np.sort(null, axis=0)
+
+    def marginal(column: int, values: np.ndarray) -> np.ndarray:
+        return (1 + np.searchsorted(ranked[:, column], values, side="right")) / (1 + permutations)
+
+    least = np.sort(np.min([marginal(c, null[:, c]) for c in range(null.shape[1])], axis=0))
+    return (1 + np.searchsorted(least, marginal(way, np.asarray(p)), side="right")) / (1 + permutations)
+
+
 def scan(
     nn: np.ndarray, now: np.ndarray, min_volume: int, seed: int, permutations: int = PERMUTATIONS
 ) -> list[Shift]:
-    """Every group of the pool (neighbour graph ``nn``; ``now``: 1 for this week's rows) with its
-    permutation p-value; keep those with ``family_p <= ALPHA``."""
+    """The significant shifts of the pool (neighbour lists ``nn``, nearest first; ``now``: 1 for this
+    week's rows): ``family_p <= ALPHA``, no message in two of them, groups first, each way's most
+    significant first.
+
+    A fall is read from the groups alone; a rise from the groups and from the balls (``_balls``), both
+    scored on the same shuffles and combined by min-p, so that reading a rise two ways does not add
+    false shifts. Balls overlap one another and the groups: one is kept only where it shares no
+    message with a shift kept before it (as a scan statistic's secondary clusters are)."""
     now = np.asarray(now, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    pairs = mutual_pairs(nn)
-    found = {d: _groups(nn, pairs, now, d, min_volume) for d in (1, -1)}
-    if not any(found.values()):
+    share = now.mean()
+    if share in (0.0, 1.0):
         return []
-    best = {d: np.ones(permutations) for d in found}
+    rng = np.random.default_rng(seed)
+    graph = nn[:, :K]
+    pairs = mutual_pairs(graph)
+    tails = {k: binom.sf(np.arange(k + 1) - 1, k, share) for k in SCALES}
+    groups = {d: _groups(graph, pairs, now, d, min_volume) for d in (1, -1)}
+    balls = _balls(nn, now, min_volume, tails)
+    live = {1: bool(groups[1]) or len(balls) > 0, -1: bool(groups[-1])}
+    if not any(live.values()):
+        return []
+    null = {1: np.ones((permutations, 2)), -1: np.ones((permutations, 1))}
     for i in range(permutations):
         shuffled = rng.permutation(now)
-        for d in found:
-            if found[d]:
-                best[d][i] = min((g.p for g in _groups(nn, pairs, shuffled, d, min_volume)), default=1.0)
-    for d, groups in found.items():
-        for g in groups:
-            g.family_p = float((1 + (best[d] <= g.p).sum()) / (1 + permutations))
-    return [g for groups in found.values() for g in groups]
+        for d in (1, -1):
+            if live[d]:
+                null[d][i, 0] = min(
+                    (g.p for g in _groups(graph, pairs, shuffled, d, min_volume)), default=1.0
+                )
+        if live[1]:
+            null[1][i, 1] = _best_ball_p(nn, shuffled, min_volume, tails)
+    for d in (1, -1):
+        for g, f in zip(groups[d], _family_p(null[d], 0, [g.p for g in groups[d]]), strict=True):
+            g.family_p = float(f)
+    found = {d: sorted(groups[d], key=lambda g: (g.family_p, g.p)) for d in (1, -1)}
+    if live[1] and len(balls):
+        family = _family_p(null[1], 1, balls[:, 3])
+        for i in np.lexsort((balls[:, 3], family)):
+            if family[i] > ALPHA:
+                break
+            centre, k, x, p = int(balls[i, 0]), int(balls[i, 1]), int(balls[i, 2]), float(balls[i, 3])
+            rows = np.concatenate([[centre], nn[centre, : k - 1]])
+            found[1].append(Shift(rows, 1, x, k - x, (k - x) * share / (1 - share), p, float(family[i])))
+    out = []
+    for d in (1, -1):
+        used = np.zeros(len(nn), dtype=bool)
+        for shift in found[d]:
+            if shift.family_p <= ALPHA and not used[shift.rows].any():
+                used[shift.rows] = True
+                out.append(shift)
+    return out
 
 
 def scan_weeks(
@@ -159,8 +251,8 @@ def scan_weeks(
         if now.sum() == 0 or len(pool) <= K:
             continue
         nn = neighbours(X[pool])
-        hits = now[nn].sum(axis=1)
-        for number, g in enumerate(s for s in scan(nn, now, min_volume, seed + week) if s.family_p <= ALPHA):
+        hits = now[nn[:, :K]].sum(axis=1)
+        for number, g in enumerate(scan(nn, now, min_volume, seed + week)):
             rows.append(
                 pd.DataFrame(
                     {
