@@ -182,7 +182,7 @@ def test_a_surge_among_a_sibling_requests_messages_is_found_over_its_neighbourho
     """Request 0 quadruples beside a steady sibling it nearly overlaps (centroid cosine ~0.98): most of
     its messages have only a few more neighbours this week than chance and pass alone too rarely to
     link into a group, but the balls around them hold this week's messages far above the pool's
-    share. Over ten draws (the groups alone find it in seven), it is found in nine or more, and
+    share. Over ten draws (the groups alone find it in six), it is found in nine or more, and
     nothing else is."""
     rates = {0: [10, 9, 11, 10, 40], 1: [30] * 5, **{r: [30, 29, 31, 30, 30] for r in range(2, 10)}}
     found = 0
