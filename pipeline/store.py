@@ -240,7 +240,8 @@ TABLES: dict[str, tuple[str, str]] = {
             run_id VARCHAR,
             PRIMARY KEY (week, direction, message_id)
         )""",
-        "per week, the groups of similar messages whose share of that week rose or fell significantly "
+        "per week, the groups of similar messages (for a rise, also a message and its nearest) whose share "
+        "of that week rose or fell significantly "
         "against its 4 earlier weeks, found from nearest neighbours without the topics (see "
         "pipeline.local_shifts), one row per member message of the week or its baseline weeks; the weekly "
         "status test flags the topic holding most of a group",

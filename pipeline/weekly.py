@@ -31,10 +31,11 @@ those; ``tested_messages`` the count the test used):
   is tested against the cluster's earlier members per week (``topic_history``, most of them still in
   other topics); later weeks, assigned by nearest centroid, only against its own tracked weeks;
 - a topic the test leaves stable is ``growing`` or ``declining`` when a *local shift* of that week
-  says so: a group of similar messages, found from their nearest neighbours without the topics,
-  whose share of the week rose (at least ``min_volume`` messages) or fell (from at least
-  ``min_volume`` expected) significantly (``pipeline.local_shifts``: the same conditional test,
-  corrected by permutation over the week's groups at ``local_shifts.ALPHA`` per direction) and
+  says so: a group of similar messages (for a rise, also a message with its nearest), found from
+  their nearest neighbours without the topics, whose share of the week rose (at least
+  ``min_volume`` messages) or fell (from at least ``min_volume`` expected) significantly
+  (``pipeline.local_shifts``: the same conditional test, corrected by permutation over the week's
+  groups and balls at ``local_shifts.ALPHA`` per direction) and
   whose messages the topic mostly holds. A stop, surge or new request inside a broad topic moves the
   whole by less than its other messages' noise. The row then carries the group's count, expected
   count and p-value, and its typical messages, so the evidence shown is what moved. This replaced a
