@@ -49,6 +49,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import binom
 
+from pipeline.neighbours import nearest
+
 K = 20  # neighbours per message: with 10, a message with no neighbour this week (p = 0.8^10) can't pass
 SCALES = (10, 20, 40, 80)  # sizes of the balls (a message and its nearest) a rise is also read over
 MESSAGE_ALPHA = 0.05
@@ -56,7 +58,6 @@ ALPHA = 0.01  # per week and direction, over all groups and balls
 PERMUTATIONS = 500
 BASELINE_WEEKS = 4
 POOL_SAMPLE = 8_000  # messages of a week and its baseline weeks the graph is built on, at most
-_BLOCK = 1_024
 
 
 @dataclass
@@ -73,17 +74,9 @@ class Shift:
 
 
 def neighbours(X: np.ndarray, k: int = max(SCALES) - 1) -> np.ndarray:
-    """Each row's ``k`` nearest other rows by cosine (``X``: unit vectors), nearest first, in blocks to
-    bound memory. The first ``K`` are the graph groups are linked in; all ``k`` make the balls."""
-    k = min(k, len(X) - 1)
-    out = np.empty((len(X), k), dtype=np.int64)
-    for start in range(0, len(X), _BLOCK):
-        sims = X[start : start + _BLOCK] @ X.T
-        sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
-        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, near, axis=1), axis=1, kind="stable")
-        out[start : start + len(sims)] = np.take_along_axis(near, order, axis=1)
-    return out
+    """Each row's ``k`` nearest other rows by cosine (``X``: unit vectors), nearest first. The first
+    ``K`` are the graph groups are linked in; all ``k`` make the balls."""
+    return nearest(X, X, k)
 
 
 def mutual_pairs(nn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

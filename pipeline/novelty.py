@@ -64,6 +64,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from pipeline import rate_test
+from pipeline.neighbours import nearest
 from pipeline.topic_identity import CENTROID_MATCH
 
 NEAR_ABSENT_PER_WEEK = 1.0
@@ -231,12 +232,7 @@ def newcomer_groups(
     n, pool = len(new), len(new) + len(reference)
     if n < min_size or pool <= k + 1:
         return []
-    neighbours = np.empty((n, k), dtype=int)
-    for start in range(0, n, 512):  # blocks: bounded memory against a large reference
-        block = new[start : start + 512]
-        sims = np.hstack([block @ new.T, block @ reference.T])
-        sims[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf  # not itself
-        neighbours[start : start + len(block)] = np.argpartition(-sims, k, axis=1)[:, :k]
+    neighbours = nearest(new, np.vstack([new, reference]), k)
     is_new = neighbours < n
     share = (n_new - 1) / max(pool - 1, 1)
     p = binom.sf(is_new.sum(axis=1) - 1, k, share)

@@ -1,0 +1,28 @@
+"""Nearest neighbours by cosine among unit vectors, in blocks: what the local shifts and the search for
+new themes count messages by (``pipeline.local_shifts``, ``pipeline.novelty``).
+
+scikit-learn's ``NearestNeighbors`` would do the same work, but both callers need the neighbours of
+some rows among a pool those rows are part of, without themselves, and the blocks bound the memory
+of the similarity matrix however large the pool is."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_ROWS = 1_024  # rows per block, fewer where the pool is large:
+_CELLS = 16_000_000  # similarities held at once (64 MB of float32)
+
+
+def nearest(rows: np.ndarray, pool: np.ndarray, k: int, first: int = 0) -> np.ndarray:
+    """Indices into ``pool`` of each of ``rows``' ``k`` nearest (at most ``len(pool) - 1``), nearest
+    first. ``rows`` are ``pool[first : first + len(rows)]``: each row's own index is left out."""
+    k = min(k, len(pool) - 1)
+    out = np.empty((len(rows), k), dtype=np.int64)
+    block = max(1, min(_ROWS, _CELLS // max(len(pool), 1)))
+    for start in range(0, len(rows), block):
+        sims = rows[start : start + block] @ pool.T
+        sims[np.arange(len(sims)), np.arange(first + start, first + start + len(sims))] = -np.inf
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, near, axis=1), axis=1, kind="stable")
+        out[start : start + len(sims)] = np.take_along_axis(near, order, axis=1)
+    return out
