@@ -311,6 +311,62 @@ def test_an_event_left_in_the_outliers_is_not_counted_as_flagged(tmp_path):
     assert summary["detected_in_its_week"] == 2  # ...and the surge and the stop are still called
 
 
+def test_an_event_flagged_only_on_a_topic_holding_a_quarter_of_it_is_reported_apart(tmp_path):
+    """The benchmark's scorer judges an event on the topic holding most of it: a surge split 60/40
+    between two topics and flagged only on the smaller is missed, and reported apart as flagged "on a
+    carrier" (a topic with the quarter of it that also explains an alarm); flagged on the larger, it
+    is both."""
+    from bench.scenario import START, _score, _Tally, build, load_source
+    from pipeline.ingest import text_hash
+    from pipeline.store import Store
+
+    frames, events = build(load_source("banking77"), 1)
+    surge = next(e for e in events if e.kind == "surge")
+    rows = pd.concat(frames)
+    rows = rows[rows["intent"] == surge.intent].reset_index(drop=True)
+    store = Store(tmp_path / "s.duckdb").init()
+    at = pd.to_datetime(rows["sent_at"], utc=True)
+    store.upsert(
+        "messages",
+        pd.DataFrame(
+            {
+                "message_id": rows["message_id"],
+                "conversation_id": rows["conversation_id"],
+                "sent_at": at,
+                "author_role": "customer",
+                "channel": rows["channel"],
+                "language": "en",
+                "text": rows["text"],
+                "text_hash": rows["text"].map(text_hash),
+                "is_customer": True,
+                "ingested_at": at,
+            }
+        ),
+    )
+    topic = [1 if i % 5 < 3 else 2 for i in range(len(rows))]  # 60% in topic 1, 40% in topic 2
+    store.upsert(
+        "assignments",
+        pd.DataFrame(
+            {"message_id": rows["message_id"], "topic_id": topic, "probability": 1.0, "run_id": "r"}
+        ),
+    )
+    monday = (START + pd.Timedelta(weeks=surge.first_week - 1)).date()
+    for flagged, detected in ((2, False), (1, True)):
+        status = {t: "growing" if t == flagged else "stable" for t in (1, 2)}
+        store.upsert(
+            "weekly_stats",
+            pd.DataFrame({"week": monday, "topic_id": [1, 2], "status": [status[1], status[2]]}),
+        )
+        tally = _Tally(as_run={(surge.first_week, t): st for t, st in status.items()})
+        result = next(
+            e
+            for e in _score(store, "banking77", 1, 10, frames, events, tally)["events"]
+            if e["kind"] == "surge"
+        )
+        assert result["topic_id"] == 1 and result["intent_share_in_topic"] == pytest.approx(0.6, abs=0.05)
+        assert result["detected_in_its_week"] is detected and result["on_a_carrier_in_its_week"] is True
+
+
 def test_ids_kept_are_counted_over_all_earlier_messages_and_over_those_in_a_topic():
     """The benchmark's identity measure: an outlier a new topic takes in is a changed id by the first
     count, not by the second ("messages already assigned keep their topic"); a message moved from one
