@@ -62,7 +62,7 @@ POOL_SAMPLE = 8_000  # messages of a week and its baseline weeks the graph is bu
 
 @dataclass
 class Shift:
-    """One group: its pool rows, which way it moved, its count this week and before, and p-values."""
+    """One group or ball: its pool rows, which way it moved, its count this week and before, and p-values."""
 
     rows: np.ndarray
     direction: int  # +1 rose, -1 fell

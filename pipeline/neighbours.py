@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_ROWS = 1_024  # rows per block, fewer where the pool is large:
+_ROWS = 1_024  # rows per block, fewer where the pool is large, so that at most
 _CELLS = 16_000_000  # similarities held at once (64 MB of float32)
 
 
