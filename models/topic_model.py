@@ -94,15 +94,17 @@ def readable_label(keywords: list[str], max_terms: int = 3, taken: set[str] | No
 
 
 def nearest_topic(
-    X: np.ndarray, topic_ids: np.ndarray, centroids: np.ndarray, threshold: float
+    X: np.ndarray, topic_ids: np.ndarray, centroids: np.ndarray, threshold: float | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest topic of each unit row (``OUTLIER`` under ``threshold``), its similarity, and the index."""
+    """Nearest topic of each unit row (``OUTLIER`` under ``threshold``: one bar, or one per topic), its
+    similarity, and the index."""
     if len(topic_ids) == 0 or len(X) == 0:
         return np.full(len(X), OUTLIER), np.zeros(len(X)), np.zeros(len(X), dtype=int)
     sims = X @ np.asarray(centroids, dtype=np.float32).T
     best = sims.argmax(axis=1)
     best_sim = sims[np.arange(len(X)), best]
-    labels = np.where(best_sim >= threshold, np.asarray(topic_ids)[best], OUTLIER)
+    bar = np.broadcast_to(np.asarray(threshold, dtype=float), (len(topic_ids),))[best]
+    labels = np.where(best_sim >= bar, np.asarray(topic_ids)[best], OUTLIER)
     return labels.astype(int), best_sim.astype(float), best
 
 

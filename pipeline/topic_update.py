@@ -157,8 +157,14 @@ def update_topics(
     report = None
     if not live.empty:  # where the new messages fall among the known topics (both modes use it)
         geo = _live_geometry(live, geometry)
+        # a new message joins its nearest topic when it is as similar as the bar, or as that topic's
+        # own members were when it was fitted (``fit_similarity``), whichever is lower: a fit gives its
+        # clusters' members their topic however loose the topic is (MiniLM on short requests: a tenth of
+        # their members under 0.37-0.73), and a fixed bar alone left a third of MASSIVE-en's later
+        # messages outliers against a twentieth of the first week's
+        bar = np.minimum(model.reassign_threshold, geo["fit_similarity"].fillna(model.reassign_threshold))
         labels, sims, nearest = nearest_topic(
-            X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), model.reassign_threshold
+            X[new], geo["topic_id"].to_numpy(), np.vstack(geo["centroid"]), bar.to_numpy()
         )
     if live.empty:
         mode, reason = "refit", "no topics yet"

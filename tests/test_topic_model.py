@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from models.topic_model import OUTLIER, TopicModel, TopicParams, c_tf_idf, readable_label
+from models.topic_model import OUTLIER, TopicModel, TopicParams, c_tf_idf, nearest_topic, readable_label
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +173,24 @@ def test_no_topic_of_a_fit_holds_more_than_a_third_of_its_messages():
     labels = kept._hdbscan(spread_out, params).labels_  # no cluster over a third: left as it was
     assert not kept.capped_
     assert (labels == TopicModel(max_cluster_share=None)._hdbscan(spread_out, params).labels_).all()
+
+
+def test_a_new_message_as_close_to_a_loose_topic_as_its_own_members_joins_it():
+    """A weekly run joins new messages to their nearest topic under one bar per topic: the fixed bar,
+    or the topic's own members' tenth percentile at its fit where that is lower (a loose topic of
+    short requests). A message as close as the loose topic's members joins it; one farther than
+    both bars, or as loose against a tight topic, stays an outlier."""
+    centroids = np.eye(3, dtype=np.float32)[:2]
+    bar = np.minimum(0.55, np.array([0.40, 0.80]))  # topic 10 loose (members' floor 0.40), 11 tight
+
+    def at(topic: int, similarity: float) -> np.ndarray:
+        v = np.zeros(3, dtype=np.float32)
+        v[topic], v[2] = similarity, np.sqrt(1 - similarity**2)
+        return v
+
+    X = np.vstack([at(0, 0.45), at(0, 0.30), at(1, 0.45), at(1, 0.60)])
+    labels, sims, _ = nearest_topic(X, np.array([10, 11]), centroids, bar)
+    assert list(labels) == [10, OUTLIER, OUTLIER, 11]
+    assert sims[0] == pytest.approx(0.45, abs=1e-6)
+    # one bar for all, as before: the loose topic's close message was an outlier
+    assert nearest_topic(X, np.array([10, 11]), centroids, 0.55)[0][0] == OUTLIER
