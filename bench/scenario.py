@@ -423,10 +423,10 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
         carriers = msgs["topic_id"].value_counts(normalize=True)
         # reported beside the rule above, never instead of it: a topic holding a quarter of the event
         # (the share that explains an alarm) flagged as expected by the week's own run
-        held = [int(t) for t in carriers[carriers >= 0.25].index]
-        on_a_carrier = bool(on_time) or any(as_run.get((ev.first_week, t)) in ev.expected for t in held)
+        carried = [int(t) for t in carriers[carriers >= 0.25].index]
+        on_a_carrier = bool(on_time) or any(as_run.get((ev.first_week, t)) in ev.expected for t in carried)
         for wk in range(ev.first_week, min(ev.last_week, weeks) + 1):
-            for t in {topic, *carriers[carriers >= 0.25].index.astype(int)}:
+            for t in {topic, *carried}:
                 explained.add((wk, t))
             if wk > ev.first_week:
                 now = final[(final["intent"] == ev.intent) & (final["w"] == wk) & (final["topic_id"] >= 0)]
