@@ -13,6 +13,8 @@ cached under ``$VOC_MODEL_CACHE`` (default ``~/.cache/voc/models``).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -46,8 +48,35 @@ def source_file() -> Path:
 def model_path() -> str:
     """Local sentence-transformers directory for multilingual-e5-small, built on first use."""
     source = source_file()
-    stamp = f"{source.stat().st_size}-{int(source.stat().st_mtime)}-b{_BUILD}"
+    stamp = f"{content_digest(source)}-b{_BUILD}"
     return _built_once(cache_root() / f"{NAME}-{stamp}", lambda out: build(source, out))
+
+
+def content_digest(path: Path) -> str:
+    """sha256 (12 hex) of a file's bytes, or of a directory's file names and bytes.
+
+    Cached builds are keyed by what they are built from, never by where or when it was installed:
+    keyed by the install's mtime, every fresh environment (each CI clone) wrote another 466 MB copy
+    of the same model into the cache until the disk was full."""
+    path = Path(path).resolve()
+    files = [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _digest(key, path)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(key: tuple, root: Path) -> str:
+    """The digest for one state of the files (``key``: name, size, mtime), read once per process."""
+    h = hashlib.sha256()
+    for name, _size, _mtime in key:
+        rel = Path(name).relative_to(root).as_posix() if root.is_dir() else ""
+        h.update(rel.encode() + b"\0")
+        with open(name, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:12]
 
 
 def _built_once(target: Path, write) -> str:
@@ -284,13 +313,11 @@ def sentiment_model_path(layers_file: Path = SENTIMENT_LAYERS) -> str:
     Only the fine-tuned layers are shipped (float16, a few MB in the repository); the full model
     directory is composed here on first use and cached under the layers' content hash.
     """
-    import hashlib
-
     if not layers_file.exists():
         raise FileNotFoundError(
             f"{layers_file}: sentiment encoder layers missing; run `python -m models.train_sentiment`"
         )
-    digest = hashlib.sha256(layers_file.read_bytes()).hexdigest()[:12]
+    digest = content_digest(layers_file)
     base = Path(model_path())
     return _built_once(
         cache_root() / f"{SENTIMENT_NAME}-{digest}", lambda out: _compose(base, layers_file, out)

