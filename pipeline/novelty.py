@@ -232,7 +232,7 @@ def newcomer_groups(
     n, pool = len(new), len(new) + len(reference)
     if n < min_size or pool <= k + 1:
         return []
-    neighbours = nearest(new, np.vstack([new, reference]), k)
+    neighbours = nearest(new, [new, reference], k)
     is_new = neighbours < n
     share = (n_new - 1) / max(pool - 1, 1)
     p = binom.sf(is_new.sum(axis=1) - 1, k, share)
