@@ -194,3 +194,18 @@ def test_a_new_message_as_close_to_a_loose_topic_as_its_own_members_joins_it():
     assert sims[0] == pytest.approx(0.45, abs=1e-6)
     # one bar for all, as before: the loose topic's close message was an outlier
     assert nearest_topic(X, np.array([10, 11]), centroids, 0.55)[0][0] == OUTLIER
+
+
+def test_a_small_fit_can_hold_as_many_requests_as_a_customer_service_set_has():
+    """A first week of a few hundred messages asks fewer members of a topic than √n / 3 would, so it
+    can separate up to 80 requests (Banking77 has 77); from about 700 messages on the benchmarked
+    √n / 3 holds, and a topic never needs fewer than 4 messages."""
+    model = TopicModel()
+    for n in (300, 354, 400, 500):
+        size = model.params_for(n).min_cluster_size
+        assert size <= max(4, round(n / 80)) < round(np.sqrt(n) / 3), n
+    assert model.params_for(300).min_cluster_size == 4  # √300 / 3 would ask 6
+    for n in (800, 2_250, 21_000):
+        assert model.params_for(n).min_cluster_size == round(np.sqrt(n) / 3), n
+    assert model.params_for(40).min_cluster_size == 4
+    assert TopicModel(min_cluster_size=9).params_for(300).min_cluster_size == 9  # set explicitly: kept
