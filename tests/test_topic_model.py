@@ -199,7 +199,7 @@ def test_a_new_message_as_close_to_a_loose_topic_as_its_own_members_joins_it():
 def test_a_small_fit_can_hold_as_many_requests_as_a_customer_service_set_has():
     """A first week of a few hundred messages asks fewer members of a topic than √n / 3 would, so it
     can separate up to 80 requests (Banking77 has 77); from about 700 messages on the benchmarked
-    √n / 3 holds, and a topic never needs fewer than 4 messages."""
+    √n / 3 holds, and a topic is never asked fewer than 4 messages."""
     model = TopicModel()
     for n in (300, 354, 400, 500):
         size = model.params_for(n).min_cluster_size
