@@ -27,7 +27,9 @@ def nearest(rows: np.ndarray, pool: np.ndarray | Sequence[np.ndarray], k: int, f
     out = np.empty((len(rows), k), dtype=np.int64)
     block = max(1, min(_ROWS, _CELLS // max(size, 1)))
     for start in range(0, len(rows), block):
-        sims = np.hstack([rows[start : start + block] @ part.T for part in parts])
+        chunk = rows[start : start + block]
+        # one pool (the shifts' every week): its product as it is, not copied again by hstack
+        sims = chunk @ parts[0].T if len(parts) == 1 else np.hstack([chunk @ part.T for part in parts])
         sims[np.arange(len(sims)), np.arange(first + start, first + start + len(sims))] = -np.inf
         near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(sims, near, axis=1), axis=1, kind="stable")
