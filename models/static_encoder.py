@@ -42,7 +42,7 @@ def model_path(name: str, resolve) -> str:
     source = content_digest(Path(base)) if Path(base).exists() else base  # content, not install path
     stamp = hashlib.sha256(f"{source}|{version('model2vec')}|{PCA_DIMS}".encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.removeprefix(PREFIX).rstrip("/").split("/")[-1])
-    return _built_once(cache_root() / f"static-{slug}-{stamp}", lambda out: _distil(base, out))
+    return _built_once(cache_root(), f"static-{slug}", stamp, lambda out: _distil(base, out))
 
 
 def _distil(base: str, out: Path) -> None:

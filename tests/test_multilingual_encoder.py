@@ -84,3 +84,37 @@ def test_a_model_installed_again_elsewhere_or_later_reuses_its_cached_build(tmp_
     assert digest(first) == digest(second)
     (second / "1_Pooling" / "config.json").rename(second / "1_Pooling" / "other.json")
     assert digest(first) != digest(second)  # same bytes under another name
+
+
+def test_builds_of_a_model_unused_for_a_month_are_removed_and_the_others_kept(tmp_path):
+    """Each release of a source package is another build of a few hundred MB: the cache must not only
+    grow. Builds of the same model unused for ``STALE_DAYS`` go (and half-written ones); a recent one,
+    which another environment may still use, and other models' builds stay."""
+    import os
+    import time
+
+    def build(name: str, days_ago: float):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "config_sentence_transformers.json").write_text("{}")
+        then = time.time() - days_ago * 86_400
+        os.utime(path, (then, then))
+        return path
+
+    family = multilingual_encoder.NAME
+    before_digests = build(f"{family}-487212345-1732000000123456789-b1", 90)  # keyed by size and mtime
+    stale = build(f"{family}-0123456789ab-b1", 31)
+    crashed = build(f".{family}-0123456789ab-b1-x7q2", 40)
+    recent = build(f"{family}-ba9876543210-b1", 3)
+    other_model = build("voc-sentiment-e5-0123456789ab-ba9876543210-b1", 90)
+    longer_name = build(f"{family}-extra-0123456789ab", 90)  # another family that starts with this name
+    current = build(f"{family}-cafe0000beef-b1", 45)  # unused for a while, used now
+
+    written = []
+    path = multilingual_encoder._built_once(tmp_path, family, "cafe0000beef-b1", written.append)
+    assert path == str(current) and written == []  # complete already: reused, not rebuilt
+    assert current.stat().st_mtime > time.time() - 60  # marked as used now
+    for gone in (before_digests, stale, crashed):
+        assert not gone.exists(), gone.name
+    for kept in (recent, other_model, longer_name):
+        assert kept.exists(), kept.name
