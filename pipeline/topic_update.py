@@ -617,9 +617,20 @@ def _join_new_themes(
     threshold: float,
 ) -> None:
     """Move ``rows`` (new messages left out of the clustering) to the new theme they are nearest,
-    where it is nearer than every known topic and near enough at all (updates ``final``/``prob``)."""
+    where it is nearer than every known topic and near enough at all (updates ``final``/``prob``).
+
+    Near enough is the bar a known topic sets for joining it: ``threshold``, or as similar as the
+    theme's own members are to it (their ``FLOOR_QUANTILE``), whichever is lower. With the fixed bar
+    alone, a loose new theme took its members from the sample and left their like outside it
+    outliers, so fast mode counted it smaller than the sample said it was."""
     if len(rows) == 0:
         return
+    fresh_c = centroids[n_known:]
+    bars = np.full(len(created), threshold)
+    for j, topic in enumerate(created):
+        members = np.flatnonzero(final == topic)
+        if len(members):
+            bars[j] = min(threshold, float(np.quantile(X[members] @ fresh_c[j], FLOOR_QUANTILE)))
     for start in range(0, len(rows), 65_536):  # blocks: bounded memory on a million-message week
         block = rows[start : start + 65_536]
         S = X[block] @ centroids.T
@@ -627,7 +638,7 @@ def _join_new_themes(
         fresh = S[:, n_known:]
         pick = fresh.argmax(axis=1)
         sim = fresh[np.arange(len(block)), pick]
-        moving = novelty.joins(sim, known_best, threshold)
+        moving = novelty.joins(sim, known_best, bars[pick])
         final[block[moving]] = np.asarray(created)[pick[moving]]
         prob[block[moving]] = sim[moving]
 

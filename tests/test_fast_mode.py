@@ -234,3 +234,24 @@ def test_new_messages_left_out_of_the_novelty_clustering_join_the_new_theme_they
     # nearest the new theme but not near enough to join anything
     assert final[4:].tolist() == [7, 0, -1, 7]
     assert prob[4] > 0.99 and prob[5] == 0 and final[:4].tolist() == [0, 1, -1, -1]
+
+
+def test_a_loose_new_theme_takes_the_left_out_messages_as_near_as_its_own_members():
+    """The bar for joining a new theme is the one a known topic sets: the fixed similarity, or as near
+    as its own members are, whichever is lower; a message farther than its members stays out."""
+    from pipeline.topic_update import _join_new_themes
+
+    def at(cos: float, axis: int) -> np.ndarray:  # a unit vector at ``cos`` from e2, the rest on ``axis``
+        v = np.zeros(8)
+        v[2], v[axis] = cos, np.sqrt(1 - cos**2)
+        return v
+
+    known, fresh = np.eye(8)[:2], np.eye(8)[2:3]
+    members = [at(0.5, a) for a in (3, 4, 5)]  # the sample's members of the new theme, at 0.5
+    left_out = [at(0.52, 6), at(0.3, 7)]
+    X = np.vstack([np.eye(8)[:2], members, left_out]).astype(np.float32)
+    final = np.array([0, 1, 9, 9, 9, -1, -1])
+    prob = np.zeros(7)
+    _join_new_themes(X, np.array([5, 6]), np.vstack([known, fresh]), 2, [9], final, prob, 0.55)
+    assert final[5:].tolist() == [9, -1]  # under the fixed 0.55 the first stayed out too
+    assert abs(prob[5] - 0.52) < 1e-6 and final[:5].tolist() == [0, 1, 9, 9, 9]
