@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
-from models.topic_model import TopicModel, nearest_topic
+from models.topic_model import TopicModel, encoder_bar, nearest_topic
 from pipeline import drift, embeddings, local_shifts, novelty, overrides, topic_counts, weekly
 from pipeline.store import MESSAGE_WEEK, Store, execute
 from pipeline.topic_identity import (
@@ -149,6 +149,7 @@ def update_topics(
     old_prob = messages.pop("probability").fillna(0.0).to_numpy(dtype=float)
     new = old == UNASSIGNED
     model = TopicModel(**topic_settings, spacy_models=spacy_models)
+    model.reassign_threshold = encoder_bar(X, model.reassign_threshold, model.seed)  # the encoder's scale
     min_size = model.params_for(len(X)).min_cluster_size
     live = previous[previous["state"].fillna("active") != "merged"] if len(previous) else previous
     geometry = topic_geometry(X, old)

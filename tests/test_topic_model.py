@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from models.topic_model import OUTLIER, TopicModel, TopicParams, c_tf_idf, nearest_topic, readable_label
+from models.topic_model import (
+    OUTLIER,
+    TopicModel,
+    TopicParams,
+    c_tf_idf,
+    encoder_bar,
+    nearest_topic,
+    readable_label,
+)
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +217,31 @@ def test_a_small_fit_can_hold_as_many_requests_as_a_customer_service_set_has():
         assert model.params_for(n).min_cluster_size == round(np.sqrt(n) / 3), n
     assert model.params_for(40).min_cluster_size == 4
     assert TopicModel(min_cluster_size=9).params_for(300).min_cluster_size == 9  # set explicitly: kept
+
+
+def test_a_message_unlike_every_topic_stays_out_on_any_encoder(shared, banking, embedder):
+    """Weather, music and cooking requests sent to a bank join none of its topics. On MiniLM the fixed
+    bar (0.55) keeps them out; on multilingual-e5-small, where any two messages score about 0.8, it
+    let every one of them into a banking topic. The bar on the encoder's own scale keeps them out
+    there too, and leaves MiniLM's where it was."""
+    import json
+
+    from models.embedder import Embedder
+
+    texts, _, X = banking
+    off_domain = []
+    with (shared / "massive" / "en-US.jsonl").open() as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["scenario"] in ("weather", "music", "cooking") and len(off_domain) < 60:
+                off_domain.append(row["utt"])
+    assert encoder_bar(X, 0.55, seed=7) == 0.55  # MiniLM: as before
+    e5 = Embedder("multilingual-e5-small")
+    E, away = e5.transform(texts), e5.transform(off_domain)
+    bar = encoder_bar(E, 0.55, seed=7)
+    assert 0.85 < bar < 0.95
+    fixed = TopicModel(seed=7).fit(E, texts, ["en"] * len(texts))
+    scaled = TopicModel(seed=7, reassign_threshold=bar).fit(E, texts, ["en"] * len(texts))
+    assert (fixed.transform(away)[0] == OUTLIER).mean() < 0.1  # the defect: nearly all joined a topic
+    assert (scaled.transform(away)[0] == OUTLIER).mean() > 0.9
+    assert (scaled.transform(E)[0] != OUTLIER).mean() > 0.9  # the bank's own requests still join
