@@ -127,10 +127,10 @@ def encoder_bar(X: np.ndarray, floor: float, seed: int = 0) -> float:
     (``X``: unit rows, ``RANDOM_PAIRS`` pairs drawn with ``seed``) to 1, whichever is higher.
 
     Two random messages score 0.09-0.24 on MiniLM and 0.83 on multilingual-e5-small, where every
-    message cleared 0.55 and none was ever an outlier: a message unlike every topic (a new request)
-    joined the nearest one and hid in its count. The scale leaves MiniLM's bar where it was (up to a
-    mean of 0.27) and puts e5's at about 0.89, about where its topics' own members are (their 10th percentile:
-    0.88-0.91)."""
+    message cleared 0.55 and none was ever an outlier: a message unlike every topic (a weather
+    question sent to a bank) joined the nearest one and hid in its count. The scale leaves MiniLM's
+    bar where it was (up to a mean of 0.27) and puts e5's at about 0.89, near its topics' own
+    members (their 10th percentile: 0.88-0.91)."""
     if len(X) < 2:
         return floor
     rng = np.random.default_rng(seed)
