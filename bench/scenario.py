@@ -21,7 +21,9 @@ After every week it reads the store and scores:
   explains (an event explains alarms on the topics holding at least a quarter of its intent's
   messages in its first week, from then until the week after it ends, and in each later week on those
   holding a quarter of that week's: a new request split into a topic of its own a week after it
-  appeared; these are listed apart, ``explained_by_later_carriers``);
+  appeared; these are listed apart, ``explained_by_later_carriers``; so is a decline of a stopped
+  request's carriers while their 4-week baseline still holds a week before the stop, weeks 8 and 9:
+  ``explained_by_stop_in_baseline``);
 - **ids kept**: the share of messages from earlier weeks whose topic id did not change with this week
   (an outlier a new topic takes in counts as changed), and the same share among those that were in
   a topic (``ids_kept_in_topic``: "messages already assigned keep their topic").
@@ -51,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from bench import datasets, environment
+from pipeline.weekly import BASELINE_WEEKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -403,7 +406,7 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
     final["w"] = final["week"].map(lambda d: (pd.Timestamp(d).date() - START.date()).days // 7 + 1)
     status = store.query("SELECT week, topic_id, status FROM weekly_stats WHERE topic_id >= 0")
     status["w"] = status["week"].map(lambda d: (pd.Timestamp(d).date() - START.date()).days // 7 + 1)
-    results, explained, later = [], set(), set()
+    results, explained, later, after_stop = [], set(), set(), set()
     for ev in events:
         ref_weeks = [ev.first_week] if ev.kind != "stop" else [ev.first_week - 1]
         msgs = final[(final["intent"] == ev.intent) & final["w"].isin(ref_weeks) & (final["topic_id"] >= 0)]
@@ -432,6 +435,13 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
                 now = final[(final["intent"] == ev.intent) & (final["w"] == wk) & (final["topic_id"] >= 0)]
                 held = now["topic_id"].value_counts(normalize=True)
                 later.update((wk, int(t)) for t in held[held >= 0.25].index)
+        if ev.kind == "stop":
+            # a stopped request's carriers are compared with trailing weeks that still hold it until
+            # the baseline has moved past its last week: their decline then is the stop's doing
+            last = ev.first_week - 1 + BASELINE_WEEKS
+            after_stop.update(
+                (wk, t) for wk in range(ev.last_week + 1, min(last, weeks) + 1) for t in {topic, *carried}
+            )
         results.append(
             {
                 "kind": ev.kind,
@@ -445,9 +455,15 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
                 "on_a_carrier_in_its_week": on_a_carrier,
             }
         )
-    false_alarms = [a for a in alarms_all if (a["week"], a["topic_id"]) not in explained | later]
+
+    def by_stop(a: dict) -> bool:
+        return a["status"] == "declining" and (a["week"], a["topic_id"]) in after_stop
+
+    unexplained = [a for a in alarms_all if (a["week"], a["topic_id"]) not in explained | later]
+    false_alarms = [a for a in unexplained if not by_stop(a)]
     # shown apart, so that results stay comparable with those scored on the first week's carriers alone
     by_later = [a for a in alarms_all if (a["week"], a["topic_id"]) in later - explained]
+    by_stop_baseline = [a for a in unexplained if by_stop(a)]
     kept_values = [p["ids_kept"] for p in per_week if p["ids_kept"] is not None]
     kept_in_topic = [p["ids_kept_in_topic"] for p in per_week if p["ids_kept_in_topic"] is not None]
     summary = {
@@ -462,6 +478,7 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
         "false_alarms": len(false_alarms),
         "false_alarm_list": false_alarms,
         "explained_by_later_carriers": by_later,
+        "explained_by_stop_in_baseline": by_stop_baseline,
         "min_ids_kept": round(min(kept_values), 4) if kept_values else None,
         "min_ids_kept_in_topic": round(min(kept_in_topic), 4) if kept_in_topic else None,
         "per_week": per_week,

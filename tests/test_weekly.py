@@ -367,6 +367,61 @@ def test_an_event_flagged_only_on_a_topic_holding_a_quarter_of_it_is_reported_ap
         assert result["detected_in_its_week"] is detected and result["on_a_carrier_in_its_week"] is True
 
 
+def test_a_stopped_requests_topic_declining_while_its_baseline_still_holds_it_is_no_false_alarm(tmp_path):
+    """A request that stops after week 5 leaves its topic's 4-week baseline only in week 10: a decline
+    of that topic in weeks 8 and 9 is the stop's doing, listed apart, not a false alarm. A rise there,
+    or a decline once the baseline has moved past the stop, still is one."""
+    from bench.scenario import _score, _Tally, build, load_source
+    from pipeline.ingest import text_hash
+    from pipeline.store import Store
+
+    frames, events = build(load_source("banking77"), 1)
+    stop = next(e for e in events if e.kind == "stop")
+    rows = pd.concat(frames)
+    rows = rows[rows["intent"] == stop.intent].reset_index(drop=True)
+    store = Store(tmp_path / "s.duckdb").init()
+    at = pd.to_datetime(rows["sent_at"], utc=True)
+    store.upsert(
+        "messages",
+        pd.DataFrame(
+            {
+                "message_id": rows["message_id"],
+                "conversation_id": rows["conversation_id"],
+                "sent_at": at,
+                "author_role": "customer",
+                "channel": rows["channel"],
+                "language": "en",
+                "text": rows["text"],
+                "text_hash": rows["text"].map(text_hash),
+                "is_customer": True,
+                "ingested_at": at,
+            }
+        ),
+    )
+    store.upsert(
+        "assignments",
+        pd.DataFrame({"message_id": rows["message_id"], "topic_id": 1, "probability": 1.0, "run_id": "r"}),
+    )
+    alarms = [
+        {"week": 8, "topic_id": 1, "status": "declining", "messages": 0},
+        {"week": 9, "topic_id": 1, "status": "declining", "messages": 0},
+        {"week": 9, "topic_id": 1, "status": "growing", "messages": 9},
+        {"week": 10, "topic_id": 1, "status": "declining", "messages": 0},
+        {"week": 8, "topic_id": 2, "status": "declining", "messages": 0},
+    ]
+    summary = _score(store, "banking77", 1, 10, frames, events, _Tally(alarms=alarms))
+    assert [(a["week"], a["status"]) for a in summary["explained_by_stop_in_baseline"]] == [
+        (8, "declining"),
+        (9, "declining"),
+    ]
+    assert [(a["week"], a["topic_id"], a["status"]) for a in summary["false_alarm_list"]] == [
+        (9, 1, "growing"),
+        (10, 1, "declining"),
+        (8, 2, "declining"),
+    ]
+    assert summary["false_alarms"] == 3
+
+
 def test_ids_kept_are_counted_over_all_earlier_messages_and_over_those_in_a_topic():
     """The benchmark's identity measure: an outlier a new topic takes in is a changed id by the first
     count, not by the second ("messages already assigned keep their topic"); a message moved from one
