@@ -311,19 +311,17 @@ def test_an_event_left_in_the_outliers_is_not_counted_as_flagged(tmp_path):
     assert summary["detected_in_its_week"] == 2  # ...and the surge and the stop are still called
 
 
-def test_an_event_flagged_only_on_a_topic_holding_a_quarter_of_it_is_reported_apart(tmp_path):
-    """The benchmark's scorer judges an event on the topic holding most of it: a surge split 60/40
-    between two topics and flagged only on the smaller is missed, and reported apart as flagged "on a
-    carrier" (a topic with the quarter of it that also explains an alarm); flagged on the larger, it
-    is both."""
-    from bench.scenario import START, _score, _Tally, build, load_source
+def _one_event_store(tmp_path, kind: str):
+    """Banking77 seed 1's scenario and a store holding only the messages of its event of ``kind``:
+    (frames, events, that event, its messages, store)."""
+    from bench.scenario import build, load_source
     from pipeline.ingest import text_hash
     from pipeline.store import Store
 
     frames, events = build(load_source("banking77"), 1)
-    surge = next(e for e in events if e.kind == "surge")
+    event = next(e for e in events if e.kind == kind)
     rows = pd.concat(frames)
-    rows = rows[rows["intent"] == surge.intent].reset_index(drop=True)
+    rows = rows[rows["intent"] == event.intent].reset_index(drop=True)
     store = Store(tmp_path / "s.duckdb").init()
     at = pd.to_datetime(rows["sent_at"], utc=True)
     store.upsert(
@@ -343,6 +341,17 @@ def test_an_event_flagged_only_on_a_topic_holding_a_quarter_of_it_is_reported_ap
             }
         ),
     )
+    return frames, events, event, rows, store
+
+
+def test_an_event_flagged_only_on_a_topic_holding_a_quarter_of_it_is_reported_apart(tmp_path):
+    """The benchmark's scorer judges an event on the topic holding most of it: a surge split 60/40
+    between two topics and flagged only on the smaller is missed, and reported apart as flagged "on a
+    carrier" (a topic with the quarter of it that also explains an alarm); flagged on the larger, it
+    is both."""
+    from bench.scenario import START, _score, _Tally
+
+    frames, events, surge, rows, store = _one_event_store(tmp_path, "surge")
     topic = [1 if i % 5 < 3 else 2 for i in range(len(rows))]  # 60% in topic 1, 40% in topic 2
     store.upsert(
         "assignments",
@@ -371,33 +380,9 @@ def test_a_stopped_requests_topic_declining_while_its_baseline_still_holds_it_is
     """A request that stops after week 5 leaves its topic's 4-week baseline only in week 10: a decline
     of that topic in weeks 8 and 9 is the stop's doing, listed apart, not a false alarm. A rise there,
     or a decline once the baseline has moved past the stop, still is one."""
-    from bench.scenario import _score, _Tally, build, load_source
-    from pipeline.ingest import text_hash
-    from pipeline.store import Store
+    from bench.scenario import _score, _Tally
 
-    frames, events = build(load_source("banking77"), 1)
-    stop = next(e for e in events if e.kind == "stop")
-    rows = pd.concat(frames)
-    rows = rows[rows["intent"] == stop.intent].reset_index(drop=True)
-    store = Store(tmp_path / "s.duckdb").init()
-    at = pd.to_datetime(rows["sent_at"], utc=True)
-    store.upsert(
-        "messages",
-        pd.DataFrame(
-            {
-                "message_id": rows["message_id"],
-                "conversation_id": rows["conversation_id"],
-                "sent_at": at,
-                "author_role": "customer",
-                "channel": rows["channel"],
-                "language": "en",
-                "text": rows["text"],
-                "text_hash": rows["text"].map(text_hash),
-                "is_customer": True,
-                "ingested_at": at,
-            }
-        ),
-    )
+    frames, events, _, rows, store = _one_event_store(tmp_path, "stop")
     store.upsert(
         "assignments",
         pd.DataFrame({"message_id": rows["message_id"], "topic_id": 1, "probability": 1.0, "run_id": "r"}),
