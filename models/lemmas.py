@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -99,6 +100,38 @@ def analyse(texts: list[str], languages: list[str], models: Mapping[str, str]) -
         for text, doc in zip(items, docs, strict=True):
             unique[(lang, text)] = _analyse(doc)
     return [unique[(lang or "xx", text)] for text, lang in zip(texts, languages, strict=True)]
+
+
+def as_written(analyses: list[Analysis]) -> list[Analysis]:
+    """``analyses`` with each lemma that no message of them contains as a word replaced by the word
+    customers wrote most often for it.
+
+    Lemmas group a word's forms, but keywords and theme names are read by people, and spaCy's rule
+    lemmatisers make words nobody writes: "pending" -> "pende" (310 of 6,000 Banking77 messages),
+    "musique" -> "musiqu", "blague" -> "blagu", "rappelle" -> "rappell" in French. A lemma that is a
+    word of the messages ("card" for "cards") stays, so forms are still counted together."""
+    written: set[str] = set()
+    forms: dict[str, Counter[str]] = {}
+    for a in analyses:
+        for segment in a.segments:
+            for surface, lemma in segment:
+                word = surface.strip()
+                written.add(word)
+                if lemma:
+                    forms.setdefault(lemma, Counter())[word] += 1
+    swap = {lemma: c.most_common(1)[0][0] for lemma, c in forms.items() if lemma not in written}
+    if not swap:
+        return analyses
+    return [
+        Analysis(
+            [swap.get(lemma, lemma) for lemma in a.lemmas],
+            [
+                [(surface, swap.get(lemma, lemma) if lemma else None) for surface, lemma in seg]
+                for seg in a.segments
+            ],
+        )
+        for a in analyses
+    ]
 
 
 def lemmatize(texts: list[str], languages: list[str], models: Mapping[str, str]) -> list[list[str]]:

@@ -45,7 +45,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
-from models.lemmas import Analysis, analyse
+from models.lemmas import Analysis, analyse, as_written
 
 OUTLIER = -1
 # Up to this many messages UMAP gets exact neighbours from scikit-learn (brute force, BLAS: 50k in ~20 s
@@ -433,8 +433,10 @@ class TopicModel:
         centroids = dict(zip(topics, self.centroids_, strict=True))
 
         sample = self._label_sample(X, labels, centroids)
-        analyses = analyse(
-            [texts[i] for i in sample], [languages[i] for i in sample], self.spacy_models or DEFAULT_SPACY
+        analyses = as_written(
+            analyse(
+                [texts[i] for i in sample], [languages[i] for i in sample], self.spacy_models or DEFAULT_SPACY
+            )
         )
         tokens = [a.lemmas for a in analyses]
         counts, terms = self._term_counts(tokens, labels[sample], topics) if topics else (None, [])

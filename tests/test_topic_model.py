@@ -245,3 +245,39 @@ def test_a_message_unlike_every_topic_stays_out_on_any_encoder(shared, banking, 
     assert (fixed.transform(away)[0] == OUTLIER).mean() < 0.1  # the defect: nearly all joined a topic
     assert (scaled.transform(away)[0] == OUTLIER).mean() > 0.9
     assert (scaled.transform(E)[0] != OUTLIER).mean() > 0.9  # the bank's own requests still join
+
+
+def test_keywords_and_theme_names_are_words_customers_wrote(shared, embedder):
+    """spaCy's rule lemmatisers make words nobody writes: "pending" becomes "pende" in English, and
+    in French "musique" becomes "musiqu" in some messages and stays "musique" in others. Keywords and
+    theme names are read by people, so they show the word as customers wrote it, and a word's forms
+    still count as one ("blagues" with "blague", "chansons" with "chanson")."""
+    import json
+    import re
+    from collections import Counter
+
+    from models.lemmas import analyse, as_written
+    from models.topic_model import DEFAULT_SPACY
+
+    rows = [
+        json.loads(line)
+        for line in (shared / "massive" / "fr-FR_train.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    texts = [r["utt"] for r in rows if r["intent"] in ("play_music", "general_joke")][:300]
+    raw = analyse(texts, ["fr"] * len(texts), DEFAULT_SPACY)
+    shown = Counter(lemma for a in as_written(raw) for lemma in a.lemmas)
+    written = Counter(w for t in texts for w in re.findall(r"\w+", t.lower()))
+    assert "musiqu" in {lemma for a in raw for lemma in a.lemmas}  # what spaCy gives
+    assert "musiqu" not in shown and "blagu" not in shown
+    assert shown["musique"] == written["musique"] + written["musiques"]
+    assert shown["blague"] == written["blague"] + written["blagues"] and written["blagues"] > 0
+    assert shown["chanson"] == written["chanson"] + written["chansons"] and written["chansons"] > 0
+
+    with (shared / "banking77" / "test.csv").open() as fh:
+        pending = [r["text"] for r in csv.DictReader(fh) if r["category"].startswith("pending_")]
+    model = TopicModel(seed=7).fit(embedder.transform(pending), pending, ["en"] * len(pending))
+    topics = model.topics_[model.topics_["topic_id"] >= 0]
+    words = {w for kws in topics["keywords"] for kw in kws for w in kw.split()}
+    words |= {w for name in topics["theme_label"] for w in re.findall(r"\w+", name)}
+    assert "pending" in words and "pende" not in words
