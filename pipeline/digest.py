@@ -108,8 +108,10 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             share=themes["share"].map(lambda v: _pct(v, False)),
             change=themes["change"].map(_pct),
             sentiment=themes["sentiment"].map(_num),
-        )[["theme", "topics", "messages", "share", "change", "sentiment"]]
-        lines += _table(view, ["Theme", "Topics", "Messages", "Share", "vs last week", "Sentiment"])
+        )[["theme", "topics", "largest", "messages", "share", "change", "sentiment"]]
+        lines += _table(
+            view, ["Theme", "Topics", "Largest topics", "Messages", "Share", "vs last week", "Sentiment"]
+        )
 
     top = topics[topics["messages"] > 0].head(TOP_TOPICS)
     if len(top):

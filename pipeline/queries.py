@@ -65,10 +65,16 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
 
 
 def theme_summary(store: Store, week: str) -> pd.DataFrame:
-    """Themes of one week: topics, customer messages, change vs last week, volume-weighted sentiment."""
+    """Themes of one week: topics, its largest topics this week, customer messages, change vs last week,
+    volume-weighted sentiment. A theme is named by the words its messages use most; where its topics
+    share few words (e.g. a theme of one language's small requests), its largest topics say what is
+    in it."""
     return store.query(
         """
         SELECT coalesce(t.theme_label, '(unassigned)') AS theme, count(*) AS topics,
+               array_to_string(list(
+                   coalesce(t.label, 'topic ' || w.topic_id) ORDER BY w.messages DESC, w.topic_id
+               )[1:3], ', ') AS largest,
                CAST(sum(w.messages) AS INTEGER) AS messages, sum(w.share) AS share,
                sum(w.messages) / nullif(sum(coalesce(w.previous_messages, 0)), 0) - 1 AS change,
                sum(w.sentiment * w.messages) / nullif(sum(w.messages) FILTER (w.sentiment IS NOT NULL), 0)

@@ -59,6 +59,8 @@ def test_landing_page_is_the_weekly_brief(on_store):
     assert themes["messages"].sum() == topics["messages"].sum()  # every topic sits in one theme
     assert len(topics) >= 3 and topics["messages"].is_monotonic_decreasing
     assert set(topics["theme"]) == set(themes["theme"])
+    for theme in themes.itertuples():  # each theme shows its biggest topics of the week, biggest first
+        assert theme.largest == ", ".join(topics[topics["theme"] == theme.theme]["topic"].head(3))
     assert topics["detail"].str.match(r"\./topic\?topic=\d+$").all()  # each topic links to its page
     week = at.selectbox(key="week").value
     assert week == at.selectbox(key="week").options[0]  # fixture weeks are all complete: the newest

@@ -79,11 +79,12 @@ def _themes(week: str, topics: pd.DataFrame) -> None:
         return
     by_theme = state.theme_summary(week)
     st.dataframe(
-        by_theme[["theme", "topics", "messages", "change", "sentiment"]],
+        by_theme[["theme", "topics", "largest", "messages", "change", "sentiment"]],
         hide_index=True,
         width="stretch",
         key="themes_summary",
         column_config={
+            "largest": st.column_config.TextColumn("largest topics"),
             "change": st.column_config.NumberColumn("vs last week", format="percent"),
             "sentiment": state.SENTIMENT_COLUMN,
         },
