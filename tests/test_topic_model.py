@@ -11,6 +11,7 @@ from models.topic_model import (
     TopicModel,
     TopicParams,
     c_tf_idf,
+    distinct_labels,
     encoder_bar,
     nearest_topic,
     readable_label,
@@ -66,6 +67,7 @@ def test_topics_are_grouped_into_a_handful_of_named_themes(fitted):
     n_themes = real["theme_id"].nunique()
     assert 2 <= n_themes <= 12 and n_themes < len(real)
     assert (real["theme_label"].str.len() > 0).all()
+    assert (real.groupby("theme_label")["theme_id"].nunique() == 1).all()  # one name, one theme
 
 
 def test_same_input_same_seed_same_topics(banking, fitted):
@@ -111,6 +113,18 @@ def test_readable_label_avoids_repeated_words_and_taken_names():
     keywords = ["card arrive", "card", "arrive", "new card", "week", "delivery"]
     assert readable_label(keywords) == "card arrive / week"
     assert readable_label(keywords, taken={"card arrive / week"}) == "card arrive / week / delivery"
+
+
+def test_themes_never_share_a_name():
+    """Themes are added up by name in the brief and the dashboard: a name already given takes another
+    keyword, or a number where the keywords run out."""
+    song = ["song", "play", "music", "song play"]
+    assert distinct_labels([song, song, ["song", "play"], ["card", "pin"]], 2) == [
+        "song / play",
+        "song / play / music",
+        "song / play (3)",
+        "card / pin",
+    ]
 
 
 def test_labels_are_phrases_customers_wrote(banking, fitted):
