@@ -107,7 +107,7 @@ def as_written(analyses: list[Analysis]) -> list[Analysis]:
     customers wrote most often for it.
 
     Lemmas group a word's forms, but keywords and theme names are read by people, and spaCy's rule
-    lemmatisers make words nobody writes: "pending" -> "pende" (310 of 6,000 Banking77 messages),
+    lemmatisers make words nobody writes: "pending" -> "pende" (310 times in 6,000 Banking77 messages),
     "musique" -> "musiqu", "blague" -> "blagu", "rappelle" -> "rappell" in French. A lemma that is a
     word of the messages ("card" for "cards") stays, so forms are still counted together."""
     written: set[str] = set()
