@@ -143,7 +143,13 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     fallen = topics[topics["status"] == "declining"]
     if len(fallen):
         lines += ["## Declining", ""]
-        lines += [f"- **{r.topic}**: {_evidence(r)}" for r in fallen.itertuples()] + [""]
+        before = queries.week_verbatims(store, week, fallen["topic_id"].tolist(), 2, BASELINE_WEEKS)
+        for row in fallen.itertuples():
+            quotes = before[before["topic_id"] == row.topic_id]["text"]
+            lines += [f"### {row.topic} (declining)", "", f"{_evidence(row)}.", ""]
+            if len(quotes):  # what customers were saying, that they say less now
+                lines += [f"Before, over the last {BASELINE_WEEKS} weeks:", ""]
+                lines += [_quote(t) + "\n" for t in quotes]
 
     shifts = topics[
         (topics["messages"] >= MIN_VOLUME)

@@ -105,11 +105,22 @@ def channel_volume(store: Store, week: str) -> pd.DataFrame:
     )
 
 
-def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int = 3) -> pd.DataFrame:
+def week_verbatims(
+    store: Store, week: str, topic_ids: list[int], per_topic: int = 3, earlier_weeks: int = 0
+) -> pd.DataFrame:
     """Customers' own words from that week: the most typical distinct messages of each topic, or, where
-    the topic's status came from a local shift in it, of that group (the messages that moved)."""
+    the topic's status came from a local shift in it, of that group (the messages that moved).
+
+    With ``earlier_weeks``, from that many weeks before it instead: what a declining topic's customers
+    were saying (a fall's group is those earlier messages)."""
     if not topic_ids:
         return pd.DataFrame(columns=["topic_id", "text", "channel", "sentiment"])
+    weeks = (
+        f"{MESSAGE_WEEK} BETWEEN CAST($week AS DATE) - INTERVAL ($earlier * 7) DAY "
+        "AND CAST($week AS DATE) - INTERVAL 7 DAY"
+        if earlier_weeks
+        else f"{MESSAGE_WEEK} = CAST($week AS DATE)"
+    )
     return store.query(
         f"""
         WITH part AS (
@@ -125,7 +136,7 @@ def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int
             LEFT JOIN sentiment s USING (message_id)
             LEFT JOIN part p ON p.topic_id = a.topic_id AND p.message_id = a.message_id
             WHERE a.topic_id IN (SELECT unnest($topics))
-              AND {MESSAGE_WEEK} = CAST($week AS DATE)
+              AND {weeks}
               AND (p.message_id IS NOT NULL OR a.topic_id NOT IN (SELECT topic_id FROM part))
         ), picked AS (
             SELECT *, row_number() OVER (PARTITION BY topic_id ORDER BY typical DESC, message_id) AS pos
@@ -133,7 +144,8 @@ def week_verbatims(store: Store, week: str, topic_ids: list[int], per_topic: int
         )
         SELECT topic_id, text, channel, sentiment, pos FROM picked WHERE pos <= $n ORDER BY topic_id, pos
         """,
-        {"topics": list(map(int, topic_ids)), "week": week, "n": per_topic},
+        {"topics": list(map(int, topic_ids)), "week": week, "n": per_topic}
+        | ({"earlier": int(earlier_weeks)} if earlier_weeks else {}),
     )
 
 

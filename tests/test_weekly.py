@@ -238,7 +238,10 @@ def test_a_surge_or_a_stop_inside_a_broad_topic_is_called_by_its_local_shift(tmp
     growing = brief.split("### topic 0 (growing)")[1].split("###")[0]
     assert "a group of similar messages in it (quoted): 30 messages this week" in growing
     assert "> part 1 says" in growing and "> part 0 says" not in growing
-    assert "**topic 1**: a group of similar messages in it (quoted): 0 messages" in brief
+    fallen = brief.split("### topic 1 (declining)")[1].split("\n## ")[0]
+    assert "a group of similar messages in it (quoted): 0 messages" in fallen
+    # what stopped is quoted from the weeks before, not the topic's steady part
+    assert "> part 3 says" in fallen and "> part 2 says" not in fallen
     # earlier weeks have no shift: they stay as their totals' test says
     assert (table[table.week < table.week.max()]["status"] == "stable").all()
 
