@@ -115,12 +115,8 @@ def week_verbatims(
     were saying (a fall's group is those earlier messages)."""
     if not topic_ids:
         return pd.DataFrame(columns=["topic_id", "text", "channel", "sentiment"])
-    weeks = (
-        f"{MESSAGE_WEEK} BETWEEN CAST($week AS DATE) - INTERVAL ($earlier * 7) DAY "
-        "AND CAST($week AS DATE) - INTERVAL 7 DAY"
-        if earlier_weeks
-        else f"{MESSAGE_WEEK} = CAST($week AS DATE)"
-    )
+    monday = pd.Timestamp(week).date()
+    first, last = monday - timedelta(weeks=earlier_weeks), monday - timedelta(weeks=min(earlier_weeks, 1))
     return store.query(
         f"""
         WITH part AS (
@@ -136,7 +132,7 @@ def week_verbatims(
             LEFT JOIN sentiment s USING (message_id)
             LEFT JOIN part p ON p.topic_id = a.topic_id AND p.message_id = a.message_id
             WHERE a.topic_id IN (SELECT unnest($topics))
-              AND {weeks}
+              AND {MESSAGE_WEEK} BETWEEN CAST($first AS DATE) AND CAST($last AS DATE)
               AND (p.message_id IS NOT NULL OR a.topic_id NOT IN (SELECT topic_id FROM part))
         ), picked AS (
             SELECT *, row_number() OVER (PARTITION BY topic_id ORDER BY typical DESC, message_id) AS pos
@@ -144,8 +140,7 @@ def week_verbatims(
         )
         SELECT topic_id, text, channel, sentiment, pos FROM picked WHERE pos <= $n ORDER BY topic_id, pos
         """,
-        {"topics": list(map(int, topic_ids)), "week": week, "n": per_topic}
-        | ({"earlier": int(earlier_weeks)} if earlier_weeks else {}),
+        {"topics": list(map(int, topic_ids)), "week": week, "n": per_topic, "first": first, "last": last},
     )
 
 
