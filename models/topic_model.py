@@ -376,12 +376,21 @@ class TopicModel:
         return chosen
 
     def _themes(self, topics: list[int], centroids: dict[int, np.ndarray]) -> dict[int, int]:
-        """Group topics into a handful of themes (√k, between 2 and 12) by their centroids."""
+        """Group topics into a handful of themes (√k, between 2 and 12) by their centroids.
+
+        The centroids are centred on their mean first, then grouped by Ward's method. An encoder's
+        vectors share a common direction (multilingual-e5-small puts any two messages at cosine 0.82),
+        which average linkage on raw cosines read as one theme: on MASSIVE-fr (3,000 utterances, four
+        samples) one theme held 35-45 of 46-54 topics beside 4-6 one-topic themes, and themes agreed
+        with MASSIVE's 18 scenarios at NMI 0.08-0.21; centred and by Ward, 0.47-0.51, the largest
+        theme 8-13 topics. On MASSIVE-en with all-MiniLM-L6-v2, 0.44-0.50 → 0.57-0.59 (the largest
+        theme 21-28 → 10-17 topics)."""
         if len(topics) < 4:
             return {t: 0 for t in topics}
         n_themes = int(min(12, max(2, round(math.sqrt(len(topics))))))
-        grouping = AgglomerativeClustering(n_clusters=n_themes, metric="cosine", linkage="average")
-        theme_of = grouping.fit_predict(np.vstack([centroids[t] for t in topics]))
+        C = np.vstack([centroids[t] for t in topics]).astype(np.float64)
+        grouping = AgglomerativeClustering(n_clusters=n_themes, linkage="ward")
+        theme_of = grouping.fit_predict(normalize(C - C.mean(axis=0)))
         # number themes by how many topics they hold, largest first (deterministic)
         sizes = np.bincount(theme_of)
         order = {old: new for new, old in enumerate(np.lexsort((np.arange(len(sizes)), -sizes)))}
