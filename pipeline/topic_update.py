@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
 from models.topic_model import TopicModel, encoder_bar, nearest_topic
-from pipeline import drift, embeddings, local_shifts, novelty, overrides, topic_counts, weekly
+from pipeline import drift, embeddings, local_shifts, novelty, overrides, theme_identity, topic_counts, weekly
 from pipeline.store import MESSAGE_WEEK, Store, execute
 from pipeline.topic_identity import (
     MAX_CHURN,
@@ -255,12 +255,13 @@ def update_topics(
         novel_rows, novel_events, novel_kinds, candidates = _new_themes(
             store, model, messages, X, new, old, final, prob, earlier_weeks, top, run_id, exact
         )
-        if len(novel_rows):
+        if len(novel_rows):  # themes are the whole store's: a new topic joins the nearest (``_place``)
+            novel_rows = novel_rows.assign(theme_id=None, theme_label=None)
             fit_rows = pd.concat([fit_rows, novel_rows], ignore_index=True)
             matching.created += [int(t) for t in novel_rows["topic_id"]]
             events += novel_events
             kinds.update(novel_kinds)
-    table, state_events = _topic_table(previous, fit_rows, X, final, times, run_id, kinds)
+    table, state_events = _topic_table(previous, fit_rows, X, final, times, run_id, kinds, mode == "refit")
     events += state_events
     changed = (final != old) | new
     rows = pd.DataFrame(
@@ -689,6 +690,7 @@ def _topic_table(
     times: np.ndarray,
     run_id: str,
     kinds: dict[int, str],
+    refit: bool,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Every topic ever found, described by this fit where it has one, measured on its members now.
 
@@ -717,7 +719,7 @@ def _topic_table(
             row.update({k: v for k, v in fit.loc[t].to_dict().items() if k in TOPIC_COLUMNS})
             row["run_id"] = run_id
             row["updated_at"] = now
-        elif len(fit):  # a re-fit renumbers themes: topics it did not describe join the nearest one
+        elif refit:  # a re-fit groups themes afresh: topics it did not describe join the nearest one
             row["theme_id"], row["theme_label"] = None, None
         if not row.get("created_run_id"):
             row["created_run_id"] = run_id
@@ -746,6 +748,8 @@ def _topic_table(
         rows.append(row)
     table = pd.DataFrame(rows, columns=TOPIC_COLUMNS)
     _place(table)
+    if refit and len(prev):
+        table = theme_identity.carry_over(previous, table)
     outliers = {c: None for c in TOPIC_COLUMNS}
     outliers.update(
         topic_id=OUTLIER, label="Unassigned (outliers)", auto_label="Unassigned (outliers)",
