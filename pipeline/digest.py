@@ -74,8 +74,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     week = resolve_week(store, week)
     end = (date.fromisoformat(week) + timedelta(days=6)).isoformat()
     head = queries.headline(store, week)
-    topics = queries.week_topics(store, week)
-    topics = topics[topics["topic_id"] >= 0]
+    every = queries.week_topics(store, week)
+    topics = every[every["topic_id"] >= 0]
+    unassigned = int(every.loc[every["topic_id"] < 0, "messages"].sum())
     lines = [f"# Voice of the customer: week of {week} to {end}", ""]
 
     def change(now, before):
@@ -98,8 +99,11 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     flagged = ", ".join(f"{counts[s]} {s}" for s in ("emerging", "growing", "declining") if s in counts)
     lines += [
         f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}",
-        "",
     ]
+    if unassigned:  # the themes and topics below hold the rest: say what they leave out
+        share = _pct(unassigned / max(head["customer_messages"], unassigned), signed=False)
+        lines += [f"- {unassigned:,} customer messages ({share}) fit no topic yet"]
+    lines += [""]
 
     themes = queries.theme_summary(store, week)
     if len(themes):
