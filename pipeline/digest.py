@@ -74,9 +74,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     week = resolve_week(store, week)
     end = (date.fromisoformat(week) + timedelta(days=6)).isoformat()
     head = queries.headline(store, week)
-    every = queries.week_topics(store, week)
-    topics = every[every["topic_id"] >= 0]
-    unassigned = int(every.loc[every["topic_id"] < 0, "messages"].sum())
+    topics = queries.week_topics(store, week)
+    topics = topics[topics["topic_id"] >= 0]
     lines = [f"# Voice of the customer: week of {week} to {end}", ""]
 
     def change(now, before):
@@ -100,6 +99,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     lines += [
         f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}",
     ]
+    unassigned = head["unassigned"]
     if unassigned:  # the themes and topics below hold the rest: say what they leave out
         share = _pct(unassigned / max(head["customer_messages"], unassigned), signed=False)
         lines += [f"- {unassigned:,} customer messages ({share}) fit no topic yet"]

@@ -35,7 +35,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
 
 
 def headline(store: Store, week: str) -> dict[str, float | int | None]:
-    """Conversations, customer messages and share negative this week and the week before."""
+    """Conversations, customer messages, share negative and customer messages in no topic, this week
+    and the week before."""
     frame = store.query(
         f"""
         WITH m AS (
@@ -54,13 +55,21 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
     )
     now = frame.iloc[0].to_dict() if len(frame) and str(frame.iloc[0]["week"])[:10] == week else {}
     before = frame.iloc[-1].to_dict() if len(frame) == 2 else {}
+    unassigned = store.query(  # the outliers' row of the weekly statistics: what no topic holds
+        "SELECT strftime(week, '%Y-%m-%d') AS week, messages FROM weekly_stats WHERE topic_id < 0 "
+        "AND week IN (CAST(? AS DATE), CAST(? AS DATE) - INTERVAL 7 DAY)",
+        [week, week],
+    ).set_index("week")["messages"]
+    previous = (date.fromisoformat(week) - timedelta(days=7)).isoformat()
     return {
         "conversations": now.get("conversations", 0),
         "customer_messages": now.get("customer_messages", 0),
         "negative_share": now.get("negative_share"),
+        "unassigned": int(unassigned.get(week, 0)),
         "prev_conversations": before.get("conversations"),
         "prev_customer_messages": before.get("customer_messages"),
         "prev_negative_share": before.get("negative_share"),
+        "prev_unassigned": int(unassigned.get(previous, 0)) if before else None,
     }
 
 

@@ -53,7 +53,8 @@ def test_landing_page_is_the_weekly_brief(on_store):
     at = AppTest.from_file(APP, default_timeout=60).run()
     _ok(at)
     assert at.title[0].value == "Weekly brief"
-    assert {m.label for m in at.metric} == {"Conversations", "Customer messages", "Share negative"}
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Conversations", "Customer messages", "Share negative", "In no topic"}
     themes, topics = at.dataframe[0].value, at.dataframe[1].value
     assert len(themes) >= 2 and themes["messages"].is_monotonic_decreasing
     assert themes["messages"].sum() == topics["messages"].sum()  # every topic sits in one theme
@@ -66,6 +67,11 @@ def test_landing_page_is_the_weekly_brief(on_store):
     assert week == at.selectbox(key="week").options[0]  # fixture weeks are all complete: the newest
     digest = at.expander[0].markdown[0].value
     assert digest.startswith(f"# Voice of the customer: week of {week}")
+    # the messages the themes and topics tables leave out, as the weekly statistics counted them
+    week_stats = Store(on_store).query("SELECT topic_id, messages FROM weekly_stats WHERE week = ?", [week])
+    unassigned = int(week_stats.loc[week_stats["topic_id"] < 0, "messages"].sum())
+    assert metrics["In no topic"] == f"{unassigned / week_stats['messages'].sum():.0%}"
+    assert (f"- {unassigned:,} customer messages" in digest) == (unassigned > 0)
     buttons = {b.label for b in at.get("download_button")}
     assert buttons >= {"Download digest (Markdown)", "Download digest (HTML)"}
 

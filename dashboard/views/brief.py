@@ -19,7 +19,7 @@ def _delta(now, before, pct=False):
 
 def _headline(week: str) -> None:
     head = state.headline(week)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric(
         "Conversations",
         f"{head['conversations']:,}",
@@ -36,6 +36,16 @@ def _headline(week: str) -> None:
         "–" if neg is None or pd.isna(neg) else f"{neg:.0%}",
         _delta(neg, head["prev_negative_share"], pct=True),
         delta_color="inverse",
+    )
+    # what the themes and topics below leave out: messages no topic holds yet
+    share = head["unassigned"] / head["customer_messages"] if head["customer_messages"] else None
+    before = head["prev_unassigned"], head["prev_customer_messages"]
+    c4.metric(
+        "In no topic",
+        "–" if share is None else f"{share:.0%}",
+        _delta(share, before[0] / before[1] if before[1] and before[0] is not None else None, pct=True),
+        delta_color="inverse",
+        help=f"{head['unassigned']:,} customer messages this week fit no topic yet",
     )
 
 
