@@ -39,11 +39,12 @@ def _headline(week: str) -> None:
     )
     # what the themes and topics below leave out: messages no topic holds yet
     share = head["unassigned"] / head["customer_messages"] if head["customer_messages"] else None
-    before = head["prev_unassigned"], head["prev_customer_messages"]
+    was, total_was = head["prev_unassigned"], head["prev_customer_messages"]
+    share_was = was / total_was if was is not None and total_was else None
     c4.metric(
         "In no topic",
         "–" if share is None else f"{share:.0%}",
-        _delta(share, before[0] / before[1] if before[1] and before[0] is not None else None, pct=True),
+        _delta(share, share_was, pct=True),
         delta_color="inverse",
         help=f"{head['unassigned']:,} customer messages this week fit no topic yet",
     )
