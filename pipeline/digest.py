@@ -99,10 +99,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     lines += [
         f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}",
     ]
-    unassigned = head["unassigned"]
-    if unassigned:  # the themes and topics below hold the rest: say what they leave out
-        share = _pct(unassigned / max(head["customer_messages"], unassigned), signed=False)
-        lines += [f"- {unassigned:,} customer messages ({share}) fit no topic yet"]
+    if head["unassigned"]:  # the themes and topics below hold the rest: say what they leave out
+        share = _pct(head["unassigned_share"], signed=False)
+        lines += [f"- {head['unassigned']:,} customer messages ({share}) fit no topic yet"]
     lines += [""]
 
     themes = queries.theme_summary(store, week)

@@ -35,8 +35,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
 
 
 def headline(store: Store, week: str) -> dict[str, float | int | None]:
-    """Conversations, customer messages, share negative and customer messages in no topic, this week
-    and the week before."""
+    """Conversations, customer messages, share negative and customer messages in no topic (how many,
+    and their share), this week and the week before."""
     frame = store.query(
         f"""
         WITH m AS (
@@ -61,15 +61,18 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
         [week, week],
     ).set_index("week")["messages"]
     previous = (date.fromisoformat(week) - timedelta(days=7)).isoformat()
+    total, total_before = now.get("customer_messages", 0), before.get("customer_messages")
+    in_none = int(unassigned.get(week, 0))
     return {
         "conversations": now.get("conversations", 0),
-        "customer_messages": now.get("customer_messages", 0),
+        "customer_messages": total,
         "negative_share": now.get("negative_share"),
-        "unassigned": int(unassigned.get(week, 0)),
+        "unassigned": in_none,
+        "unassigned_share": in_none / total if total else None,
         "prev_conversations": before.get("conversations"),
-        "prev_customer_messages": before.get("customer_messages"),
+        "prev_customer_messages": total_before,
         "prev_negative_share": before.get("negative_share"),
-        "prev_unassigned": int(unassigned.get(previous, 0)) if before else None,
+        "prev_unassigned_share": int(unassigned.get(previous, 0)) / total_before if total_before else None,
     }
 
 

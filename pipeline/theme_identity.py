@@ -53,7 +53,7 @@ def carry_over(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     new_label = after.drop_duplicates("theme_id").set_index("theme_id")["theme_label"]
     ids = {new_ids[i]: old_ids[j] for i, j in zip(rows, cols, strict=True) if jaccard[i, j] > SAME_THEME}
     names = {g: old_label[h] for g, h in ids.items()}
-    spare = (i for i in range(len(old_ids) + len(new_ids) + 1) if i not in set(old_ids))
+    spare = (i for i in range(len(old_ids) + len(new_ids) + 1) if i not in old_ids)
     vanished = {old_label[h]: h for h in old_ids if h not in ids.values()}
     for g in sorted(set(new_ids) - set(ids), key=lambda g: -new_w[g]):  # new themes, largest first
         if new_label[g] in vanished:  # named as a theme of before that is gone: read as that theme

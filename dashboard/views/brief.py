@@ -38,13 +38,11 @@ def _headline(week: str) -> None:
         delta_color="inverse",
     )
     # what the themes and topics below leave out: messages no topic holds yet
-    share = head["unassigned"] / head["customer_messages"] if head["customer_messages"] else None
-    was, total_was = head["prev_unassigned"], head["prev_customer_messages"]
-    share_was = was / total_was if was is not None and total_was else None
+    share = head["unassigned_share"]
     c4.metric(
         "In no topic",
         "–" if share is None else f"{share:.0%}",
-        _delta(share, share_was, pct=True),
+        _delta(share, head["prev_unassigned_share"], pct=True),
         delta_color="inverse",
         help=f"{head['unassigned']:,} customer messages this week fit no topic yet",
     )
