@@ -61,9 +61,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import mannwhitneyu
 
-from pipeline import rate_test
+from pipeline import local_shifts, rate_test
 from pipeline.neighbours import nearest
 from pipeline.topic_identity import CENTROID_MATCH
 
@@ -252,3 +253,32 @@ def newcomer_groups(
 def min_group(n_new: int) -> int:
     """Smallest new theme worth a topic: the weekly status rule's minimum volume, 5, or more for big weeks."""
     return max(5, round(np.sqrt(n_new) / 3))
+
+
+def uncovered_rises(
+    shifts: pd.DataFrame, ids: np.ndarray, eligible: np.ndarray, labels: np.ndarray, min_size: int
+) -> list[tuple[np.ndarray, float]]:
+    """This run's messages in no topic that a significant local rise is made of: a new request the
+    topics leave out entirely, which the weekly statistics, reading topics only, would never flag.
+
+    ``shifts``: the run's local shifts (``pipeline.local_shifts``: their rise is already tested and
+    its chance controlled per week by permutation); ``ids``, ``labels``: every message and its topic
+    as things stand (``OUTLIER``: -1); ``eligible``: the run's new messages a topic may be made of.
+    A rise qualifies when it was near-absent before (fewer than ``NEAR_ABSENT_PER_WEEK`` of its
+    messages a week in its baseline weeks: a surge is not a new theme), at least ``min_size`` of its
+    messages of the week are eligible and in no topic, and they are most of its messages of the week
+    (otherwise it belongs to the topic holding them, which the weekly statistics flag). Returns each
+    one's rows of ``ids`` with its permutation p-value, most significant first; whether its messages
+    are unlike every earlier one is for the caller to test."""
+    if shifts.empty:
+        return []
+    position = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    rises = shifts[(shifts["direction"] == "up") & shifts["this_week"].astype(bool)]
+    rises = rises[rises["before"] < NEAR_ABSENT_PER_WEEK * local_shifts.BASELINE_WEEKS]
+    out = []
+    for _, g in rises.groupby(["week", "shift"], sort=False):
+        rows = position.reindex(g["message_id"]).dropna().to_numpy(dtype=int)
+        free = rows[eligible[rows] & (labels[rows] < 0)]
+        if len(free) >= min_size and len(free) > len(g) / 2:
+            out.append((free, float(g["family_p"].iloc[0])))
+    return sorted(out, key=lambda r: r[1])

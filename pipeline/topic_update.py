@@ -249,11 +249,17 @@ def update_topics(
     if mode == "refit":
         kinds.update(_refit_kinds(tm.labels_, matching, new, earlier_weeks))
         history = _fit_history(tm.labels_, matching, kinds, new, messages["message_id"].to_numpy())
+    # a re-fit rescans every week: the same messages give the same shifts, and a store an older voc
+    # wrote (no shifts) gets them for its past weeks with `voc run --refit`; shifts do not depend on
+    # the topics, and a rise no topic holds can make one (``_new_themes``)
+    rescan = np.ones(len(new), dtype=bool) if mode == "refit" else new
+    ids = messages["message_id"].to_numpy()
+    scanned, shifts = week_shifts(store, ids, X, rescan, model.seed, run_id)
     candidates: list[dict] = []
     if not live.empty:  # a first fit has nothing to be new against
         top = max([highest, *matching.mapping.values()])
         novel_rows, novel_events, novel_kinds, candidates = _new_themes(
-            store, model, messages, X, new, old, final, prob, earlier_weeks, top, run_id, exact
+            store, model, messages, X, new, old, final, prob, earlier_weeks, top, run_id, exact, shifts
         )
         if len(novel_rows):  # themes are the whole store's: a new topic joins the nearest (``_place``)
             novel_rows = novel_rows.assign(theme_id=None, theme_label=None)
@@ -273,10 +279,6 @@ def update_topics(
         }
     )
     counted = topic_counts.nearest_live(X, final, *topic_counts.live_centroids(table))
-    # a re-fit rescans every week: the same messages give the same shifts, and a store an older voc
-    # wrote (no shifts) gets them for its past weeks with `voc run --refit`
-    rescan = np.ones(len(new), dtype=bool) if mode == "refit" else new
-    scanned, shifts = week_shifts(store, messages["message_id"].to_numpy(), X, rescan, model.seed, run_id)
     with store.connect() as con:
         execute(con, "BEGIN TRANSACTION")
         execute(con, "DELETE FROM topics")
@@ -287,7 +289,6 @@ def update_topics(
             store.upsert("topic_lineage", pd.DataFrame(events), con=con)
         _save_weekly_counts(store, con, "topic_history", history, run_id)
         execute(con, "DELETE FROM topic_counts")
-        ids = messages["message_id"].to_numpy()
         _save_weekly_counts(
             store,
             con,
@@ -442,9 +443,11 @@ def _new_themes(
     highest: int,
     run_id: str,
     exact: np.ndarray,
+    shifts: pd.DataFrame,
 ) -> tuple[pd.DataFrame, list[dict], dict[int, str], list[dict]]:
     """Cluster the new messages alone; clusters no topic covers become topics (updates ``final``), and
-    so do groups of newcomers the clustering mixed with known requests (``novelty.newcomer_groups``).
+    so do groups of newcomers the clustering mixed with known requests (``novelty.newcomer_groups``)
+    and local rises (``shifts``) made of new messages in no topic (``novelty.uncovered_rises``).
 
     In fast mode (``exact`` marks the transformer's sample) only the new messages in the sample are
     clustered and compared with the earlier ones in it: the sample is what topics are fitted on, and
@@ -587,6 +590,42 @@ def _new_themes(
         known_c = np.vstack([known_c, centroid])
         next_label += 1
         fresh += 1
+    # a new request the clustering scattered and the topics left out: its rise is already proven by the
+    # local shifts (permutation-calibrated); it is new when no earlier message is a close paraphrase
+    ids = messages["message_id"].to_numpy()
+    eligible = np.zeros(len(X), dtype=bool)
+    eligible[idx] = True
+    for members, p_rise in novelty.uncovered_rises(shifts, ids, eligible, final, group):
+        members = members[final[members] < 0]  # not taken by a rise kept before it
+        if len(members) < group:
+            continue
+        p_seen = novelty.unseen_p(nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)])
+        centroid = normalize(X[members].mean(axis=0, keepdims=True))[0]
+        nearest = float((known_c @ centroid).max()) if len(known_c) else 0.0
+        novel = p_seen < novelty.ALPHA
+        log.append(_rise(members, p_rise, p_seen, nearest, "novel" if novel else "kept in no topic"))
+        if not novel:
+            continue
+        kinds[fresh] = "novel"
+        events.append(
+            _event(
+                run_id, "created", fresh, None, len(members),
+                f"new theme: {len(members)} of this run's messages in no topic, a local rise "
+                f"(p={p_rise:.1g}) with no close earlier paraphrase (p={p_seen:.1g}; "
+                f"nearest topic {nearest:.2f})",
+            )
+        )  # fmt: skip
+        rows = np.searchsorted(idx, members)
+        week.labels_[rows] = next_label
+        week.probabilities_[rows] = 1.0
+        week.topic_ids_ = np.append(week.topic_ids_, next_label)
+        week.centroids_ = np.vstack([week.centroids_, centroid.astype(week.centroids_.dtype)])
+        mapping[next_label] = fresh
+        final[members] = fresh
+        prob[members] = 1.0
+        known_c = np.vstack([known_c, centroid])
+        next_label += 1
+        fresh += 1
     if not mapping:
         return pd.DataFrame(), [], {}, log
     _join_new_themes(
@@ -667,6 +706,18 @@ def _newcomers(members: np.ndarray, p_seen: float, nearest: float, decision: str
         "messages": len(members),
         "found_by": "new neighbours",
         "nearest_topic_similarity": round(nearest, 3),
+        "p_seen_before": float(f"{p_seen:.3g}"),
+        "decision": decision,
+    }
+
+
+def _rise(members: np.ndarray, p_rise: float, p_seen: float, nearest: float, decision: str) -> dict:
+    """What the run saw of one local rise made of messages in no topic, for the run record."""
+    return {
+        "messages": len(members),
+        "found_by": "local rise",
+        "nearest_topic_similarity": round(nearest, 3),
+        "p_rise": float(f"{p_rise:.3g}"),
         "p_seen_before": float(f"{p_seen:.3g}"),
         "decision": decision,
     }

@@ -208,3 +208,47 @@ def test_a_loose_request_no_topic_holds_is_not_new_because_it_is_far_from_every_
     assert not again.novel and again.region.before_per_week >= 1
     fresh = _judge_uncovered(members, earlier, known, others, 1.0, bar=0.45)
     assert fresh.distinct and fresh.novel and fresh.region.p_up < 0.01
+
+
+def _rises_of(rates, seed, labels_of):
+    """A real week-4 scan (``local_shifts.scan_weeks``) of synthetic requests, and what
+    ``uncovered_rises`` makes of it with each message's topic given by ``labels_of(request)``."""
+    from pipeline import local_shifts
+    from tests.test_local_shifts import _pool
+
+    rng = np.random.default_rng(seed)
+    X, weeks, requests = _pool(rates, rng)
+    ids = np.asarray([f"m{i}" for i in range(len(X))])
+    shifts = local_shifts.scan_weeks(X, weeks, ids, [4], min_volume=5, seed=seed)
+    labels = np.asarray([labels_of(r) for r in requests])
+    rises = novelty.uncovered_rises(shifts, ids, weeks == 4, labels, min_size=5)
+    return rises, requests, shifts
+
+
+STEADY = {r: [20, 19, 21, 20, 20] for r in range(0, 8)}
+
+
+def test_a_new_request_left_in_no_topic_is_a_rise_for_a_new_topic():
+    """MASSIVE-en seed 11's "currency" requests: new in week 8, 7 messages, every one an outlier, so
+    no topic carried the local rise that found them and the week's brief said nothing."""
+    rates = {**STEADY, 9: [0, 0, 0, 0, 12]}
+    rises, requests, _ = _rises_of(rates, 11, lambda r: -1 if r == 9 else r // 2)
+    assert len(rises) == 1
+    rows, p = rises[0]
+    assert p <= 0.01 and len(rows) >= 10 and (requests[rows] == 9).all()
+
+
+def test_a_rise_a_topic_holds_is_that_topics_not_a_new_one():
+    rates = {**STEADY, 9: [0, 0, 0, 0, 12]}
+    rises, _, shifts = _rises_of(rates, 11, lambda r: r // 2)  # the new request joined a known topic
+    # the scan found it; the weekly statistics flag the topic holding it (pipeline.weekly)
+    assert (shifts["direction"] == "up").any() and rises == []
+
+
+def test_a_surge_of_messages_in_no_topic_is_not_a_new_theme():
+    """A request that was there every week and quadruples is no new theme, topic or not."""
+    rates = {**STEADY, 9: [8, 7, 9, 8, 32]}
+    rises, _, shifts = _rises_of(rates, 12, lambda r: -1 if r == 9 else r // 2)
+    up = shifts[shifts["direction"] == "up"]
+    assert len(up) and up["before"].iloc[0] > 20  # the scan found the surge: 41 of its messages earlier
+    assert rises == []
