@@ -35,6 +35,18 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
+def prefect_server():
+    """One Prefect server for the flows that tests run in this process (in-process CLI runs, a flow
+    called directly), stopped when the session ends. Without it the first such flow starts Prefect's
+    temporary server, which stops at interpreter exit and logs "Stopping temporary server" to a stream
+    pytest has closed by then ("--- Logging error ---" after the pass line)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture(scope="session")
 def runtime_env(tmp_path_factory) -> dict[str, str]:
     """Environment for voc subprocesses: offline, quiet Prefect with its own home."""
     home = tmp_path_factory.mktemp("prefect_home")

@@ -3,19 +3,12 @@
 import json
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from pipeline.ingest import ingest
 from pipeline.store import Store
 
 
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
-
-
-def test_failed_stage_is_recorded_and_earlier_stages_kept(harness, tmp_path, fixture_file):
+def test_failed_stage_is_recorded_and_earlier_stages_kept(prefect_server, tmp_path, fixture_file):
     from flows.voc_pipeline import voc_pipeline
 
     store = Store(tmp_path / "voc.duckdb")

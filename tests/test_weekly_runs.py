@@ -24,7 +24,7 @@ def _voc(*args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def weeks(tmp_path_factory):
+def weeks(tmp_path_factory, prefect_server):
     from bench.scenario import build, load_source
 
     frames, events = build(

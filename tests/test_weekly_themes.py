@@ -27,7 +27,7 @@ def _themes(store: Store) -> dict[int, tuple[int, str]]:
 
 
 @pytest.fixture(scope="module")
-def four_weeks(tmp_path_factory):
+def four_weeks(tmp_path_factory, prefect_server):
     from bench.scenario import build, load_source
 
     frames, _ = build(load_source("banking77"), seed=1, weeks=4)
