@@ -559,6 +559,25 @@ def _new_themes(
     # new requests that the clustering of the week mixed with others: messages whose neighbours are new
     taken = np.isin(idx, np.flatnonzero(np.isin(final, list(mapping.values()))))
     next_label = int(week.topic_ids_.max()) + 1 if len(week.topic_ids_) else 0
+
+    def adopt(rows: np.ndarray, centroid: np.ndarray, detail: str) -> None:
+        """Make ``rows`` of the new messages (``idx``) a new topic: one more cluster of the week's,
+        described with the others."""
+        nonlocal known_c, next_label, fresh
+        kinds[fresh] = "novel"
+        events.append(_event(run_id, "created", fresh, None, len(rows), detail))
+        week.labels_[rows] = next_label
+        week.probabilities_[rows] = 1.0
+        week.topic_ids_ = np.append(week.topic_ids_, next_label)
+        week.centroids_ = np.vstack([week.centroids_, centroid.astype(week.centroids_.dtype)])
+        mapping[next_label] = fresh
+        final[idx[rows]] = fresh
+        prob[idx[rows]] = 1.0
+        taken[rows] = True
+        known_c = np.vstack([known_c, centroid])
+        next_label += 1
+        fresh += 1
+
     for rows in novelty.newcomer_groups(X[idx], X[reference], len(idx), group):
         if taken[rows].mean() > 0.5:  # a new theme the clustering found already
             continue
@@ -569,27 +588,12 @@ def _new_themes(
         nearest = float((known_c @ centroid).max()) if len(known_c) else 0.0
         novel = p_seen < novelty.NEWCOMER_SEEN and len(members) >= group
         log.append(_newcomers(members, p_seen, nearest, "novel" if novel else "kept in known topics"))
-        if not novel:
-            continue
-        kinds[fresh] = "novel"
-        events.append(
-            _event(
-                run_id, "created", fresh, None, len(members),
+        if novel:
+            adopt(
+                rows, centroid,
                 f"new theme: {len(members)} of this run's messages whose nearest neighbours are this run's, "
                 f"none like them before (p={p_seen:.1g}; nearest topic {nearest:.2f})",
-            )
-        )  # fmt: skip
-        week.labels_[rows] = next_label
-        week.probabilities_[rows] = 1.0
-        week.topic_ids_ = np.append(week.topic_ids_, next_label)
-        week.centroids_ = np.vstack([week.centroids_, centroid.astype(week.centroids_.dtype)])
-        mapping[next_label] = fresh
-        final[members] = fresh
-        prob[members] = 1.0
-        taken[rows] = True
-        known_c = np.vstack([known_c, centroid])
-        next_label += 1
-        fresh += 1
+            )  # fmt: skip
     # a new request the clustering scattered and the topics left out: its rise is already proven by the
     # local shifts (permutation-calibrated); it is new when no earlier message is a close paraphrase
     ids = messages["message_id"].to_numpy()
@@ -604,28 +608,13 @@ def _new_themes(
         nearest = float((known_c @ centroid).max()) if len(known_c) else 0.0
         novel = p_seen < novelty.ALPHA
         log.append(_rise(members, p_rise, p_seen, nearest, "novel" if novel else "kept in no topic"))
-        if not novel:
-            continue
-        kinds[fresh] = "novel"
-        events.append(
-            _event(
-                run_id, "created", fresh, None, len(members),
+        if novel:
+            adopt(
+                np.searchsorted(idx, members), centroid,
                 f"new theme: {len(members)} of this run's messages in no topic, a local rise "
                 f"(p={p_rise:.1g}) with no close earlier paraphrase (p={p_seen:.1g}; "
                 f"nearest topic {nearest:.2f})",
-            )
-        )  # fmt: skip
-        rows = np.searchsorted(idx, members)
-        week.labels_[rows] = next_label
-        week.probabilities_[rows] = 1.0
-        week.topic_ids_ = np.append(week.topic_ids_, next_label)
-        week.centroids_ = np.vstack([week.centroids_, centroid.astype(week.centroids_.dtype)])
-        mapping[next_label] = fresh
-        final[members] = fresh
-        prob[members] = 1.0
-        known_c = np.vstack([known_c, centroid])
-        next_label += 1
-        fresh += 1
+            )  # fmt: skip
     if not mapping:
         return pd.DataFrame(), [], {}, log
     _join_new_themes(
