@@ -578,14 +578,19 @@ def _new_themes(
         next_label += 1
         fresh += 1
 
+    def measure(members: np.ndarray) -> tuple[float, np.ndarray, float]:
+        """A group's "seen before" p (its nearest earlier paraphrases against the run's other new
+        messages'), its centroid, and its similarity to the nearest topic known so far."""
+        p_seen = novelty.unseen_p(nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)])
+        centroid = normalize(X[members].mean(axis=0, keepdims=True))[0]
+        return p_seen, centroid, float((known_c @ centroid).max()) if len(known_c) else 0.0
+
     for rows in novelty.newcomer_groups(X[idx], X[reference], len(idx), group):
         if taken[rows].mean() > 0.5:  # a new theme the clustering found already
             continue
         rows = rows[~taken[rows]]
         members = idx[rows]
-        p_seen = novelty.unseen_p(nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)])
-        centroid = normalize(X[members].mean(axis=0, keepdims=True))[0]
-        nearest = float((known_c @ centroid).max()) if len(known_c) else 0.0
+        p_seen, centroid, nearest = measure(members)
         novel = p_seen < novelty.NEWCOMER_SEEN and len(members) >= group
         log.append(_newcomers(members, p_seen, nearest, "novel" if novel else "kept in known topics"))
         if novel:
@@ -603,9 +608,7 @@ def _new_themes(
         members = members[final[members] < 0]  # not taken by a rise kept before it
         if len(members) < group:
             continue
-        p_seen = novelty.unseen_p(nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)])
-        centroid = normalize(X[members].mean(axis=0, keepdims=True))[0]
-        nearest = float((known_c @ centroid).max()) if len(known_c) else 0.0
+        p_seen, centroid, nearest = measure(members)
         novel = p_seen < novelty.ALPHA
         log.append(_rise(members, p_rise, p_seen, nearest, "novel" if novel else "kept in no topic"))
         if novel:
