@@ -16,7 +16,7 @@ import pandas as pd
 from markdown_it import MarkdownIt
 
 from pipeline import queries
-from pipeline.local_shifts import FALL_ALPHA, RISE_ALPHA
+from pipeline.local_shifts import ALPHA as SHIFT_ALPHA
 from pipeline.store import Store
 from pipeline.weekly import ALPHA, BASELINE_WEEKS, MIN_VOLUME
 
@@ -210,9 +210,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
         f"before. A topic whose total holds is growing or declining when a group of similar messages "
         "it holds (found from their nearest neighbours, without the topics) rose or fell "
-        f"significantly against the last {BASELINE_WEEKS} weeks, at {RISE_ALPHA:.0%} per week for a "
-        f"rise and {FALL_ALPHA:.0%} for a fall, over all such groups (permutation test). Verbatims are "
-        "customers' own words, personal data redacted.",
+        f"significantly against the last {BASELINE_WEEKS} weeks, at {SHIFT_ALPHA:.0%} per week and "
+        "direction over all such groups (permutation test). Verbatims are customers' own words, "
+        "personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
 

@@ -33,7 +33,7 @@ ball scored at least as well, the two ways combined by Westfall and Young's min-
 best, by whichever way did best against that way's own shuffles). Under the null (every request at
 its own steady rate, the week's volume swinging as it will), a message's week is a draw with W's
 share of the pool, so this controls the chance of any false shift in a week, per direction, at
-``RISE_ALPHA`` (1%) for a rise, however many ways it is read, and ``FALL_ALPHA`` (2%) for a fall.
+``ALPHA``, however many ways a rise is read.
 
 Shifts are a test unit, not a taxonomy: they are stored by week (``week_shifts``), and the weekly
 statistics flag the topic that holds most of a significant group's messages (``pipeline.weekly``).
@@ -54,16 +54,7 @@ from pipeline.neighbours import nearest
 K = 20  # neighbours per message: with 10, a message with no neighbour this week (p = 0.8^10) can't pass
 SCALES = (10, 20, 40, 80)  # sizes of the balls (a message and its nearest) a rise is also read over
 MESSAGE_ALPHA = 0.05
-RISE_ALPHA = 0.01  # per week, over all groups and balls a rise is read from
-# per week, over all fall groups. Falls are rarer in the shuffles than rises (MASSIVE-en seed 6, week 6:
-# 7% of 300 shuffles had any fall group: it takes a tight request none of whose twenty neighbours is
-# this week's), and a stop is no more significant than its baseline allows (its 41 earlier messages
-# there, none now: p = 7e-4, family p 0.012). Screened on the kept weeks of 21 benchmark scenarios,
-# 2% found 14 stops in their week where 1% found 12, and 5 falls no event explains where 1% found 4
-# (3%: no more stops, 9 such falls); then run from scratch on 17 others (Banking77 seeds 3-14,
-# MASSIVE-en 8-10, 17, 19): 2 stops more flagged by their week's run, 1 false alarm more.
-FALL_ALPHA = 0.02
-ALPHA = {1: RISE_ALPHA, -1: FALL_ALPHA}  # by direction
+ALPHA = 0.01  # per week and direction, over all groups and balls
 PERMUTATIONS = 500
 BASELINE_WEEKS = 4
 POOL_SAMPLE = 8_000  # messages of a week and its baseline weeks the graph is built on, at most
@@ -181,8 +172,8 @@ def scan(
     nn: np.ndarray, now: np.ndarray, min_volume: int, seed: int, permutations: int = PERMUTATIONS
 ) -> list[Shift]:
     """The significant shifts of the pool (neighbour lists ``nn``, nearest first; ``now``: 1 for this
-    week's rows): ``family_p`` within its direction's ``ALPHA``, no message in two of them, groups
-    first, each way's most significant first.
+    week's rows): ``family_p <= ALPHA``, no message in two of them, groups first, each way's most
+    significant first.
 
     A fall is read from the groups alone; a rise from the groups and from the balls (``_balls``), both
     scored on the same shuffles and combined by min-p, so that reading a rise two ways does not add
@@ -218,7 +209,7 @@ def scan(
     if live[1] and len(balls):
         family = _family_p(null[1], 1, balls[:, 3])
         for i in np.lexsort((balls[:, 3], family)):
-            if family[i] > RISE_ALPHA:
+            if family[i] > ALPHA:
                 break
             centre, k, x, p = int(balls[i, 0]), int(balls[i, 1]), int(balls[i, 2]), float(balls[i, 3])
             rows = np.concatenate([[centre], nn[centre, : k - 1]])
@@ -227,7 +218,7 @@ def scan(
     for d in (1, -1):
         used = np.zeros(len(nn), dtype=bool)
         for shift in found[d]:
-            if shift.family_p <= ALPHA[d] and not used[shift.rows].any():
+            if shift.family_p <= ALPHA and not used[shift.rows].any():
                 used[shift.rows] = True
                 out.append(shift)
     return out

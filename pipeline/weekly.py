@@ -35,7 +35,7 @@ those; ``tested_messages`` the count the test used):
   their nearest neighbours without the topics, whose share of the week rose (at least
   ``min_volume`` messages) or fell (from at least ``min_volume`` expected) significantly
   (``pipeline.local_shifts``: the same conditional test, corrected by permutation over the week's
-  groups and balls at ``local_shifts.RISE_ALPHA`` per week for a rise, ``FALL_ALPHA`` for a fall) and
+  groups and balls at ``local_shifts.ALPHA`` per direction) and
   whose messages the topic mostly holds. A stop, surge or new request inside a broad topic moves the
   whole by less than its other messages' noise. The row then carries the group's count, expected
   count and p-value, and its typical messages, so the evidence shown is what moved. This replaced a
