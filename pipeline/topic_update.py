@@ -259,8 +259,9 @@ def update_topics(
     if not live.empty:  # a first fit has nothing to be new against
         top = max([highest, *matching.mapping.values()])
         novel_rows, novel_events, novel_kinds, candidates = _new_themes(
-            store, model, messages, X, new, old, final, prob, earlier_weeks, top, run_id, exact, shifts
-        )
+            store, model, messages, X, new, old, final, prob, earlier_weeks, top, run_id, exact, shifts,
+            matching.created,
+        )  # fmt: skip
         if len(novel_rows):  # themes are the whole store's: a new topic joins the nearest (``_place``)
             novel_rows = novel_rows.assign(theme_id=None, theme_label=None)
             fit_rows = pd.concat([fit_rows, novel_rows], ignore_index=True)
@@ -444,6 +445,7 @@ def _new_themes(
     run_id: str,
     exact: np.ndarray,
     shifts: pd.DataFrame,
+    created: list[int],
 ) -> tuple[pd.DataFrame, list[dict], dict[int, str], list[dict]]:
     """Cluster the new messages alone; clusters no topic covers become topics (updates ``final``), and
     so do groups of newcomers the clustering mixed with known requests (``novelty.newcomer_groups``)
@@ -457,6 +459,10 @@ def _new_themes(
     A new theme (near-absent before) is created and flagged emerging by the weekly statistics. A
     theme that was there but hidden inside broader topics splits off with the earlier messages that
     are closer to it than to their own topic, within the run's churn budget, so its history is true.
+
+    ``created``: the topics this run's re-fit created. They are known topics here, new members and
+    all: one made of new messages alone has no earlier member, and was otherwise found again below
+    and moved under a second new id, the lineage naming a created topic that no longer existed.
     """
     idx = np.flatnonzero(new & exact)
     earlier_idx = np.flatnonzero(~new)
@@ -477,7 +483,7 @@ def _new_themes(
         # on the topic fits only (on MASSIVE-fr it would act on some weeks' new messages)
         max_cluster_share=None,
     ).fit_clusters(X[idx])  # described (labels, keywords: spaCy) only if a new theme is found below
-    known = topic_geometry(X, np.where(new, OUTLIER, final))
+    known = topic_geometry(X, np.where(new & ~np.isin(final, created), OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
     bar = novelty.distinct_bar(known_c)  # how far apart this encoder puts the known topics
     clusters = [idx[week.labels_ == t] for t in week.topic_ids_]
@@ -557,7 +563,7 @@ def _new_themes(
         best = np.maximum(best, to_cand[:, j])
         fresh += 1
     # new requests that the clustering of the week mixed with others: messages whose neighbours are new
-    taken = np.isin(idx, np.flatnonzero(np.isin(final, list(mapping.values()))))
+    taken = np.isin(final[idx], [*created, *mapping.values()])  # in a topic this run made already
     next_label = int(week.topic_ids_.max()) + 1 if len(week.topic_ids_) else 0
 
     def adopt(rows: np.ndarray, centroid: np.ndarray, detail: str) -> None:
@@ -622,7 +628,7 @@ def _new_themes(
         return pd.DataFrame(), [], {}, log
     _join_new_themes(
         X,
-        np.flatnonzero(new & ~exact),
+        np.flatnonzero(new & (~exact | (final < 0))),
         known_c,
         len(known),
         list(mapping.values()),
@@ -649,13 +655,15 @@ def _join_new_themes(
     prob: np.ndarray,
     threshold: float,
 ) -> None:
-    """Move ``rows`` (new messages left out of the clustering) to the new theme they are nearest,
-    where it is nearer than every known topic and near enough at all (updates ``final``/``prob``).
+    """Move ``rows`` (new messages left out of the clustering, or left in no topic) to the new theme
+    they are nearest, where it is nearer than every known topic and near enough at all (updates
+    ``final``/``prob``): the rule every new message joins a known topic by, now that there are more.
 
     Near enough is the bar a known topic sets for joining it: ``threshold``, or as similar as the
     theme's own members are to it (their ``FLOOR_QUANTILE``), whichever is lower. With the fixed bar
     alone, a loose new theme took its members from the sample and left their like outside it
-    outliers, so fast mode counted it smaller than the sample said it was."""
+    outliers, so fast mode counted it smaller than the sample said it was; and a theme made of a
+    local rise's messages left the run's other messages like them outliers."""
     if len(rows) == 0:
         return
     fresh_c = centroids[n_known:]
