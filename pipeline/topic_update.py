@@ -460,9 +460,11 @@ def _new_themes(
     theme that was there but hidden inside broader topics splits off with the earlier messages that
     are closer to it than to their own topic, within the run's churn budget, so its history is true.
 
-    ``created``: the topics this run's re-fit created. They are known topics here, new members and
-    all: one made of new messages alone has no earlier member, and was otherwise found again below
-    and moved under a second new id, the lineage naming a created topic that no longer existed.
+    ``created``: the topics this run's re-fit created. Known topics are read from their earlier
+    messages, so one the re-fit made of new messages alone was missing from them: it was found again
+    below and moved under a second new id, the lineage naming a created topic that no table held. Such
+    a topic is known here by its new members. (One with earlier members is known by those, as any
+    topic: new messages it took that are unlike them can still split off as a new theme.)
     """
     idx = np.flatnonzero(new & exact)
     earlier_idx = np.flatnonzero(~new)
@@ -483,7 +485,8 @@ def _new_themes(
         # on the topic fits only (on MASSIVE-fr it would act on some weeks' new messages)
         max_cluster_share=None,
     ).fit_clusters(X[idx])  # described (labels, keywords: spaCy) only if a new theme is found below
-    known = topic_geometry(X, np.where(new & ~np.isin(final, created), OUTLIER, final))
+    whole = np.setdiff1d(created, final[~new])  # created topics with no earlier member
+    known = topic_geometry(X, np.where(new & ~np.isin(final, whole), OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
     bar = novelty.distinct_bar(known_c)  # how far apart this encoder puts the known topics
     clusters = [idx[week.labels_ == t] for t in week.topic_ids_]
@@ -563,7 +566,7 @@ def _new_themes(
         best = np.maximum(best, to_cand[:, j])
         fresh += 1
     # new requests that the clustering of the week mixed with others: messages whose neighbours are new
-    taken = np.isin(final[idx], [*created, *mapping.values()])  # in a topic this run made already
+    taken = np.isin(final[idx], [*whole, *mapping.values()])  # in a new topic this run made already
     next_label = int(week.topic_ids_.max()) + 1 if len(week.topic_ids_) else 0
 
     def adopt(rows: np.ndarray, centroid: np.ndarray, detail: str) -> None:
