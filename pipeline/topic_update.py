@@ -259,12 +259,17 @@ def update_topics(
     if not live.empty:  # a first fit has nothing to be new against
         top = max([highest, *matching.mapping.values()])
         novel_rows, novel_events, novel_kinds, candidates = _new_themes(
-            store, model, messages, X, new, old, final, prob, earlier_weeks, top, run_id, exact, shifts,
-            matching.created,
-        )  # fmt: skip
+            store, model, messages, X, new, old, final, prob, earlier_weeks, top, run_id, exact, shifts
+        )
         if len(novel_rows):  # themes are the whole store's: a new topic joins the nearest (``_place``)
             novel_rows = novel_rows.assign(theme_id=None, theme_label=None)
             fit_rows = pd.concat([fit_rows, novel_rows], ignore_index=True)
+            # the week's own clustering may cut a topic the re-fit made of new messages alone into
+            # finer new themes (two new requests the re-fit merged), leaving it empty: it never
+            # existed for anyone, so no lineage or count says it was created (its id stays unused)
+            emptied = {t for t in matching.created if not (final == t).any()}
+            events = [e for e in events if not (e["event"] == "created" and e["topic_id"] in emptied)]
+            matching.created = [t for t in matching.created if t not in emptied]
             matching.created += [int(t) for t in novel_rows["topic_id"]]
             events += novel_events
             kinds.update(novel_kinds)
@@ -445,7 +450,6 @@ def _new_themes(
     run_id: str,
     exact: np.ndarray,
     shifts: pd.DataFrame,
-    created: list[int],
 ) -> tuple[pd.DataFrame, list[dict], dict[int, str], list[dict]]:
     """Cluster the new messages alone; clusters no topic covers become topics (updates ``final``), and
     so do groups of newcomers the clustering mixed with known requests (``novelty.newcomer_groups``)
@@ -459,12 +463,6 @@ def _new_themes(
     A new theme (near-absent before) is created and flagged emerging by the weekly statistics. A
     theme that was there but hidden inside broader topics splits off with the earlier messages that
     are closer to it than to their own topic, within the run's churn budget, so its history is true.
-
-    ``created``: the topics this run's re-fit created. Known topics are read from their earlier
-    messages, so one the re-fit made of new messages alone was missing from them: it was found again
-    below and moved under a second new id, the lineage naming a created topic that no table held. Such
-    a topic is known here by its new members. (One with earlier members is known by those, as any
-    topic: new messages it took that are unlike them can still split off as a new theme.)
     """
     idx = np.flatnonzero(new & exact)
     earlier_idx = np.flatnonzero(~new)
@@ -485,8 +483,7 @@ def _new_themes(
         # on the topic fits only (on MASSIVE-fr it would act on some weeks' new messages)
         max_cluster_share=None,
     ).fit_clusters(X[idx])  # described (labels, keywords: spaCy) only if a new theme is found below
-    whole = np.setdiff1d(created, final[~new])  # created topics with no earlier member
-    known = topic_geometry(X, np.where(new & ~np.isin(final, whole), OUTLIER, final))
+    known = topic_geometry(X, np.where(new, OUTLIER, final))
     known_c = np.vstack(known["centroid"]) if len(known) else np.zeros((0, X.shape[1]))
     bar = novelty.distinct_bar(known_c)  # how far apart this encoder puts the known topics
     clusters = [idx[week.labels_ == t] for t in week.topic_ids_]
@@ -566,7 +563,7 @@ def _new_themes(
         best = np.maximum(best, to_cand[:, j])
         fresh += 1
     # new requests that the clustering of the week mixed with others: messages whose neighbours are new
-    taken = np.isin(final[idx], [*whole, *mapping.values()])  # in a new topic this run made already
+    taken = np.isin(final[idx], list(mapping.values()))  # in a new theme found above
     next_label = int(week.topic_ids_.max()) + 1 if len(week.topic_ids_) else 0
 
     def adopt(rows: np.ndarray, centroid: np.ndarray, detail: str) -> None:
