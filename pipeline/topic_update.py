@@ -264,8 +264,8 @@ def update_topics(
         if len(novel_rows):  # themes are the whole store's: a new topic joins the nearest (``_place``)
             novel_rows = novel_rows.assign(theme_id=None, theme_label=None)
             fit_rows = pd.concat([fit_rows, novel_rows], ignore_index=True)
-            # the week's own clustering may cut a topic the re-fit made of new messages alone into
-            # finer new themes (two new requests the re-fit merged), leaving it empty: it never
+            # the week's own new themes may take all of a topic the re-fit made of new messages alone,
+            # whole or cut finer (two new requests the re-fit merged), leaving it empty: it never
             # existed for anyone, so no lineage or count says it was created (its id stays unused)
             emptied = {t for t in matching.created if not (final == t).any()}
             events = [e for e in events if not (e["event"] == "created" and e["topic_id"] in emptied)]
