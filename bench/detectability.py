@@ -70,16 +70,18 @@ def event_measures(
     }
 
 
-def measure(results: Path) -> pd.DataFrame:
-    """One row per planted event of every scenario result under ``results``."""
+def measure(results: Path, encoder: str | None = None, sources: list[str] | None = None) -> pd.DataFrame:
+    """One row per planted event of every scenario result under ``results`` (of ``sources``, or all),
+    in the space of ``encoder`` (default: the one each run used). Another encoder's figures say how
+    much of what is missed it would leave findable; the flags stay the runs'."""
     files = sorted(results.glob("scenario-*.json"))
     runs = [json.loads(f.read_text()) for f in files]
     rows = []
-    for name in sorted({r["source"] for r in runs}):
+    for name in sorted({r["source"] for r in runs} & set(sources or [r["source"] for r in runs])):
         source = scenario.load_source(name)
         built = {r["seed"]: scenario.build(source, r["seed"]) for r in runs if r["source"] == name}
         texts = sorted({t for frames, _ in built.values() for f in frames for t in f["text"]})
-        vectors = datasets.cached_embeddings(texts, encoder_for(source))
+        vectors = datasets.cached_embeddings(texts, encoder or encoder_for(source))
         row_of = {t: i for i, t in enumerate(texts)}
         for r in (r for r in runs if r["source"] == name):
             frames, events = built[r["seed"]]
@@ -122,8 +124,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("bench/results/uncovered-rises"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/detectability.json"))
+    parser.add_argument("--encoder", help="embed with this model instead of the runs' (what-if)")
+    parser.add_argument("--sources", nargs="*", help="only these scenario sources")
     args = parser.parse_args()
-    table = measure(args.results)
+    table = measure(args.results, args.encoder, args.sources)
     args.out.write_text(table.to_json(orient="records", indent=1))
     print(summarize(table))
     print()
