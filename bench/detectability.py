@@ -121,7 +121,7 @@ def summarize(table: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="How findable each planted scenario event is.")
     parser.add_argument("--results", type=Path, default=Path("bench/results/uncovered-rises"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/detectability.json"))
     parser.add_argument("--encoder", help="embed with this model instead of the runs' (what-if)")
