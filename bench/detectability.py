@@ -30,12 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
 from bench import datasets, scenario
 from models.embedder import DEFAULT_MODEL
 from models.multilingual_encoder import NAME as MULTILINGUAL
-from pipeline.local_shifts import BASELINE_WEEKS, MESSAGE_ALPHA, K
+from pipeline.local_shifts import BASELINE_WEEKS, MESSAGE_ALPHA, K, one_sided_p
 from pipeline.neighbours import nearest
 
 BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # share of carriers passing: the table's rows
@@ -62,7 +61,7 @@ def event_measures(
     same = mine[nn].sum(axis=1)
     hits = now[nn].sum(axis=1)
     share = now.mean()
-    p = binom.cdf(hits, K, share) if event.kind == "stop" else binom.sf(hits - 1, K, share)
+    p = one_sided_p(hits, K, share, -1 if event.kind == "stop" else 1)
     return {
         "carriers": int(len(carriers)),
         "same_request": float(np.median(same)),

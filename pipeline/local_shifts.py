@@ -73,6 +73,12 @@ class Shift:
     family_p: float = 1.0
 
 
+def one_sided_p(x, n, share: float, direction: int):
+    """Binomial p of a count ``x`` of ``n`` this week's this high (``direction`` > 0) or this low, at
+    the week's ``share`` of the pool: the test a message's neighbours and a group's messages take."""
+    return binom.sf(np.subtract(x, 1), n, share) if direction > 0 else binom.cdf(x, n, share)
+
+
 def neighbours(X: np.ndarray, k: int = max(SCALES) - 1) -> np.ndarray:
     """Each row's ``k`` nearest other rows by cosine (``X``: unit vectors), nearest first. The first
     ``K`` are the graph groups are linked in; all ``k`` make the balls."""
@@ -103,7 +109,7 @@ def _groups(
         return []
     k = nn.shape[1]
     hits = now[nn].sum(axis=1)
-    p_msg = binom.sf(hits - 1, k, share) if direction > 0 else binom.cdf(hits, k, share)
+    p_msg = one_sided_p(hits, k, share, direction)
     chosen = p_msg < MESSAGE_ALPHA
     if chosen.sum() < 2:
         return []
@@ -120,7 +126,7 @@ def _groups(
         expected = before * share / (1 - share)
         if (direction > 0 and x < min_volume) or (direction < 0 and expected < min_volume):
             continue
-        p = binom.sf(x - 1, len(rows), share) if direction > 0 else binom.cdf(x, len(rows), share)
+        p = one_sided_p(x, len(rows), share, direction)
         out.append(Shift(rows, direction, x, before, float(expected), float(p)))
     return out
 
