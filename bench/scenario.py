@@ -22,8 +22,8 @@ After every week it reads the store and scores:
   messages in its first week, from then until the week after it ends, and in each later week on those
   holding a quarter of that week's: a new request split into a topic of its own a week after it
   appeared; these are listed apart, ``explained_by_later_carriers``; so is a decline of a stopped
-  request's carriers while their 4-week baseline still holds a week before the stop, weeks 8 and 9:
-  ``explained_by_stop_in_baseline``);
+  request's carriers while their baseline (the 4 weeks before last week) still holds a week before the
+  stop, weeks 8 to 10: ``explained_by_stop_in_baseline``);
 - **ids kept**: the share of messages from earlier weeks whose topic id did not change with this week
   (an outlier a new topic takes in counts as changed), and the same share among those that were in
   a topic (``ids_kept_in_topic``: "messages already assigned keep their topic").
@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from bench import datasets, environment
-from pipeline.weekly import BASELINE_WEEKS
+from pipeline.weekly import BASELINE_WEEKS, GUARD_WEEKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -438,7 +438,7 @@ def _score(store, source_name: str, seed: int, weeks: int, frames, events, tally
         if ev.kind == "stop":
             # a stopped request's carriers are compared with trailing weeks that still hold it until
             # the baseline has moved past its last week: their decline then is the stop's doing
-            last = ev.first_week - 1 + BASELINE_WEEKS
+            last = ev.first_week - 1 + BASELINE_WEEKS + GUARD_WEEKS
             after_stop.update(
                 (wk, t) for wk in range(ev.last_week + 1, min(last, weeks) + 1) for t in {topic, *carried}
             )

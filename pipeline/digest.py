@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from pipeline import queries
 from pipeline.local_shifts import ALPHA as SHIFT_ALPHA
 from pipeline.store import Store
-from pipeline.weekly import ALPHA, BASELINE_WEEKS, MIN_VOLUME
+from pipeline.weekly import ALPHA, BASELINE_WEEKS, GUARD_WEEKS, MIN_VOLUME, baseline_words
 
 TOP_TOPICS = 10
 SHIFT_MIN = 0.2  # a sentiment move (on the -1..+1 scale) worth a line
@@ -125,7 +125,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             sentiment=top["sentiment"].map(_num),
         )[["topic", "theme", "messages", "change", "change_vs_baseline", "sentiment", "status"]]
         lines += _table(
-            view, ["Topic", "Theme", "Messages", "vs last week", "vs 4-week baseline", "Sentiment", "Status"]
+            view, ["Topic", "Theme", "Messages", "vs last week", "vs baseline", "Sentiment", "Status"]
         )
 
     movers = topics[topics["status"].isin(["emerging", "growing"])]
@@ -203,8 +203,13 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
 
     lines += [
         "---",
-        f"Statuses: one-sided tests of the week's count against the topic's trailing {BASELINE_WEEKS} "
-        "weeks, every week counted under the current topics (each message to the nearest topic centroid), "
+        f"Statuses: one-sided tests of the week's count against the topic's mean over {baseline_words()} "
+        + (
+            "(the week just before is left out, so that a rise's first week does not hide its second), "
+            if GUARD_WEEKS
+            else ""
+        )
+        + "every week counted under the current topics (each message to the nearest topic centroid), "
         "scaled to this week's volume (the conditional test for two Poisson rates, which counts "
         f"the baseline as an estimate, not a known rate), false discovery rate {ALPHA:.0%} "
         f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
@@ -238,8 +243,7 @@ def _evidence(row) -> str:
         )
     return (
         f"{tested_count(row.messages, row.tested_messages)} this week against {_num(row.expected, '.1f')} "
-        "expected from the last "
-        f"{BASELINE_WEEKS} weeks (adjusted for total volume; q = {row.p_value:.2g})"
+        f"expected from {baseline_words()} (adjusted for total volume; q = {row.p_value:.2g})"
     )
 
 

@@ -288,9 +288,9 @@ TABLES: dict[str, tuple[str, str]] = {
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
         "volume (messages the topic holds), share of the week, change vs previous week, sentiment and its "
         "change, messages per channel; the status test's count (tested_messages: the week as the last "
-        "run's topics count it, see topic_counts), its volume-adjusted 4-week baseline, change vs it, "
-        "status and p-value; where the status comes from a local shift in the topic (see week_shifts), "
-        "that group's count, expected count and typical messages (part_*)",
+        "run's topics count it, see topic_counts), its volume-adjusted baseline (the 4 weeks before "
+        "last week), change vs it, status and p-value; where the status comes from a local shift in the "
+        "topic (see week_shifts), that group's count, expected count and typical messages (part_*)",
     ),
     "source_files": (
         """

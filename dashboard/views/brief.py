@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import state
 from pipeline.digest import tested_count, to_html
 from pipeline.queries import default_week
+from pipeline.weekly import baseline_words
 
 
 def _delta(now, before, pct=False):
@@ -136,7 +137,7 @@ def _movers(week: str, table: pd.DataFrame) -> None:
     movers = table[table["status"].isin(["emerging", "growing"]) & (table["topic_id"] >= 0)]
     st.subheader("Emerging and growing")
     if movers.empty:
-        st.caption("No topic rose significantly this week (tested against its 4-week baseline, FDR 5%).")
+        st.caption(f"No topic rose significantly this week (tested against {baseline_words()}, FDR 5%).")
         return
     reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
     for _, row in movers.iterrows():
@@ -152,7 +153,7 @@ def _movers(week: str, table: pd.DataFrame) -> None:
             else:
                 test = (
                     f"{tested_count(row['messages'], row['tested_messages'])} vs {row['expected']:.1f} "
-                    "expected from the last 4 weeks "
+                    f"expected from {baseline_words()} "
                     f"(q = {row['p_value']:.3g})"
                 )
             st.markdown(

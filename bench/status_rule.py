@@ -1,0 +1,170 @@
+"""The weekly status rule alone, on planted count patterns: how often each is flagged, week by week.
+
+    python -m bench.status_rule [--replicates 200] [--guards 0,1] [--out FILE]
+
+No text and no model: each replicate writes a store whose customer messages per topic and week are
+Poisson draws around planted rates, every topic its own, and runs ``pipeline.weekly.compute_weekly``
+on it once per guard (``GUARD_WEEKS``: weeks just before left out of the baseline). The background is
+the scenario benchmark's: 25 steady topics at 6-18 messages a week, the whole week's volume swinging
+by up to ±15%. Planted beside it, one topic each:
+- ``wave``: near-absent, then 6, 10, 12 a week in weeks 8-10 (the demo's compromised-card wave);
+- ``gradual``: 2.4 a week in week 1, rising in a line to 12 in week 10 (the demo's card delays);
+- ``appear``: none until week 7, 12 a week from week 8 (the scenario's new request);
+- ``surge``: 10 a week, four times that in week 9 (the scenario's);
+- ``stop``: 14 a week, none after week 5 (the scenario's).
+
+Reports, per pattern and week, the share of replicates whose status that week is in the pattern's
+direction (emerging/growing for rises, declining/dormant for the stop), what the week after the surge
+was called, and the steady topics' alarms per replicate (all tested weeks): the rule's false alarms
+where nothing changed. Writes bench/results/status-rule.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import environment
+from pipeline import weekly
+from pipeline.store import Store
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WEEKS = 10
+MONDAY = datetime(2026, 1, 5, 12, tzinfo=UTC)
+STEADY = 25
+UP, DOWN = ("emerging", "growing"), ("declining", "dormant")
+ALARMS = ("emerging", "growing", "declining")
+
+
+def planted_rates(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Expected messages per week (before the volume swing) of each planted pattern and steady topic."""
+    surge = np.full(WEEKS, 10.0)
+    surge[8] *= 4
+    stop = np.full(WEEKS, 14.0)
+    stop[5:] = 0.0
+    rates = {
+        "wave": 4 * np.array([0.05, 0, 0.05, 0, 0.05, 0.05, 0.1, 1.5, 2.5, 3.0]),
+        "gradual": 4 * np.linspace(0.6, 3.0, WEEKS),
+        "appear": np.where(np.arange(1, WEEKS + 1) >= 8, 12.0, 0.0),
+        "surge": surge,
+        "stop": stop,
+    }
+    rates.update({f"steady-{k}": np.full(WEEKS, rng.uniform(6, 18)) for k in range(STEADY)})
+    return rates
+
+
+def write_store(path: Path, counts: dict[int, list[int]]) -> Store:
+    """A store whose customer messages per (topic, week) are ``counts``, each given to its topic."""
+    ids, topics, sent = [], [], []
+    for topic, per_week in counts.items():
+        for week, n in enumerate(per_week):
+            for i in range(n):
+                ids.append(f"t{topic}-w{week}-{i}")
+                topics.append(topic)
+                sent.append(MONDAY + timedelta(weeks=week, minutes=7 * i))
+    store = Store(path).init()
+    store.upsert(
+        "messages",
+        pd.DataFrame(
+            {
+                "message_id": ids,
+                "conversation_id": ids,
+                "author_role": "customer",
+                "text": "-",
+                "text_hash": ids,
+                "is_customer": True,
+                "sent_at": sent,
+            }
+        ),
+    )
+    store.upsert("assignments", pd.DataFrame({"message_id": ids, "topic_id": topics, "probability": 1.0}))
+    return store
+
+
+def statuses(store: Store, guard: int) -> pd.DataFrame:
+    """Week number (1-based), topic and status, with ``guard`` weeks left out of the baseline."""
+    kept = weekly.GUARD_WEEKS
+    weekly.GUARD_WEEKS = guard
+    try:
+        table = weekly.compute_weekly(store)
+    finally:
+        weekly.GUARD_WEEKS = kept
+    first = pd.Timestamp(MONDAY.date())
+    table["w"] = ((pd.to_datetime(table["week"]) - first).dt.days // 7 + 1).astype(int)
+    table["tested"] = table["p_value"].notna()
+    return table[["w", "topic_id", "status", "tested"]]
+
+
+def measure(replicates: int, guards: list[int], seed: int = 0) -> dict:
+    """Each guard's flags on the same replicates."""
+    rows = []
+    for rep in range(replicates):
+        rng = np.random.default_rng([seed, rep])
+        rates = planted_rates(rng)
+        names = list(rates)
+        swing = rng.uniform(0.85, 1.15, WEEKS)
+        counts = {k: [int(x) for x in rng.poisson(rates[name] * swing)] for k, name in enumerate(names)}
+        with tempfile.TemporaryDirectory(prefix="voc-status-rule-") as tmp:
+            store = write_store(Path(tmp) / "counts.duckdb", counts)
+            for guard in guards:
+                table = statuses(store, guard)
+                table["pattern"] = table["topic_id"].map(lambda k, names=names: names[k])
+                rows.append(table.assign(rep=rep, guard=guard))
+    frame = pd.concat(rows, ignore_index=True)
+    out = {}
+    for guard, g in frame.groupby("guard"):
+        per_week = {}
+        for name, direction in [("wave", UP), ("gradual", UP), ("appear", UP), ("surge", UP), ("stop", DOWN)]:
+            p = g[g["pattern"] == name]
+            flagged = p.groupby("w")["status"].apply(lambda s, d=direction: float(s.isin(d).mean()))
+            per_week[name] = {int(w): round(v, 3) for w, v in flagged.items()}
+        after_surge = g[(g["pattern"] == "surge") & (g["w"] == 10)]["status"].value_counts()
+        steady = g[g["pattern"].str.startswith("steady") & g["tested"]]
+        alarms = steady[steady["status"].isin(ALARMS)].groupby("rep").size()
+        alarms = alarms.reindex(range(replicates), fill_value=0)
+        out[f"guard_{guard}"] = {
+            "flagged_share_by_week": per_week,
+            "week_after_surge": {str(k): int(v) for k, v in after_surge.items()},
+            "steady_false_alarms_per_replicate": {
+                "mean": round(float(alarms.mean()), 3),
+                "max": int(alarms.max()),
+                "tested_topic_weeks": int(len(steady) / replicates),
+                "per_tested_topic_week": round(float(alarms.sum() / max(len(steady), 1)), 4),
+            },
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The weekly status rule on planted count patterns.")
+    parser.add_argument("--replicates", type=int, default=200)
+    parser.add_argument("--guards", default="0,1", help="guard weeks to compare (the code's: %(default)s)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "status-rule.json")
+    args = parser.parse_args()
+    guards = [int(g) for g in args.guards.split(",")]
+    result = {
+        "replicates": args.replicates,
+        "code_guard_weeks": weekly.GUARD_WEEKS,
+        "results": measure(args.replicates, guards),
+        "environment": environment.describe(),
+    }
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    for name, r in result["results"].items():
+        weeks = r["flagged_share_by_week"]
+        print(
+            f"{name}: wave w8-10 {[weeks['wave'].get(w) for w in (8, 9, 10)]}, "
+            f"appear w8-10 {[weeks['appear'].get(w) for w in (8, 9, 10)]}, surge w9 {weeks['surge'].get(9)}, "
+            f"stop w6 {weeks['stop'].get(6)}, week after surge {r['week_after_surge']}, "
+            f"steady alarms {r['steady_false_alarms_per_replicate']}"
+        )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

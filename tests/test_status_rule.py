@@ -1,0 +1,33 @@
+"""The status-rule benchmark: planted count patterns, read back from the rule's own statuses."""
+
+from pathlib import Path
+
+from bench import status_rule
+
+
+def test_planted_patterns_are_written_week_by_week_and_read_back(tmp_path: Path):
+    """The store holds exactly the planted counts, and the rule's statuses come back by week number."""
+    counts = {0: [3, 0, 5], 1: [10, 10, 10]}
+    store = status_rule.write_store(tmp_path / "c.duckdb", counts)
+    per_week = store.query(
+        "SELECT a.topic_id, CAST(date_trunc('week', m.sent_at) AS DATE) AS week, count(*) AS n "
+        "FROM assignments a JOIN messages m USING (message_id) GROUP BY ALL ORDER BY ALL"
+    )
+    assert per_week.groupby("topic_id")["n"].apply(list).to_dict() == {0: [3, 5], 1: [10, 10, 10]}
+    table = status_rule.statuses(store, 1)
+    assert sorted(table["w"].unique()) == [1, 2, 3]
+    assert not table["tested"].any()  # three weeks: none has two baseline weeks before a guard week
+
+
+def test_the_guard_week_keeps_a_rises_second_week_and_drops_the_fall_after_a_surge():
+    """Eight replicates, the same draws for both rules: with last week left out of the baseline a new
+    request is flagged in its second week every time (half the time with it in), the week after a
+    one-week surge is never called a decline, and stops are flagged either way."""
+    results = status_rule.measure(8, [0, 1])
+    before, after = results["guard_0"], results["guard_1"]
+    assert before["flagged_share_by_week"]["appear"][9] == 0.5
+    assert after["flagged_share_by_week"]["appear"][9] == 1.0
+    assert after["flagged_share_by_week"]["wave"][9] >= before["flagged_share_by_week"]["wave"][9]
+    assert before["week_after_surge"].get("declining", 0) > 0 and "declining" not in after["week_after_surge"]
+    assert before["flagged_share_by_week"]["stop"][6] == after["flagged_share_by_week"]["stop"][6] == 1.0
+    assert after["steady_false_alarms_per_replicate"]["max"] <= 1
