@@ -134,11 +134,14 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         lines += ["No topic rose significantly this week.", ""]
     else:
         verbatims = queries.week_verbatims(store, week, movers["topic_id"].tolist(), 3)
+        trail = queries.recent_counts(store, week, movers["topic_id"].tolist())
         for row in movers.itertuples():
             lines += [
                 f"### {row.topic} ({row.status})",
                 "",
                 f"{_evidence(row)}; sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
+                "",
+                trail_words(trail.get(row.topic_id, [])),
                 "",
             ]
             lines += [_quote(t) + "\n" for t in verbatims[verbatims["topic_id"] == row.topic_id]["text"]]
@@ -147,9 +150,11 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     if len(fallen):
         lines += ["## Declining", ""]
         before = queries.week_verbatims(store, week, fallen["topic_id"].tolist(), 2, BASELINE_WEEKS)
+        trail = queries.recent_counts(store, week, fallen["topic_id"].tolist())
         for row in fallen.itertuples():
             quotes = before[before["topic_id"] == row.topic_id]["text"]
             lines += [f"### {row.topic} (declining)", "", f"{_evidence(row)}.", ""]
+            lines += [trail_words(trail.get(row.topic_id, [])), ""]
             if len(quotes):  # what customers were saying, that they say less now
                 lines += [f"Before, over the last {BASELINE_WEEKS} weeks:", ""]
                 lines += [_quote(t) + "\n" for t in quotes]
@@ -220,6 +225,14 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         "personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
+
+
+def trail_words(counts: list[int]) -> str:
+    """A topic's last weeks in one line, this week last: where a flag comes from, at a glance."""
+    if not counts:
+        return ""
+    weeks = [str(n) for n in counts[:-1]] + [f"**{counts[-1]}**"]
+    return f"Week by week, the last {len(counts)}: {' → '.join(weeks)}"
 
 
 def tested_count(messages, tested) -> str:

@@ -34,6 +34,25 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
     )
 
 
+def recent_counts(store: Store, week: str, topic_ids: list[int], weeks: int = 6) -> dict[int, list[int]]:
+    """Each topic's counts in the ``weeks`` weeks up to this one, oldest first, as the status test
+    counted them (the messages it holds, in weeks before it was tracked): what a reader checks a flag
+    against at a glance (a rise in its second week, its first left out of the baseline)."""
+    if not topic_ids:
+        return {}
+    first = pd.Timestamp(week).date() - timedelta(weeks=weeks - 1)
+    rows = store.query(
+        """
+        SELECT topic_id, coalesce(tested_messages, messages) AS n FROM weekly_stats
+        WHERE topic_id IN (SELECT unnest($topics))
+          AND week BETWEEN CAST($first AS DATE) AND CAST($week AS DATE)
+        ORDER BY topic_id, week
+        """,
+        {"topics": list(map(int, topic_ids)), "first": first, "week": week},
+    )
+    return {int(t): [int(n) for n in g["n"]] for t, g in rows.groupby("topic_id")}
+
+
 def headline(store: Store, week: str) -> dict[str, float | int | None]:
     """Conversations, customer messages, share negative and customer messages in no topic (how many,
     and their share), this week and the week before."""

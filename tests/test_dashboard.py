@@ -193,6 +193,13 @@ def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_top
     at = _page("brief")
     said = [m.value for m in at.markdown if "— growing: a group of similar messages in it" in m.value]
     assert len(said) == 1 and "3 messages vs 0.5 expected" in said[0]
+    weeks = store.query(
+        "SELECT coalesce(tested_messages, messages) AS n FROM weekly_stats WHERE topic_id = ? AND week <= ? "
+        "ORDER BY week DESC LIMIT 6",
+        [topic, week],
+    )["n"].tolist()[::-1]  # the weeks behind the flag, this week last
+    trail = " → ".join([str(n) for n in weeks[:-1]] + [f"**{weeks[-1]}**"])
+    assert f"Week by week, the last {len(weeks)}: {trail}" in [c.value for c in at.caption]
     quoted = {m.value[2:] for m in at.markdown if m.value.startswith("> ")}
     assert set(part["text"]) <= quoted
     at = _page("topic", topic=str(topic))

@@ -144,6 +144,15 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
     total = int(this_week["messages"].sum())
     assert unassigned > 0  # four weeks of Banking77 leave some messages in no topic
     assert f"- {unassigned:,} customer messages ({unassigned / total:.0%}) fit no topic yet" in brief
+    # each topic flagged up shows the weeks its flag comes from, this week last, as the test counted them
+    movers = this_week[this_week["status"].isin(["emerging", "growing"]) & (this_week["topic_id"] >= 0)]
+    assert len(movers)
+    for topic in movers["topic_id"]:
+        rows = weekly[(weekly["topic_id"] == topic) & (weekly["week"].astype(str).str[:10] <= week)]
+        rows = rows.sort_values("week").tail(6)
+        counts = [str(int(n)) for n in rows["tested_messages"].fillna(rows["messages"])]
+        trail = " → ".join(counts[:-1] + [f"**{counts[-1]}**"])
+        assert f"Week by week, the last {len(counts)}: {trail}" in brief
     html = (tmp / "brief.html").read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html and "<blockquote>" in html
 

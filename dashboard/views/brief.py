@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import tested_count, to_html
+from pipeline.digest import tested_count, to_html, trail_words
 from pipeline.queries import default_week
 from pipeline.weekly import baseline_words
 
@@ -140,6 +140,7 @@ def _movers(week: str, table: pd.DataFrame) -> None:
         st.caption(f"No topic rose significantly this week (tested against {baseline_words()}, FDR 5%).")
         return
     reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
+    trails = state.recent_counts(week, movers["topic_id"].tolist())
     for _, row in movers.iterrows():
         with st.container(border=True):
             if pd.notna(row.get("part_messages")):  # the topic held; a group of messages in it moved
@@ -160,6 +161,7 @@ def _movers(week: str, table: pd.DataFrame) -> None:
                 f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}: "
                 f"{test}, sentiment {row['sentiment']:+.2f}"
             )
+            st.caption(trail_words(trails.get(int(row["topic_id"]), [])))
             for text in reps[reps["topic_id"] == row["topic_id"]]["text"]:
                 st.markdown(f"> {text}")
             st.page_link("views/topic.py", label="Topic detail", query_params={"topic": int(row["topic_id"])})
