@@ -25,7 +25,7 @@ those; ``tested_messages`` the count the test used):
   (baseline mean < 1 message a week); ``growing``: significantly up and at least ``min_volume``;
   ``declining``: significantly down from a baseline of at least ``min_volume``;
   ``dormant``: no messages this week nor the week before; ``stable`` otherwise, and whenever fewer
-  than 2 earlier weeks are there to compare with (a one-week baseline is a single draw).
+  than 2 baseline weeks are there to compare with (a one-week baseline is a single draw).
 - a topic split off or re-cut from others after the first run is tested only against weeks from its
   ``tracked_from`` week on (its earlier weeks are reconstructed, not observed), so a change in the
   taxonomy is never reported as a change in what customers say; except the first week of a topic a
@@ -64,7 +64,7 @@ MIN_BASELINE_WEEKS = 2  # one earlier week: the test allows it, but rescored it 
 # with it in, a rise's first week raises the baseline its second week is tested against, and the week
 # after a one-week surge reads as a fall. ``python -m bench.status_rule`` (patterns planted in Poisson
 # weeks, 200 replicates): a new request flagged in its second week 55% -> 99% of replicates, a
-# three-week wave in its weeks 63/56/28% -> 66/95/76%, the week after a surge "declining" 9% -> 0%;
+# three-week wave in its weeks 62.5/55.5/27.5% -> 66/94.5/75.5%, the week after a surge "declining" 9% -> 0%;
 # steady topics' alarms 0.18% -> 0.23% of their tested weeks (the volume ratio's baseline is a week
 # older while the planted rises swell the week). The sixty scenarios, same topics: 152 -> 154 events
 # by their week's run, 20 -> 21 false alarms, at most 2 in any scenario either way.
