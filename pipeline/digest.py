@@ -197,7 +197,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
                 continue
             overall = rows["overall"].iloc[0]
             lines += [
-                f"Overall {metric.upper()} {overall:.2f}; without each topic's conversations it would be:",
+                f"Overall {metric.upper()} {overall:.2f}; without each topic's conversations it would be "
+                "(topics customers raised; the turns they close conversations with, said with the score, "
+                "are left out):",
                 "",
             ]
             lines += [
