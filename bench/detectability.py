@@ -34,8 +34,9 @@ import pandas as pd
 from bench import datasets, scenario
 from models.embedder import DEFAULT_MODEL
 from models.multilingual_encoder import NAME as MULTILINGUAL
-from pipeline.local_shifts import BASELINE_WEEKS, MESSAGE_ALPHA, K, one_sided_p
+from pipeline.local_shifts import BASELINE_WEEKS, MESSAGE_ALPHA, K
 from pipeline.neighbours import nearest
+from pipeline.rate_test import one_sided_p
 
 BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # share of carriers passing: the table's rows
 

@@ -50,6 +50,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import binom
 
 from pipeline.neighbours import nearest
+from pipeline.rate_test import one_sided_p
 
 K = 20  # neighbours per message: with 10, a message with no neighbour this week (p = 0.8^10) can't pass
 SCALES = (10, 20, 40, 80)  # sizes of the balls (a message and its nearest) a rise is also read over
@@ -71,12 +72,6 @@ class Shift:
     expected: float
     p: float
     family_p: float = 1.0
-
-
-def one_sided_p(x, n, share: float, direction: int):
-    """Binomial p of a count ``x`` of ``n`` this week's this high (``direction`` > 0) or this low, at
-    the week's ``share`` of the pool: the test a message's neighbours and a group's messages take."""
-    return binom.sf(np.subtract(x, 1), n, share) if direction > 0 else binom.cdf(x, n, share)
 
 
 def neighbours(X: np.ndarray, k: int = max(SCALES) - 1) -> np.ndarray:
