@@ -4,7 +4,7 @@
 
 No text and no model: each replicate writes a store whose customer messages per topic and week are
 Poisson draws around planted rates, every topic its own, and runs ``pipeline.weekly.compute_weekly``
-on it once per guard (``GUARD_WEEKS``: weeks just before left out of the baseline). The background is
+on it once per guard (``guard_weeks``: weeks just before left out of the baseline). The background is
 the scenario benchmark's: 25 steady topics at 6-18 messages a week, the whole week's volume swinging
 by up to ±15%. Planted beside it, one topic each:
 - ``wave``: near-absent, then 6, 10, 12 a week in weeks 8-10 (the demo's compromised-card wave);
@@ -89,12 +89,7 @@ def write_store(path: Path, counts: dict[int, list[int]]) -> Store:
 
 def statuses(store: Store, guard: int) -> pd.DataFrame:
     """Week number (1-based), topic and status, with ``guard`` weeks left out of the baseline."""
-    kept = weekly.GUARD_WEEKS
-    weekly.GUARD_WEEKS = guard
-    try:
-        table = weekly.compute_weekly(store)
-    finally:
-        weekly.GUARD_WEEKS = kept
+    table = weekly.compute_weekly(store, guard_weeks=guard)
     first = pd.Timestamp(MONDAY.date())
     table["w"] = ((pd.to_datetime(table["week"]) - first).dt.days // 7 + 1).astype(int)
     table["tested"] = table["p_value"].notna()

@@ -210,10 +210,15 @@ def baseline_words() -> str:
 
 
 def _histories(
-    counts: pd.DataFrame, since: list, explained: pd.Series, min_weeks: int, shown: pd.DataFrame | None = None
+    counts: pd.DataFrame,
+    since: list,
+    explained: pd.Series,
+    min_weeks: int,
+    guard_weeks: int,
+    shown: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Each topic's count, previous week's count, baseline (the ``BASELINE_WEEKS`` before the
-    ``GUARD_WEEKS`` just before) and volume ratio in every week, from a weeks x units matrix of counts
+    ``guard_weeks`` just before) and volume ratio in every week, from a weeks x units matrix of counts
     (zeros where a unit had none, so weeks before it existed count as zero in its baseline); weeks
     before a unit's ``since`` week are reconstructed, not observed, and give no baseline. One matrix:
     a million-message store has thousands of topics. ``shown``: the counts the previous week's is
@@ -228,7 +233,7 @@ def _histories(
         columns=counts.columns,
     )  # the same weeks as each unit's baseline
     window = {"window": BASELINE_WEEKS, "min_periods": min_weeks}
-    lag = 1 + GUARD_WEEKS
+    lag = 1 + guard_weeks
     base = counts.shift(lag).rolling(**window).mean()
     base_weeks = counts.shift(lag).rolling(**window).count().where(base.notna())
     base_volume = volume.shift(lag).rolling(**window).mean().replace(0, np.nan)
@@ -247,7 +252,12 @@ def _histories(
 
 
 def _first_week_against_fit(
-    history: pd.DataFrame, counts: pd.DataFrame, since: dict, explained: pd.Series, fitted: pd.DataFrame
+    history: pd.DataFrame,
+    counts: pd.DataFrame,
+    since: dict,
+    explained: pd.Series,
+    fitted: pd.DataFrame,
+    guard_weeks: int,
 ) -> pd.DataFrame:
     """``history`` with the first tracked week of each topic a re-fit made tested against the weeks
     that fit saw (``fitted``: weeks x topics from ``topic_history``) instead of against nothing.
@@ -263,7 +273,7 @@ def _first_week_against_fit(
     own = counts[units]
     past = fitted[units].reindex(counts.index).fillna(0.0)
     filled = own.where(~(weeks[:, None] < starts), past)
-    tested = _histories(filled, [weeks[0]] * len(units), explained, MIN_BASELINE_WEEKS)
+    tested = _histories(filled, [weeks[0]] * len(units), explained, MIN_BASELINE_WEEKS, guard_weeks)
     tested = tested[tested["week"] == tested["unit"].map(since)].set_index(["unit", "week"])
     out = history.set_index(["unit", "week"])
     cols = ["previous_messages", "baseline", "baseline_weeks", "volume_ratio"]
@@ -292,8 +302,12 @@ def _weekly_counts(rows: pd.DataFrame, unit: str, all_weeks: list) -> pd.DataFra
     return counts.reindex(all_weeks).fillna(0.0)
 
 
-def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOLUME) -> pd.DataFrame:
-    """Weekly rows per topic; weeks are cut in the store's business time zone."""
+def compute_weekly(
+    store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOLUME, guard_weeks: int = GUARD_WEEKS
+) -> pd.DataFrame:
+    """Weekly rows per topic; weeks are cut in the store's business time zone. ``guard_weeks``: weeks
+    just before each week left out of its baseline (another value is a what-if, as in
+    ``bench.status_rule``)."""
     with store.connect(read_only=True) as con:
         frame = con.execute(_WEEKLY_SQL).df()
         shifts = con.execute(_SHIFTS_SQL).df()
@@ -322,11 +336,11 @@ def compute_weekly(store: Store, alpha: float = ALPHA, min_volume: int = MIN_VOL
     counts = _tested_counts(recounted, assigned)
     tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
     # the previous week's count is shown beside this week's assigned count, so it is counted alike
-    history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS, shown=assigned)
+    history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS, guard_weeks, shown=assigned)
     if len(fitted):
         fitted["week"] = pd.to_datetime(fitted["week"]).dt.date
         fitted = fitted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
-        history = _first_week_against_fit(history, counts, since, explained, fitted)
+        history = _first_week_against_fit(history, counts, since, explained, fitted, guard_weeks)
     frame = frame.merge(
         history.rename(columns={"unit": "topic_id", "messages": "tested_messages"}), on=["topic_id", "week"]
     )
