@@ -16,6 +16,8 @@ import pandas as pd
 from markdown_it import MarkdownIt
 
 from pipeline import queries
+from pipeline.endings import ALPHA as ENDINGS_ALPHA
+from pipeline.endings import MIN_CONVERSATIONS, WINDOW_WEEKS
 from pipeline.local_shifts import ALPHA as SHIFT_ALPHA
 from pipeline.store import Store
 from pipeline.weekly import ALPHA, BASELINE_WEEKS, GUARD_WEEKS, MIN_VOLUME, baseline_words
@@ -76,6 +78,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     head = queries.headline(store, week)
     topics = queries.week_topics(store, week)
     topics = topics[topics["topic_id"] >= 0]
+    closing = queries.closing_topic_ids(store)
     lines = [f"# Voice of the customer: week of {week} to {end}", ""]
 
     def change(now, before):
@@ -99,6 +102,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     lines += [
         f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}",
     ]
+    ended = queries.endings_by_week(store, week, 2)
+    if closing_found(ended, week):
+        lines += [f"- {ending_words(ended)}"]
     if head["unassigned"]:  # the themes and topics below hold the rest: say what they leave out
         share = _pct(head["unassigned_share"], signed=False)
         lines += [f"- {head['unassigned']:,} customer messages ({share}) fit no topic yet"]
@@ -116,7 +122,16 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             view, ["Theme", "Topics", "Largest topics", "Messages", "Share", "vs last week", "Sentiment"]
         )
 
-    top = topics[topics["messages"] > 0].head(TOP_TOPICS)
+    raised = topics[(topics["messages"] > 0) & ~topics["topic_id"].isin(closing)]
+    closers = topics[(topics["messages"] > 0) & topics["topic_id"].isin(closing)]
+    if len(closers) and (len(themes) or len(raised)):
+        lines += [
+            f"The turns customers closed conversations with ({int(closers['messages'].sum())} messages this "
+            f"week: {', '.join(closers['topic'].head(6))}) are left out of the themes and topics here; "
+            "they are under *How conversations ended*.",
+            "",
+        ]
+    top = raised.head(TOP_TOPICS)
     if len(top):
         lines += ["## Top topics", ""]
         view = top.assign(
@@ -177,6 +192,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             for r in shifts.head(5).itertuples()
         ] + [""]
 
+    lines += endings_section(store, week)
+
     channels = queries.channel_volume(store, week)
     if len(channels):
         lines += ["## Volume by channel", ""]
@@ -227,6 +244,80 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         "personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
+
+
+def closing_found(ended: pd.DataFrame, week: str) -> bool:
+    """Whether ``ended`` (``queries.endings_by_week``) has this week's conversations where the customer
+    wrote more than once, and closing turns have been found at all: without them, every conversation
+    would read as ending without a word, which says nothing about how they went."""
+    if ended.empty or ended["week"].iloc[-1] != week or not ended["multi_turn"].iloc[-1]:
+        return False
+    return bool(ended[["thanked", "unhappy", "neutral"]].to_numpy().sum())
+
+
+def ending_words(ended: pd.DataFrame) -> str:
+    """This week's endings in one sentence, against last week's shares (``ended``: the weeks of
+    ``queries.endings_by_week``, this week last)."""
+    now = ended.iloc[-1]
+    text = (
+        f"of the week's {int(now.multi_turn):,} conversations where the customer wrote more than once, "
+        f"**{int(now.thanked)} ({now.thanked / now.multi_turn:.0%}) ended with thanks** and "
+        f"**{int(now.unhappy)} ({now.unhappy / now.multi_turn:.0%}) unhappy**"
+    )
+    before = ended.iloc[-2] if len(ended) > 1 else None
+    last_week = (date.fromisoformat(now.week) - timedelta(days=7)).isoformat()
+    if before is not None and before.week == last_week and before.multi_turn:
+        thanked, unhappy = before.thanked / before.multi_turn, before.unhappy / before.multi_turn
+        text += f" (last week {thanked:.0%} and {unhappy:.0%})"
+    return text[0].upper() + text[1:]
+
+
+def endings_section(store: Store, week: str) -> list[str]:
+    """How conversations ended: the week's shares, the unhappy share week by week, the unhappy closing
+    turns with what those customers came about, and the requests that end unhappy most often."""
+    ended = queries.endings_by_week(store, week)
+    if not closing_found(ended, week):
+        return []
+    now = ended.iloc[-1]
+    silent = int(now.multi_turn - now.thanked - now.unhappy - now.neutral)
+    closed = f"{int(now.neutral)} closed neutrally, " if now.neutral else ""
+    lines = [
+        "## How conversations ended",
+        "",
+        f"{ending_words(ended)}; {closed}{silent} without a closing word.",
+        "",
+    ]
+    pairs = ended[["unhappy", "multi_turn"]].itertuples(index=False)
+    shares = [f"{u / m:.0%}" if m else "–" for u, m in pairs]
+    trail = " → ".join([*shares[:-1], f"**{shares[-1]}**"])
+    lines += [f"Ended unhappy, week by week, the last {len(shares)}: {trail}", ""]
+    said = queries.ending_verbatims(store, week, "unhappy", 3)
+    if len(said):
+        lines += ["Unhappy endings this week (their last words, and what they had come about):", ""]
+        for r in said.itertuples():
+            lines += [f'{_quote(r.text)} (came about: "{" ".join(str(r.opening).split())}")', ""]
+    requests = queries.request_endings(store, week)
+    shown = requests[requests["conversations"] >= MIN_CONVERSATIONS].head(5)
+    if len(shown):
+        lines += [
+            f"Requests whose conversations ended unhappy most often, the last {WINDOW_WEEKS} weeks "
+            f"(conversations where the customer wrote more than once; at least {MIN_CONVERSATIONS}):",
+            "",
+        ]
+        view = shown.assign(
+            unhappy=[f"{u} ({s:.0%})" for u, s in zip(shown["unhappy"], shown["unhappy_share"], strict=True)],
+            rest=shown["rest_share"].map(lambda v: _pct(v, False)),
+            q=shown["q_value"].map(lambda v: _num(v, ".2g")),
+            flag=shown["more_unhappy"].map(lambda f: "more often than the rest" if f else ""),
+        )[["topic", "conversations", "unhappy", "thanked", "rest", "q", "flag"]]
+        lines += _table(view, ["Request", "Conversations", "Ended unhappy", "Thanked", "The rest", "q", ""])
+        if not shown["more_unhappy"].any():
+            lines += [
+                f"None ends unhappy significantly more often than the rest (one-sided binomial, false "
+                f"discovery rate {ENDINGS_ALPHA:.0%} across requests).",
+                "",
+            ]
+    return lines
 
 
 def trail_words(counts: list[int]) -> str:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from pipeline import endings
 from pipeline.store import MESSAGE_WEEK, Store
 
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -95,13 +96,17 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
     }
 
 
+_CLOSING = "(SELECT DISTINCT closing_topic_id FROM conversation_endings WHERE closing_topic_id IS NOT NULL)"
+
+
 def theme_summary(store: Store, week: str) -> pd.DataFrame:
     """Themes of one week: topics, its largest topics this week, customer messages, change vs last week,
     volume-weighted sentiment. A theme is named by the words its messages use most; where its topics
     share few words (e.g. a theme of one language's small requests), its largest topics say what is
-    in it."""
+    in it. The turns customers close conversations with are left out (see ``endings_by_week``): they
+    say how a conversation went, not what it was about."""
     return store.query(
-        """
+        f"""
         SELECT coalesce(t.theme_label, '(unassigned)') AS theme, count(*) AS topics,
                array_to_string(list(
                    coalesce(t.label, 'topic ' || w.topic_id) ORDER BY w.messages DESC, w.topic_id
@@ -112,6 +117,7 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
                    AS sentiment
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE) AND w.topic_id >= 0 AND w.messages > 0
+          AND w.topic_id NOT IN {_CLOSING}
         GROUP BY 1 ORDER BY messages DESC, theme
         """,
         [week],
@@ -172,6 +178,84 @@ def week_verbatims(
         SELECT topic_id, text, channel, sentiment, pos FROM picked WHERE pos <= $n ORDER BY topic_id, pos
         """,
         {"topics": list(map(int, topic_ids)), "week": week, "n": per_topic, "first": first, "last": last},
+    )
+
+
+def closing_topic_ids(store: Store) -> list[int]:
+    """The topics customers close conversations with (see pipeline.endings), as the last run found them."""
+    return sorted(int(t) for t in store.query(f"SELECT * FROM {_CLOSING} t(topic_id)")["topic_id"])
+
+
+def endings_by_week(store: Store, week: str, weeks: int = 6) -> pd.DataFrame:
+    """How conversations ended, per week for the ``weeks`` weeks up to ``week`` (oldest first): those
+    whose last customer turn fell in the week, those where the customer wrote more than once (who could
+    close), and of them how many thanked, ended unhappy or neutral."""
+    first = pd.Timestamp(week).date() - timedelta(weeks=weeks - 1)
+    return store.query(
+        """
+        SELECT strftime(week, '%Y-%m-%d') AS week, count(*) AS conversations,
+               count(*) FILTER (customer_turns > 1) AS multi_turn,
+               count(*) FILTER (ending = 'thanked') AS thanked,
+               count(*) FILTER (ending = 'unhappy') AS unhappy,
+               count(*) FILTER (ending = 'neutral') AS neutral
+        FROM conversation_endings WHERE week BETWEEN CAST($first AS DATE) AND CAST($week AS DATE)
+        GROUP BY week ORDER BY week
+        """,
+        {"first": first, "week": week},
+    )
+
+
+def request_endings(store: Store, week: str, weeks: int = endings.WINDOW_WEEKS) -> pd.DataFrame:
+    """Per request (a topic customers raised, not one they close with), over the ``weeks`` weeks up to
+    ``week``: its conversations where the customer wrote more than once, how many thanked and ended
+    unhappy, and the test of its unhappy share against the rest's (``endings.compare_requests``); the
+    requests that end unhappy significantly more often first, then by share."""
+    first = pd.Timestamp(week).date() - timedelta(weeks=weeks - 1)
+    counts = store.query(
+        f"""
+        WITH e AS (
+            SELECT conversation_id, ending FROM conversation_endings
+            WHERE customer_turns > 1 AND week BETWEEN CAST($first AS DATE) AND CAST($week AS DATE)
+        ), raised AS (
+            SELECT DISTINCT m.conversation_id, a.topic_id
+            FROM messages m JOIN assignments a USING (message_id)
+            WHERE m.is_customer AND a.topic_id >= 0 AND a.topic_id NOT IN {_CLOSING}
+        )
+        SELECT r.topic_id, coalesce(t.label, 'topic ' || r.topic_id) AS topic, count(*) AS conversations,
+               count(*) FILTER (e.ending = 'thanked') AS thanked,
+               count(*) FILTER (e.ending = 'unhappy') AS unhappy
+        FROM e JOIN raised r USING (conversation_id) LEFT JOIN topics t USING (topic_id)
+        GROUP BY ALL ORDER BY r.topic_id
+        """,
+        {"first": first, "week": week},
+    )
+    if counts.empty:
+        return counts
+    out = endings.compare_requests(counts).assign(unhappy_share=lambda f: f["unhappy"] / f["conversations"])
+    return out.sort_values(
+        ["more_unhappy", "unhappy_share", "conversations", "topic_id"], ascending=[False, False, False, True]
+    ).reset_index(drop=True)
+
+
+def ending_verbatims(store: Store, week: str, ending: str = "unhappy", n: int = 3) -> pd.DataFrame:
+    """Closing turns of that week with the given ``ending``, with what the conversation was about (its
+    first customer turn): distinct texts, the most recent first."""
+    return store.query(
+        """
+        WITH closing AS (
+            SELECT e.conversation_id, m.text, m.sent_at FROM conversation_endings e
+            JOIN messages m ON m.message_id = e.closing_message_id
+            WHERE e.week = CAST($week AS DATE) AND e.ending = $ending
+        ), opening AS (
+            SELECT conversation_id, arg_min(text, (sent_at, message_id)) AS opening
+            FROM messages WHERE is_customer AND conversation_id IN (SELECT conversation_id FROM closing)
+            GROUP BY conversation_id
+        )
+        SELECT c.text, o.opening FROM closing c JOIN opening o USING (conversation_id)
+        QUALIFY row_number() OVER (PARTITION BY lower(c.text) ORDER BY c.sent_at DESC, c.conversation_id) = 1
+        ORDER BY c.sent_at DESC, c.conversation_id LIMIT $n
+        """,
+        {"week": week, "ending": ending, "n": n},
     )
 
 

@@ -213,6 +213,21 @@ TABLES: dict[str, tuple[str, str]] = {
         "per topic and score field (csat, nps) found in conversation metadata: the score of the topic's "
         "conversations, the overall score with and without them, and impact = overall - without",
     ),
+    "conversation_endings": (
+        """
+        CREATE TABLE IF NOT EXISTS conversation_endings (
+            conversation_id VARCHAR PRIMARY KEY,
+            week DATE,
+            customer_turns INTEGER,
+            closing_message_id VARCHAR,
+            closing_topic_id INTEGER,
+            ending VARCHAR,
+            run_id VARCHAR
+        )""",
+        "per conversation: the week of its last customer turn and how it ended: thanked, unhappy or "
+        "neutral (the sentiment of a closing turn: the last of several, in a topic customers close "
+        "conversations with) or none",
+    ),
     "assignments": (
         """
         CREATE TABLE IF NOT EXISTS assignments (
@@ -587,6 +602,16 @@ class Store:
             with self.connect() as own:
                 own.register("_frame", frame)
                 execute(own, sql)
+        return len(frame)
+
+    def replace_all(self, table: str, frame: pd.DataFrame) -> int:
+        """Replace every row of a derived ``table`` with ``frame`` in one transaction, so a reader sees
+        the old table or the new one, never a half-written one."""
+        with self.connect() as con:
+            execute(con, "BEGIN TRANSACTION")
+            execute(con, f"DELETE FROM {table}")
+            self.upsert(table, frame, con=con)
+            execute(con, "COMMIT")
         return len(frame)
 
     def insert_new(self, table: str, frame: pd.DataFrame, key: str, *, con: duckdb.DuckDBPyConnection) -> int:

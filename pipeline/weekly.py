@@ -56,7 +56,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control
 
 from pipeline import rate_test
-from pipeline.store import MESSAGE_WEEK, Store, execute
+from pipeline.store import MESSAGE_WEEK, Store
 
 BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 2  # one earlier week: the test allows it, but rescored it only added false alarms
@@ -386,11 +386,4 @@ def compute_weekly(
 
 def save_weekly(store: Store, weekly: pd.DataFrame, run_id: str) -> int:
     """Replace the weekly table (it is a pure function of assignments and sentiment)."""
-    table = weekly.copy()
-    table["run_id"] = run_id
-    with store.connect() as con:
-        execute(con, "BEGIN TRANSACTION")
-        execute(con, "DELETE FROM weekly_stats")
-        store.upsert("weekly_stats", table, con=con)
-        execute(con, "COMMIT")
-    return len(table)
+    return store.replace_all("weekly_stats", weekly.assign(run_id=run_id))

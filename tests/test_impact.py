@@ -1,45 +1,18 @@
 """Topics' impact on CSAT: requests are scored, the turns customers close conversations with are not."""
 
-import json
-from datetime import UTC, datetime, timedelta
-
-import pandas as pd
-
-from pipeline.impact import closing_topics, compute_impact
+from pipeline.endings import closing_topics
+from pipeline.impact import compute_impact
 from pipeline.store import Store
+from tests.conversation_store import conversation_store
 
-START = datetime(2026, 9, 7, 9, tzinfo=UTC)
 CARD_LATE, REFUND, PIN, TOP_UP, THANKS, FRUSTRATED, HELLO, BALANCE = 0, 1, 2, 3, 10, 11, 20, 21
 
 
 def _store(tmp_path, conversations: list[tuple[list[int], int]]) -> Store:
-    """One conversation per (customer turns' topics in order, CSAT); an agent reply between turns."""
-    messages, assignments, convs = [], [], []
-    for c, (topics, csat) in enumerate(conversations):
-        cid = f"c{c}"
-        convs.append({"conversation_id": cid, "metadata": json.dumps({"csat": csat})})
-        for k, topic in enumerate(topics):
-            for role in ("customer", "agent"):
-                mid = f"{cid}-{k}-{role}"
-                at = START + timedelta(hours=c, minutes=10 * k + (role == "agent"))
-                messages.append(
-                    {
-                        "message_id": mid,
-                        "conversation_id": cid,
-                        "author_role": role,
-                        "text": mid,
-                        "text_hash": mid,
-                        "is_customer": role == "customer",
-                        "sent_at": at,
-                    }
-                )
-                if role == "customer":
-                    assignments.append({"message_id": mid, "topic_id": topic, "probability": 1.0})
-    store = Store(tmp_path / "impact.duckdb").init()
-    store.upsert("messages", pd.DataFrame(messages))
-    store.upsert("assignments", pd.DataFrame(assignments))
-    store.upsert("conversations", pd.DataFrame(convs))
-    return store
+    """One conversation per (customer turns' topics in order, CSAT), all in one week."""
+    return conversation_store(
+        tmp_path / "impact.duckdb", [(0, turns, {"csat": csat}) for turns, csat in conversations]
+    )
 
 
 def test_closing_turns_are_left_out_and_the_request_that_ends_badly_leads(tmp_path):

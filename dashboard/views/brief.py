@@ -7,7 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import tested_count, to_html, trail_words
+from pipeline.digest import closing_found, ending_words, tested_count, to_html, trail_words
+from pipeline.endings import ALPHA as ENDINGS_ALPHA
+from pipeline.endings import MIN_CONVERSATIONS, WINDOW_WEEKS
 from pipeline.queries import default_week
 from pipeline.weekly import baseline_words
 
@@ -186,6 +188,86 @@ def _sentiment_shifts(table: pd.DataFrame) -> None:
     )
 
 
+def _endings(week: str, closers: pd.DataFrame) -> None:
+    """How conversations ended: the week's thanks and unhappy endings, their trend, the unhappy last
+    words with what those customers came about, and the requests that end unhappy most often
+    (``closers``: this week's rows of the topics customers close with, left out of the themes)."""
+    st.subheader("How conversations ended")
+    if len(closers):
+        st.caption(
+            f"The turns customers closed conversations with ({int(closers['messages'].sum())} messages: "
+            f"{', '.join(closers['topic'].head(6))}) are read here, not as themes or topics above."
+        )
+    ended = state.endings_by_week(week)
+    if not closing_found(ended, week):
+        st.caption(
+            "No closing turns to read: no conversation this week where the customer wrote more than once, "
+            "or no topic customers close conversations with (thanks, complaints as a last word)."
+        )
+        return
+    st.markdown(ending_words(ended) + ".")
+    trend = ended.assign(
+        thanked=ended["thanked"] / ended["multi_turn"], unhappy=ended["unhappy"] / ended["multi_turn"]
+    ).melt(id_vars="week", value_vars=["thanked", "unhappy"], var_name="ending", value_name="share")
+    st.altair_chart(
+        alt.Chart(trend)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("week:T", title=None),
+            y=alt.Y("share:Q", title="of conversations", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "ending:N",
+                scale=alt.Scale(
+                    domain=["thanked", "unhappy"],
+                    range=[state.SENTIMENT_COLORS["positive"], state.SENTIMENT_COLORS["negative"]],
+                ),
+            ),
+            tooltip=["week:T", "ending", alt.Tooltip("share:Q", format=".0%")],
+        )
+        .properties(height=180),
+        width="stretch",
+    )
+    for r in state.ending_verbatims(week, "unhappy", 3).itertuples():
+        st.markdown(f"> {r.text}")
+        st.caption(f"came about: {r.opening}")
+    requests = state.request_endings(week)
+    shown = requests[requests["conversations"] >= MIN_CONVERSATIONS].head(10)
+    if shown.empty:
+        return
+    st.caption(
+        f"Requests by the share of their conversations that ended unhappy, the last {WINDOW_WEEKS} weeks "
+        f"(conversations where the customer wrote more than once, at least {MIN_CONVERSATIONS}); q: "
+        f"one-sided binomial against the rest, false discovery rate {ENDINGS_ALPHA:.0%} across requests"
+    )
+    st.dataframe(
+        shown.assign(detail=shown["topic_id"].map(state.topic_url))[
+            [
+                "topic",
+                "conversations",
+                "unhappy",
+                "unhappy_share",
+                "thanked",
+                "rest_share",
+                "q_value",
+                "more_unhappy",
+                "detail",
+            ]
+        ],  # fmt: skip
+        hide_index=True,
+        width="stretch",
+        key="request_endings",
+        column_config={
+            "topic": st.column_config.TextColumn("request"),
+            "unhappy": st.column_config.NumberColumn("ended unhappy"),
+            "unhappy_share": st.column_config.NumberColumn("share unhappy", format="percent"),
+            "rest_share": st.column_config.NumberColumn("the rest", format="percent"),
+            "q_value": st.column_config.NumberColumn("q", format="%.2g"),
+            "more_unhappy": st.column_config.CheckboxColumn("more often than the rest"),
+            "detail": state.TOPIC_LINK,
+        },
+    )
+
+
 def _channels(week: str) -> None:
     st.subheader("Volume by channel")
     channels = state.channel_volume(week)
@@ -248,8 +330,10 @@ with state.store_errors_as_messages():
         st.query_params["week"] = week
         _headline(week)
         table = state.week_topics(week)
-        _themes(week, table[table["topic_id"] >= 0])
+        closing = table["topic_id"].isin(state.closing_topic_ids())  # under "How conversations ended"
+        _themes(week, table[(table["topic_id"] >= 0) & ~closing])
         _movers(week, table)
         _sentiment_shifts(table)
+        _endings(week, table[closing & (table["messages"] > 0)])
         _channels(week)
         _digest(week)
