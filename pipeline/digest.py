@@ -19,6 +19,8 @@ from pipeline import queries
 from pipeline.endings import ALPHA as ENDINGS_ALPHA
 from pipeline.endings import MIN_CONVERSATIONS, WINDOW_WEEKS
 from pipeline.local_shifts import ALPHA as SHIFT_ALPHA
+from pipeline.sentiment_shift import ALPHA as SENTIMENT_ALPHA
+from pipeline.sentiment_shift import MIN_VOLUME as SENTIMENT_MIN
 from pipeline.store import Store
 from pipeline.weekly import ALPHA, BASELINE_WEEKS, GUARD_WEEKS, MIN_VOLUME, baseline_words
 
@@ -174,23 +176,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
                 lines += [f"Before, over the last {BASELINE_WEEKS} weeks:", ""]
                 lines += [_quote(t) + "\n" for t in quotes]
 
-    shifts = topics[
-        (topics["messages"] >= MIN_VOLUME)
-        & (topics["previous_messages"].fillna(0) >= MIN_VOLUME)
-        & (topics["sentiment_change"].abs() >= SHIFT_MIN)
-    ].sort_values("sentiment_change", key=lambda s: -s.abs())
-    lines += ["## Sentiment shifts", ""]
-    if shifts.empty:
-        lines += [
-            f"No topic's sentiment moved by {SHIFT_MIN} or more (topics with {MIN_VOLUME}+ messages).",
-            "",
-        ]
-    else:
-        lines += [
-            f"- **{r.topic}**: {'better' if r.sentiment_change > 0 else 'worse'}, "
-            f"{_num(r.sentiment - r.sentiment_change)} → {_num(r.sentiment)} ({r.messages} messages)"
-            for r in shifts.head(5).itertuples()
-        ] + [""]
+    lines += ["## Sentiment shifts", ""] + sentiment_lines(topics) + [""]
 
     lines += endings_section(store, week)
 
@@ -240,10 +226,38 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"before. A topic whose total holds is growing or declining when a group of similar messages "
         "it holds (found from their nearest neighbours, without the topics) rose or fell "
         f"significantly against the last {BASELINE_WEEKS} weeks, at {SHIFT_ALPHA:.0%} per week and "
-        "direction over all such groups (permutation test). Verbatims are customers' own words, "
+        "direction over all such groups (permutation test). Sentiment shifts: the week's message scores "
+        "against the baseline weeks' (two-sided Mann-Whitney U), false discovery rate "
+        f"{SENTIMENT_ALPHA:.0%} across topics with {SENTIMENT_MIN} or more scored messages on each side, "
+        f"and a move of {SHIFT_MIN} or more. Verbatims are customers' own words, "
         "personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
+
+
+def sentiment_lines(topics: pd.DataFrame) -> list[str]:
+    """The week's significant sentiment shifts (``pipeline.sentiment_shift``: q at most its alpha and a
+    move of ``SHIFT_MIN`` or more against the baseline weeks), largest first; or a line saying there
+    were none, with the largest move the test did not support."""
+    moves = topics.assign(move=topics["sentiment"] - topics["sentiment_baseline"])
+    moves = moves[moves["move"].notna()].sort_values("move", key=lambda s: -s.abs())
+    shifts = moves[(moves["sentiment_q"] <= SENTIMENT_ALPHA) & (moves["move"].abs() >= SHIFT_MIN)]
+    if len(shifts):
+        return [
+            f"- **{r.topic}**: {'better' if r.move > 0 else 'worse'}, {_num(r.sentiment_baseline)} over "
+            f"{baseline_words()} → {_num(r.sentiment)} this week ({r.messages} messages; "
+            f"q = {r.sentiment_q:.2g})"
+            for r in shifts.head(5).itertuples()
+        ]
+    line = f"No topic's sentiment moved significantly against {baseline_words()}."
+    big = moves[(moves["move"].abs() >= SHIFT_MIN) & moves["sentiment_q"].notna()]  # tested: enough messages
+    if len(big):
+        r = next(big.itertuples())
+        line += (
+            f" The largest move, within chance: **{r.topic}**, {_num(r.sentiment_baseline)} → "
+            f"{_num(r.sentiment)} ({r.messages} messages; q = {r.sentiment_q:.2g})."
+        )
+    return [line]
 
 
 def closing_found(ended: pd.DataFrame, week: str) -> bool:

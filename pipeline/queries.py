@@ -25,7 +25,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
         SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic,
                coalesce(t.theme_label, '(unassigned)') AS theme, w.messages, w.conversations,
                w.share, w.previous_messages, w.change, w.tested_messages, w.baseline, w.expected,
-               w.change_vs_baseline, w.sentiment, w.sentiment_change, w.negative_share, w.channels,
+               w.change_vs_baseline, w.sentiment, w.sentiment_change, w.sentiment_baseline, w.sentiment_q,
+               w.negative_share, w.channels,
                w.status, w.p_value, w.part_messages, w.part_expected
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE)

@@ -298,6 +298,9 @@ TABLES: dict[str, tuple[str, str]] = {
             part_expected DOUBLE,
             part_message_ids JSON,
             tested_messages INTEGER,
+            sentiment_baseline DOUBLE,
+            sentiment_p DOUBLE,
+            sentiment_q DOUBLE,
             PRIMARY KEY (week, topic_id)
         )""",
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
@@ -305,7 +308,9 @@ TABLES: dict[str, tuple[str, str]] = {
         "change, messages per channel; the status test's count (tested_messages: the week as the last "
         "run's topics count it, see topic_counts), its volume-adjusted baseline (the 4 weeks before "
         "last week), change vs it, status and p-value; where the status comes from a local shift in the "
-        "topic (see week_shifts), that group's count, expected count and typical messages (part_*)",
+        "topic (see week_shifts), that group's count, expected count and typical messages (part_*); "
+        "the topic's mean sentiment over those baseline weeks and the sentiment shift test's p- and "
+        "q-value (see pipeline.sentiment_shift)",
     ),
     "source_files": (
         """

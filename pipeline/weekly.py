@@ -56,6 +56,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control
 
 from pipeline import rate_test
+from pipeline.sentiment_shift import sentiment_tests
 from pipeline.store import MESSAGE_WEEK, Store
 
 BASELINE_WEEKS = 4
@@ -113,6 +114,15 @@ LEFT JOIN agg a USING (week, topic_id)
 LEFT JOIN chan c USING (week, topic_id)
 LEFT JOIN totals t USING (week)
 ORDER BY g.topic_id, g.week
+"""
+
+
+# each scored customer message in a topic, for the sentiment shift test; rounded, so that one text
+# scored in two batches (last digits apart) ties with itself in the rank test
+_SCORES_SQL = f"""
+SELECT a.topic_id, {MESSAGE_WEEK} AS week, round(s.score, 3) AS score
+FROM assignments a JOIN messages m USING (message_id) JOIN sentiment s USING (message_id)
+WHERE a.topic_id >= 0 AND s.score IS NOT NULL
 """
 
 
@@ -317,6 +327,7 @@ def compute_weekly(
         ).df()
         fitted = con.execute("SELECT topic_id, week, messages FROM topic_history").df()
         recounted = con.execute("SELECT topic_id, week, messages FROM topic_counts").df()
+        scores = con.execute(_SCORES_SQL).df()
     if frame.empty:
         return frame
     since = {
@@ -345,6 +356,9 @@ def compute_weekly(
         history.rename(columns={"unit": "topic_id", "messages": "tested_messages"}), on=["topic_id", "week"]
     )
     frame["sentiment_change"] = frame["sentiment"] - frame.groupby("topic_id")["sentiment"].shift(1)
+    scores["week"] = pd.to_datetime(scores["week"]).dt.date
+    tests = sentiment_tests(scores, all_weeks, BASELINE_WEEKS, guard_weeks, alpha, min_volume)
+    frame = frame.merge(tests, on=["week", "topic_id"], how="left")
     prev = frame["previous_messages"]
     frame["change"] = np.where(prev > 0, (frame["messages"] - prev) / prev.where(prev > 0), np.nan)
     frame = pd.concat(
@@ -370,6 +384,9 @@ def compute_weekly(
         "change_vs_baseline",
         "sentiment",
         "sentiment_change",
+        "sentiment_baseline",
+        "sentiment_p",
+        "sentiment_q",
         "negative_share",
         "channels",
         "status",

@@ -127,6 +127,8 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
         "tested_messages",
         "change_vs_baseline",
         "sentiment_change",
+        "sentiment_baseline",
+        "sentiment_q",
         "channels",
     } <= set(weekly.columns)
     assert set(weekly["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}

@@ -7,10 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import closing_found, ending_words, tested_count, to_html, trail_words
+from pipeline.digest import SHIFT_MIN, closing_found, ending_words, tested_count, to_html, trail_words
 from pipeline.endings import ALPHA as ENDINGS_ALPHA
 from pipeline.endings import MIN_CONVERSATIONS, WINDOW_WEEKS
 from pipeline.queries import default_week
+from pipeline.sentiment_shift import ALPHA as SENTIMENT_ALPHA
 from pipeline.weekly import baseline_words
 
 
@@ -170,20 +171,32 @@ def _movers(week: str, table: pd.DataFrame) -> None:
 
 
 def _sentiment_shifts(table: pd.DataFrame) -> None:
-    shifts = table[(table["topic_id"] >= 0) & table["sentiment_change"].notna() & (table["messages"] >= 10)]
-    shifts = shifts.reindex(shifts["sentiment_change"].abs().sort_values(ascending=False).index).head(5)
+    """The topics whose sentiment moved most against the baseline weeks, with the test's q: the
+    significant ones (what the digest lists) are ticked, the rest shown as the chance moves they are."""
+    moves = table[(table["topic_id"] >= 0) & table["sentiment_baseline"].notna() & table["sentiment"].notna()]
+    moves = moves.assign(move=moves["sentiment"] - moves["sentiment_baseline"])
+    moves = moves.reindex(moves["move"].abs().sort_values(ascending=False).index).head(5)
     st.subheader("Sentiment shifts")
-    if shifts.empty:
-        st.caption("No topic with at least 10 messages this week and last week to compare.")
+    if moves.empty:
+        st.caption("No topic with messages this week and over the baseline weeks to compare.")
         return
+    st.caption(
+        f"The largest moves against {baseline_words()}; significant: q at most {SENTIMENT_ALPHA:.0%} "
+        f"(two-sided Mann-Whitney U on the messages' scores, false discovery rate across topics) and a "
+        f"move of {SHIFT_MIN} or more"
+    )
     st.dataframe(
-        shifts[["topic", "messages", "sentiment", "sentiment_change"]],
+        moves.assign(
+            significant=(moves["sentiment_q"] <= SENTIMENT_ALPHA) & (moves["move"].abs() >= SHIFT_MIN)
+        )[["topic", "messages", "sentiment_baseline", "sentiment", "move", "sentiment_q", "significant"]],
         hide_index=True,
         width="stretch",
         key="sentiment_shifts",
         column_config={
+            "sentiment_baseline": st.column_config.NumberColumn("baseline weeks", format="%+.2f"),
             "sentiment": state.SENTIMENT_COLUMN,
-            "sentiment_change": st.column_config.NumberColumn("change vs last week", format="%+.2f"),
+            "move": st.column_config.NumberColumn("move", format="%+.2f"),
+            "sentiment_q": st.column_config.NumberColumn("q", format="%.2g"),
         },
     )
 

@@ -1,0 +1,155 @@
+"""The sentiment shift test against the brief's earlier rule, on the scenarios' stores.
+
+``python -m bench.sentiment_shift [--stores 'DIR/*/week_10.duckdb'] [--plants 3]`` reads stores a
+scenario run kept (``bench.scenario --keep-weeks``: every week's messages, topics and sentiment
+scores, no sentiment planted) and reports, per rule:
+
+- **alarms on the data as it is**: topic-weeks each rule calls a shift. The earlier rule: the week's
+  mean moved by at least 0.2 against last week, with 5+ scored messages both weeks. The test
+  (``pipeline.sentiment_shift``): q at most 5% across the week's topics, and a move of at least 0.2
+  against the baseline weeks' mean, as the brief shows shifts;
+- **planted shifts found**: in weeks 6-10, ``--plants`` topics a week at random (those the test can
+  test), a share of the week's messages (a quarter, a half) get the score of a message drawn from the
+  store's negative ones, as if that share of the topic's customers had turned unhappy; found if the
+  rule calls that topic's week a shift (and, for the test, towards the negative).
+
+Output: ``bench/results/sentiment-shift.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.sentiment_shift import ALPHA, MIN_VOLUME, sentiment_tests
+from pipeline.store import MESSAGE_WEEK, Store
+from pipeline.weekly import BASELINE_WEEKS, GUARD_WEEKS
+
+SHIFT_MIN = 0.2  # the brief's line for a move worth a line (pipeline.digest.SHIFT_MIN)
+SHARES = (0.25, 0.5)
+RESULTS = Path(__file__).parent / "results" / "sentiment-shift.json"
+
+
+def load_scores(path: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """(one row per scored customer message in a topic: topic_id, week ordinal, score), the scores of
+    the store's negative messages."""
+    store = Store(path)
+    frame = store.query(
+        f"""
+        SELECT a.topic_id, {MESSAGE_WEEK} AS week, round(s.score, 3) AS score, s.label
+        FROM assignments a JOIN messages m USING (message_id) JOIN sentiment s USING (message_id)
+        WHERE a.topic_id >= 0 AND s.score IS NOT NULL
+        """
+    )
+    weeks = sorted(frame["week"].unique())
+    frame["week"] = frame["week"].map({w: i for i, w in enumerate(weeks)})
+    return frame[["topic_id", "week", "score"]], frame.loc[frame["label"] == "negative", "score"].to_numpy()
+
+
+def old_rule(scores: pd.DataFrame, week: int) -> set[int]:
+    """Topics whose mean moved by at least ``SHIFT_MIN`` against last week, 5+ messages both weeks."""
+    cells = (
+        scores[scores["week"].isin([week - 1, week])]
+        .groupby(["topic_id", "week"])["score"]
+        .agg(["mean", "size"])
+    )
+    wide = cells.unstack("week")
+    if (week - 1) not in wide["mean"] or week not in wide["mean"]:
+        return set()
+    ok = (wide["size"][week - 1] >= MIN_VOLUME) & (wide["size"][week] >= MIN_VOLUME)
+    moved = (wide["mean"][week] - wide["mean"][week - 1]).abs() >= SHIFT_MIN
+    return {int(t) for t in wide.index[ok & moved]}
+
+
+def new_rule(scores: pd.DataFrame, week: int) -> dict[int, float]:
+    """Topics the test calls shifted in ``week`` (q at most ``ALPHA`` and a move of ``SHIFT_MIN``),
+    with the move against the baseline weeks' mean."""
+    first = week - GUARD_WEEKS - BASELINE_WEEKS
+    window = scores[scores["week"].between(first, week)]
+    tests = sentiment_tests(window, list(range(first, week + 1)), BASELINE_WEEKS, GUARD_WEEKS)
+    tests = tests[tests["week"] == week]
+    now = window[window["week"] == week].groupby("topic_id")["score"].mean()
+    tests = tests.assign(move=tests["topic_id"].map(now) - tests["sentiment_baseline"])
+    hit = tests[(tests["sentiment_q"] <= ALPHA) & (tests["move"].abs() >= SHIFT_MIN)]
+    return dict(zip(hit["topic_id"].astype(int), hit["move"], strict=True))
+
+
+def testable(scores: pd.DataFrame, week: int) -> list[int]:
+    """Topics with enough scored messages this week and over the baseline weeks to be tested."""
+    first = week - GUARD_WEEKS - BASELINE_WEEKS
+    now = scores[scores["week"] == week].groupby("topic_id").size()
+    before = scores[scores["week"].between(first, week - GUARD_WEEKS - 1)].groupby("topic_id").size()
+    both = pd.concat([now, before], axis=1).fillna(0)
+    return sorted(int(t) for t in both.index[(both[0] >= MIN_VOLUME) & (both[1] >= MIN_VOLUME)])
+
+
+def measure(paths: list[str], plants: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    alarms = {"earlier rule": 0, "test": 0}
+    tested_weeks = 0
+    found = {rule: {str(share): 0 for share in SHARES} for rule in alarms}
+    planted = 0
+    for path in paths:
+        scores, negative = load_scores(path)
+        weeks = int(scores["week"].max()) + 1
+        for week in range(1, weeks):
+            alarms["earlier rule"] += len(old_rule(scores, week))
+            if week - GUARD_WEEKS - BASELINE_WEEKS >= 0:
+                alarms["test"] += len(new_rule(scores, week))
+                tested_weeks += 1
+        for week in range(GUARD_WEEKS + BASELINE_WEEKS, weeks):
+            candidates = testable(scores, week)
+            for topic in rng.choice(candidates, size=min(plants, len(candidates)), replace=False):
+                planted += 1
+                rows = np.flatnonzero(
+                    (scores["week"] == week).to_numpy() & (scores["topic_id"] == topic).to_numpy()
+                )
+                for share in SHARES:
+                    picked = rng.choice(rows, size=max(1, round(share * len(rows))), replace=False)
+                    shifted = scores.copy()
+                    shifted.loc[shifted.index[picked], "score"] = rng.choice(negative, size=len(picked))
+                    found["earlier rule"][str(share)] += int(topic) in old_rule(shifted, week)
+                    moved = new_rule(shifted, week).get(int(topic))
+                    found["test"][str(share)] += moved is not None and moved < 0
+    return {
+        "stores": len(paths),
+        "weeks_tested_by_the_test": tested_weeks,
+        "alarms_without_planting": alarms,
+        "planted": planted,
+        "found": found,
+        "found_share": {r: {s: n / planted for s, n in v.items()} for r, v in found.items()}
+        if planted
+        else {},
+        "settings": {
+            "alpha": ALPHA,
+            "min_volume": MIN_VOLUME,
+            "shift_min": SHIFT_MIN,
+            "baseline_weeks": BASELINE_WEEKS,
+            "guard_weeks": GUARD_WEEKS,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--stores", required=True, help="glob of kept scenario stores, e.g. 'kept/*/week_10.duckdb'"
+    )
+    parser.add_argument("--plants", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    paths = sorted(glob.glob(args.stores))
+    if not paths:
+        raise SystemExit(f"no store matches {args.stores!r}: run bench.scenario with --keep-weeks first")
+    result = measure(paths, args.plants) | {"stores_glob": args.stores}
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
