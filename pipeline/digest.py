@@ -207,9 +207,16 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             ]
             lines += [
                 f"- **{r.topic}**: {r.score_without:.2f} ({r.impact:+.2f}; {r.conversations} conversations "
-                f"scoring {r.score_with:.2f})"
+                f"scoring {r.score_with:.2f}; q = {_num(r.q_value, '.2g')}"
+                + ("; beyond chance)" if r.q_value <= ALPHA else ")")
                 for r in worst.itertuples()
             ] + [""]
+            if not (worst["q_value"] <= ALPHA).any():
+                lines += [
+                    "None of these scores differently from the other conversations beyond chance (two-sided "
+                    f"Mann-Whitney U, false discovery rate {ALPHA:.0%} across topics).",
+                    "",
+                ]
 
     lines += [
         "---",

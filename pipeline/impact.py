@@ -10,11 +10,17 @@ except *closing* topics (``pipeline.endings``): how customers end conversations 
 it", "this is the third time I ask"), said when the score is given and so its echo, not its cause.
 Counted in, the demo's five closing complaints were its whole list of what drags CSAT down, and the
 requests it makes end badly twice as often came after them. Closing topics get no impact row.
+
+Whether a topic's conversations score differently from the others' at all is tested (two-sided
+Mann-Whitney U, Benjamini-Hochberg across topics): an impact of -0.02 from 13 conversations is as
+often chance as not, and the brief says which are not.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from scipy.stats import false_discovery_control, mannwhitneyu
 
 from pipeline import endings
 from pipeline.store import Store
@@ -24,29 +30,61 @@ METRICS = {
     "nps": "CASE WHEN score >= 9 THEN 100.0 WHEN score <= 6 THEN -100.0 ELSE 0.0 END",
 }
 
-_IMPACT_SQL = """
-WITH scored AS (
+_SCORED = """
     SELECT conversation_id, {value} AS value
     FROM (SELECT conversation_id, TRY_CAST(json_extract_string(metadata, '$."{field}"') AS DOUBLE) AS score
           FROM conversations)
     WHERE score IS NOT NULL
-), total AS (
+"""
+_RAISED = """
+    SELECT DISTINCT a.topic_id, m.conversation_id
+    FROM assignments a JOIN messages m USING (message_id)
+    WHERE a.topic_id >= 0 AND a.topic_id NOT IN (SELECT unnest($closing))
+"""
+
+_IMPACT_SQL = f"""
+WITH scored AS ({_SCORED}), total AS (
     SELECT count(*) AS n_all, sum(value) AS sum_all FROM scored
 ), per_topic AS (
     SELECT t.topic_id, count(*) AS n, sum(s.value) AS s
-    FROM (SELECT DISTINCT a.topic_id, m.conversation_id
-          FROM assignments a JOIN messages m USING (message_id)
-          WHERE a.topic_id >= 0 AND a.topic_id NOT IN (SELECT unnest($closing))) t
+    FROM ({_RAISED}) t
     JOIN scored s USING (conversation_id)
     GROUP BY t.topic_id
 )
-SELECT p.topic_id, '{field}' AS metric, p.n AS conversations, p.s / p.n AS score_with,
+SELECT p.topic_id, '{{field}}' AS metric, p.n AS conversations, p.s / p.n AS score_with,
        CASE WHEN n_all > p.n THEN (sum_all - p.s) / (n_all - p.n) END AS score_without,
        sum_all / n_all AS overall,
        CASE WHEN n_all > p.n THEN sum_all / n_all - (sum_all - p.s) / (n_all - p.n) END AS impact
 FROM per_topic p, total
 ORDER BY impact
 """
+
+
+# each scored conversation's value, and the topics (not closing) it raised: what the test reads
+_VALUES_SQL = f"""
+WITH scored AS ({_SCORED})
+SELECT s.conversation_id, s.value, list(t.topic_id) FILTER (t.topic_id IS NOT NULL) AS topics
+FROM scored s LEFT JOIN ({_RAISED}) t USING (conversation_id)
+GROUP BY ALL
+"""
+
+
+def significance(values: pd.DataFrame) -> pd.DataFrame:
+    """Per topic, whether its conversations score differently from the others': ``p_value`` (two-sided
+    Mann-Whitney U, the scores being a few levels with many ties) and ``q_value`` (Benjamini-Hochberg
+    across topics). ``values``: one row per scored conversation, its ``value`` and ``topics`` raised."""
+    pairs = values[["value", "topics"]].explode("topics").dropna(subset=["topics"])
+    score = values["value"].to_numpy(dtype=float)
+    rows = []
+    for topic, idx in pairs.groupby("topics").groups.items():
+        inside = np.zeros(len(values), dtype=bool)
+        inside[values.index.get_indexer(idx)] = True
+        if inside.all():
+            continue
+        rows.append((int(topic), float(mannwhitneyu(score[inside], score[~inside]).pvalue)))
+    out = pd.DataFrame(rows, columns=["topic_id", "p_value"])
+    out["q_value"] = false_discovery_control(out["p_value"], method="bh") if len(out) else []
+    return out
 
 
 def compute_impact(
@@ -60,7 +98,8 @@ def compute_impact(
         for field, value in (metrics or METRICS).items():
             frame = con.execute(_IMPACT_SQL.format(field=field, value=value), {"closing": closing}).df()
             if not frame.empty:
-                parts.append(frame)
+                values = con.execute(_VALUES_SQL.format(field=field, value=value), {"closing": closing}).df()
+                parts.append(frame.merge(significance(values), on="topic_id", how="left"))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 

@@ -265,7 +265,7 @@ def impact(store: Store) -> pd.DataFrame:
     return store.query(
         """
         SELECT i.metric, i.topic_id, coalesce(t.label, 'topic ' || i.topic_id) AS topic, i.conversations,
-               i.score_with, i.score_without, i.overall, i.impact
+               i.score_with, i.score_without, i.overall, i.impact, i.p_value, i.q_value
         FROM topic_impact i LEFT JOIN topics t USING (topic_id)
         WHERE i.impact IS NOT NULL ORDER BY i.metric, i.impact, i.topic_id
         """

@@ -208,10 +208,13 @@ TABLES: dict[str, tuple[str, str]] = {
             overall DOUBLE,
             impact DOUBLE,
             run_id VARCHAR,
+            p_value DOUBLE,
+            q_value DOUBLE,
             PRIMARY KEY (topic_id, metric)
         )""",
         "per topic and score field (csat, nps) found in conversation metadata: the score of the topic's "
-        "conversations, the overall score with and without them, and impact = overall - without",
+        "conversations, the overall score with and without them, and impact = overall - without; whether "
+        "they score differently from the other conversations (Mann-Whitney p- and BH q-value)",
     ),
     "conversation_endings": (
         """

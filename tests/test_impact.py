@@ -52,3 +52,16 @@ def test_a_store_without_closing_turns_scores_every_topic(tmp_path):
     assert closing_topics(store) == []
     impact = compute_impact(store).set_index("topic_id")
     assert impact.loc[CARD_LATE, "score_with"] == 2 and impact.loc[REFUND, "score_with"] == 4.5
+
+
+def test_a_driver_beyond_chance_is_told_from_one_within_it(tmp_path):
+    """Late cards end badly 12 times in 20, the other requests 4 or 5 in 20: only late cards score
+    differently from the rest beyond chance; the others' small impacts are said to be within it."""
+    conversations = []
+    for request, bad in ((CARD_LATE, 12), (REFUND, 4), (PIN, 5), (TOP_UP, 4)):
+        conversations += [([request, FRUSTRATED], 1)] * bad + [([request, THANKS], 5)] * (20 - bad)
+    impact = compute_impact(_store(tmp_path, conversations)).set_index("topic_id")
+    assert set(impact.index) == {CARD_LATE, REFUND, PIN, TOP_UP}  # the closers are left out
+    assert impact.loc[CARD_LATE, "q_value"] < 0.01 and impact.loc[CARD_LATE, "impact"] < 0
+    assert (impact.drop(CARD_LATE)["q_value"] > 0.05).all()
+    assert impact["p_value"].between(0, 1).all()
