@@ -25,6 +25,7 @@ from pipeline.store import Store
 from pipeline.weekly import ALPHA, BASELINE_WEEKS, GUARD_WEEKS, MIN_VOLUME, baseline_words
 
 TOP_TOPICS = 10
+CLOSING_NOTE = "; how customers close conversations"  # a mover that is a closing turn, not a request
 SHIFT_MIN = 0.2  # a sentiment move (on the -1..+1 scale) worth a line
 
 
@@ -154,7 +155,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         trail = queries.recent_counts(store, week, movers["topic_id"].tolist())
         for row in movers.itertuples():
             lines += [
-                f"### {row.topic} ({row.status})",
+                f"### {row.topic} ({row.status}{CLOSING_NOTE if row.topic_id in closing else ''})",
                 "",
                 f"{_evidence(row)}; sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
                 "",
@@ -170,7 +171,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         trail = queries.recent_counts(store, week, fallen["topic_id"].tolist())
         for row in fallen.itertuples():
             quotes = before[before["topic_id"] == row.topic_id]["text"]
-            lines += [f"### {row.topic} (declining)", "", f"{_evidence(row)}.", ""]
+            note = CLOSING_NOTE if row.topic_id in closing else ""
+            lines += [f"### {row.topic} (declining{note})", "", f"{_evidence(row)}.", ""]
             lines += [trail_words(trail.get(row.topic_id, [])), ""]
             if len(quotes):  # what customers were saying, that they say less now
                 lines += [f"Before, over the last {BASELINE_WEEKS} weeks:", ""]

@@ -3,8 +3,9 @@
 import pandas as pd
 
 from pipeline import queries
-from pipeline.digest import endings_section
+from pipeline.digest import build_digest, endings_section
 from pipeline.endings import closing_topics, compare_requests, compute_endings, save_endings
+from pipeline.insights import refresh_insights
 from pipeline.store import Store
 from tests.conversation_store import conversation_store
 
@@ -140,7 +141,6 @@ def test_the_dashboard_brief_shows_how_conversations_ended(tmp_path, monkeypatch
     the requests with late cards flagged; closing topics are left out of its themes and topics."""
     from streamlit.testing.v1 import AppTest
 
-    from pipeline.insights import refresh_insights
     from tests.conftest import ROOT
 
     store = _store(tmp_path, _planted(0, 4, 4) + _planted(1, 12, 4))
@@ -163,3 +163,13 @@ def test_the_dashboard_brief_shows_how_conversations_ended(tmp_path, monkeypatch
     ]  # fmt: skip
     topics = frames[1]
     assert set(topics["topic"]) == {"card not arrived", "refund", "change pin", "top up failed"}
+
+
+def test_a_rise_in_closing_complaints_is_a_mover_said_to_be_one(tmp_path):
+    """Frustrated last words go from 8 a week to 21 (late cards ending badly 15 times in 18): the
+    closing topic is flagged like any topic, and the brief says it is how customers close."""
+    weeks = [_planted(w, 2, 2) for w in range(5)] + [_planted(5, 15, 2)]
+    store = _store(tmp_path, [c for week in weeks for c in week])
+    refresh_insights(store, "test")
+    _, brief = build_digest(store, "2026-10-12")
+    assert "### frustrating (growing; how customers close conversations)" in brief

@@ -7,7 +7,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import SHIFT_MIN, closing_found, ending_words, tested_count, to_html, trail_words
+from pipeline.digest import (
+    CLOSING_NOTE,
+    SHIFT_MIN,
+    closing_found,
+    ending_words,
+    tested_count,
+    to_html,
+    trail_words,
+)
 from pipeline.endings import ALPHA as ENDINGS_ALPHA
 from pipeline.endings import MIN_CONVERSATIONS, WINDOW_WEEKS
 from pipeline.queries import default_week
@@ -138,6 +146,7 @@ def _themes(week: str, topics: pd.DataFrame) -> None:
 
 def _movers(week: str, table: pd.DataFrame) -> None:
     movers = table[table["status"].isin(["emerging", "growing"]) & (table["topic_id"] >= 0)]
+    closing = set(state.closing_topic_ids())  # a closing turn that rises is said to be one
     st.subheader("Emerging and growing")
     if movers.empty:
         st.caption(f"No topic rose significantly this week (tested against {baseline_words()}, FDR 5%).")
@@ -161,7 +170,8 @@ def _movers(week: str, table: pd.DataFrame) -> None:
                     f"(q = {row['p_value']:.3g})"
                 )
             st.markdown(
-                f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}: "
+                f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}"
+                f"{CLOSING_NOTE if row['topic_id'] in closing else ''}: "
                 f"{test}, sentiment {row['sentiment']:+.2f}"
             )
             st.caption(trail_words(trails.get(int(row["topic_id"]), [])))
