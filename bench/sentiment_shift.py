@@ -1,6 +1,6 @@
-"""The sentiment shift test against the brief's earlier rule, on the scenarios' stores.
+"""The sentiment shift test against the brief's earlier rule: alarms where nothing moved, and shifts found.
 
-``python -m bench.sentiment_shift [--stores 'DIR/*/week_10.duckdb'] [--plants 3]`` reads stores a
+``python -m bench.sentiment_shift --stores 'DIR/*/week_10.duckdb' [--plants 3]`` reads stores a
 scenario run kept (``bench.scenario --keep-weeks``: every week's messages, topics and sentiment
 scores, no sentiment planted) and reports, per rule:
 
@@ -10,10 +10,17 @@ scores, no sentiment planted) and reports, per rule:
   against the baseline weeks' mean, as the brief shows shifts;
 - **planted shifts found**: in weeks 6-10, ``--plants`` topics a week at random (those the test can
   test), a share of the week's messages (a quarter, a half) get the score of a message drawn from the
-  store's negative ones, as if that share of the topic's customers had turned unhappy; found if the
-  rule calls that topic's week a shift (and, for the test, towards the negative).
+  store's negative ones, as if that share of the topic's customers had turned unhappy. Only plants
+  that moved the topic's week by 0.2 or more are counted (in a topic of complaints, turning some
+  unhappy moves little); found if the rule calls that topic's week a shift (the test: towards the
+  negative).
 
-Output: ``bench/results/sentiment-shift.json`` (``--out``).
+``--volumes 10,25,50,100 [--source banking77|massive-fr]`` asks the same at a brand's volumes, which
+kept stores cannot (a week resampled at 5x keeps its own mean as the truth, and its chance becomes
+"real"): 25 intents of the set are topics, each scored once by the shipped model; every replicate
+draws six weeks of Poisson(volume) messages per topic from its intent's scores, and plants as above in
+one topic's last week. Output: ``bench/results/sentiment-shift.json`` or
+``sentiment-shift-volume-SOURCE.json`` (``--out``).
 """
 
 from __future__ import annotations
@@ -79,6 +86,17 @@ def new_rule(scores: pd.DataFrame, week: int) -> dict[int, float]:
     return dict(zip(hit["topic_id"].astype(int), hit["move"], strict=True))
 
 
+def plant(
+    scores: pd.DataFrame, rows: np.ndarray, share: float, negative: np.ndarray, rng
+) -> tuple[pd.DataFrame, float]:
+    """``scores`` with ``share`` of ``rows`` (one topic's week) given a negative message's score, and how
+    far that moved the week's mean: a topic whose customers were unhappy already barely moves."""
+    picked = rng.choice(rows, size=max(1, round(share * len(rows))), replace=False)
+    shifted = scores.copy()
+    shifted.loc[shifted.index[picked], "score"] = rng.choice(negative, size=len(picked))
+    return shifted, float(shifted["score"].iloc[rows].mean() - scores["score"].iloc[rows].mean())
+
+
 def testable(scores: pd.DataFrame, week: int) -> list[int]:
     """Topics with enough scored messages this week and over the baseline weeks to be tested."""
     first = week - GUARD_WEEKS - BASELINE_WEEKS
@@ -93,6 +111,7 @@ def measure(paths: list[str], plants: int, seed: int = 0) -> dict:
     alarms = {"earlier rule": 0, "test": 0}
     tested_weeks = 0
     found = {rule: {str(share): 0 for share in SHARES} for rule in alarms}
+    moved_enough = dict.fromkeys(map(str, SHARES), 0)  # plants that moved the week's mean by SHIFT_MIN+
     planted = 0
     for path in paths:
         scores, negative = load_scores(path)
@@ -110,9 +129,10 @@ def measure(paths: list[str], plants: int, seed: int = 0) -> dict:
                     (scores["week"] == week).to_numpy() & (scores["topic_id"] == topic).to_numpy()
                 )
                 for share in SHARES:
-                    picked = rng.choice(rows, size=max(1, round(share * len(rows))), replace=False)
-                    shifted = scores.copy()
-                    shifted.loc[shifted.index[picked], "score"] = rng.choice(negative, size=len(picked))
+                    shifted, move = plant(scores, rows, share, negative, rng)
+                    if move > -SHIFT_MIN:
+                        continue
+                    moved_enough[str(share)] += 1
                     found["earlier rule"][str(share)] += int(topic) in old_rule(shifted, week)
                     moved = new_rule(shifted, week).get(int(topic))
                     found["test"][str(share)] += moved is not None and moved < 0
@@ -121,10 +141,9 @@ def measure(paths: list[str], plants: int, seed: int = 0) -> dict:
         "weeks_tested_by_the_test": tested_weeks,
         "alarms_without_planting": alarms,
         "planted": planted,
+        "plants_moving_the_mean_by_shift_min": moved_enough,
         "found": found,
-        "found_share": {r: {s: n / planted for s, n in v.items()} for r, v in found.items()}
-        if planted
-        else {},
+        "found_share": {r: {s: n / max(moved_enough[s], 1) for s, n in v.items()} for r, v in found.items()},
         "settings": {
             "alpha": ALPHA,
             "min_volume": MIN_VOLUME,
@@ -135,14 +154,110 @@ def measure(paths: list[str], plants: int, seed: int = 0) -> dict:
     }
 
 
+def scored_pools(
+    source: str, intents: int, per_intent: int, seed: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Sentiment scores of ``per_intent`` utterances of each of ``intents`` intents of a labelled set
+    (the shipped model on fresh embeddings), and the scores of those it calls negative."""
+    from bench import datasets
+    from models.embedder import Embedder
+    from models.sentiment import SentimentModel
+
+    data = {"banking77": lambda: datasets.banking77("all"), "massive-fr": datasets.massive_fr}[source]()
+    rng = np.random.default_rng(seed)
+    by_intent: dict[str, list[str]] = {}
+    for text, label in zip(data.texts, data.labels, strict=True):
+        by_intent.setdefault(label, []).append(text)
+    chosen = rng.choice(
+        sorted(i for i, t in by_intent.items() if len(t) >= per_intent), intents, replace=False
+    )
+    texts = [t for i in chosen for t in rng.choice(by_intent[i], per_intent, replace=False)]
+    model = SentimentModel.load()
+    proba = model.predict_proba(Embedder(model.embedding_model).transform(texts))
+    scores = np.round(proba[:, 2] - proba[:, 0], 3)
+    negative = scores[proba.argmax(axis=1) == 0]
+    return [scores[k * per_intent : (k + 1) * per_intent] for k in range(intents)], negative
+
+
+def by_volume(
+    pools: list[np.ndarray], negative: np.ndarray, volumes: list[int], replicates: int, seed: int
+) -> dict:
+    """Each intent a topic; six weeks of Poisson(volume) messages drawn from its utterances' scores (so
+    every week comes from the same distribution, as a steady request's would); in the last week, a share
+    of one topic's messages (drawn at random each replicate) get a negative utterance's score. Per volume:
+    of the plants that moved the topic's week by ``SHIFT_MIN`` or more, the share each rule finds, and
+    each rule's alarms on the other topics per tested topic-week."""
+    rng = np.random.default_rng(seed)
+    weeks = list(range(GUARD_WEEKS + BASELINE_WEEKS + 1))
+    last = weeks[-1]
+    out = {}
+    for volume in volumes:
+        found = {rule: dict.fromkeys(map(str, SHARES), 0) for rule in ("earlier rule", "test")}
+        moved_enough = dict.fromkeys(map(str, SHARES), 0)
+        alarms = {"earlier rule": 0, "test": 0}
+        for _ in range(replicates):
+            rows = [
+                (t, w, s)
+                for t, pool in enumerate(pools)
+                for w in weeks
+                for s in rng.choice(pool, rng.poisson(volume))
+            ]
+            base = pd.DataFrame(rows, columns=["topic_id", "week", "score"])
+            target = int(rng.integers(len(pools)))
+            alarms["earlier rule"] += len(old_rule(base, last) - {target})
+            alarms["test"] += len(set(new_rule(base, last)) - {target})
+            mine = np.flatnonzero(((base["topic_id"] == target) & (base["week"] == last)).to_numpy())
+            if len(mine) == 0:
+                continue
+            for share in SHARES:
+                shifted, move = plant(base, mine, share, negative, rng)
+                if move > -SHIFT_MIN:
+                    continue
+                moved_enough[str(share)] += 1
+                found["earlier rule"][str(share)] += target in old_rule(shifted, last)
+                moved = new_rule(shifted, last).get(target)
+                found["test"][str(share)] += moved is not None and moved < 0
+        others = replicates * (len(pools) - 1)
+        out[str(volume)] = {
+            "plants_moving_the_mean_by_shift_min": moved_enough,
+            "found_share": {
+                r: {s: n / max(moved_enough[s], 1) for s, n in v.items()} for r, v in found.items()
+            },
+            "alarms_per_topic_week": {r: n / others for r, n in alarms.items()},
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", help="glob of kept scenario stores, e.g. 'kept/*/week_10.duckdb'")
     parser.add_argument(
-        "--stores", required=True, help="glob of kept scenario stores, e.g. 'kept/*/week_10.duckdb'"
+        "--volumes", help="instead: messages a topic-week, e.g. 10,25,50,100 (intents as topics)"
     )
+    parser.add_argument("--source", default="banking77", choices=["banking77", "massive-fr"])
+    parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--plants", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.volumes:
+        pools, negative = scored_pools(args.source, intents=25, per_intent=120, seed=0)
+        volumes = [int(v) for v in args.volumes.split(",")]
+        result = {
+            "source": args.source,
+            "topics": len(pools),
+            "replicates": args.replicates,
+            "by_volume": by_volume(pools, negative, volumes, args.replicates, seed=0),
+        }
+        out = (
+            args.out
+            if args.out != RESULTS
+            else RESULTS.with_name(f"sentiment-shift-volume-{args.source}.json")
+        )
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return
+    if not args.stores:
+        raise SystemExit("give --stores or --volumes")
     paths = sorted(glob.glob(args.stores))
     if not paths:
         raise SystemExit(f"no store matches {args.stores!r}: run bench.scenario with --keep-weeks first")

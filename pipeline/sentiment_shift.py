@@ -9,6 +9,11 @@ by a two-sided Mann-Whitney U test, with a Benjamini-Hochberg false discovery co
 across the week's topics that have at least ``MIN_VOLUME`` scored messages on both sides. A rank test,
 because scores are bounded and lumpy: a topic of polite thanks scores 0.8-0.9 every time, and a t-test
 calls a 0.01 move there significant (on the demo, 13 shifts where this test finds 1).
+
+What it costs (``python -m bench.sentiment_shift``): at 10 messages a topic-week it finds a week where
+half the customers turned unhappy 13-18% of the time, against the old line's 81-82% with its 5-12%
+chance lines; from 50 messages a topic-week the two find the same (96-99%), the line still with its
+chance lines and the test without.
 """
 
 from __future__ import annotations
