@@ -38,9 +38,8 @@ CLOSING_SHARE = 0.8  # demo: closers 100% last turns, requests at most 28%
 OPENER_SHARE = 0.5  # demo: closers' most common opening topic 7-31%, requests' 72-100%
 ALPHA = 0.05
 MIN_CONVERSATIONS = 5
-UNHAPPY_P = (
-    0.8  # SGD's polite "No thanks, bye": 79 of 582 closers labelled negative, 8 at 0.8; demo 190 of 190
-)
+# SGD's polite "No thanks, bye": 79 of 582 closing turns labelled negative, 8 at 0.8; the demo's 190 of 190
+UNHAPPY_P = 0.8
 WINDOW_WEEKS = 4  # requests are read over this week and the 3 before: a week holds few per request
 
 _TURNS = """
