@@ -78,6 +78,17 @@ LEFT JOIN sentiment s USING (message_id)
 """
 
 
+def raised_sql(closing: str) -> str:
+    """SQL for each (topic, conversation) a customer raised: the topics of its customer messages, less
+    outliers and the closing topics (``closing``: SQL giving their ids, a parameter's or the stored
+    endings'). Impact and the requests' endings both count a conversation under these."""
+    return f"""
+    SELECT DISTINCT a.topic_id, m.conversation_id
+    FROM assignments a JOIN messages m USING (message_id)
+    WHERE a.topic_id >= 0 AND a.topic_id NOT IN ({closing})
+    """
+
+
 def closing_topics(store: Store) -> list[int]:
     """Topics that are how customers end conversations rather than what they came about."""
     frame = store.query(_CLOSING_SQL, {"closing": CLOSING_SHARE, "opener": OPENER_SHARE})

@@ -36,11 +36,7 @@ _SCORED = """
           FROM conversations)
     WHERE score IS NOT NULL
 """
-_RAISED = """
-    SELECT DISTINCT a.topic_id, m.conversation_id
-    FROM assignments a JOIN messages m USING (message_id)
-    WHERE a.topic_id >= 0 AND a.topic_id NOT IN (SELECT unnest($closing))
-"""
+_RAISED = endings.raised_sql("SELECT unnest($closing)")
 
 _IMPACT_SQL = f"""
 WITH scored AS ({_SCORED}), total AS (

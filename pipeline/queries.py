@@ -97,7 +97,7 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
     }
 
 
-_CLOSING = "(SELECT DISTINCT closing_topic_id FROM conversation_endings WHERE closing_topic_id IS NOT NULL)"
+_CLOSING = "SELECT DISTINCT closing_topic_id FROM conversation_endings WHERE closing_topic_id IS NOT NULL"
 
 
 def theme_summary(store: Store, week: str) -> pd.DataFrame:
@@ -118,7 +118,7 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
                    AS sentiment
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE) AND w.topic_id >= 0 AND w.messages > 0
-          AND w.topic_id NOT IN {_CLOSING}
+          AND w.topic_id NOT IN ({_CLOSING})
         GROUP BY 1 ORDER BY messages DESC, theme
         """,
         [week],
@@ -184,7 +184,7 @@ def week_verbatims(
 
 def closing_topic_ids(store: Store) -> list[int]:
     """The topics customers close conversations with (see pipeline.endings), as the last run found them."""
-    return sorted(int(t) for t in store.query(f"SELECT * FROM {_CLOSING} t(topic_id)")["topic_id"])
+    return sorted(int(t) for t in store.query(f"SELECT * FROM ({_CLOSING}) t(topic_id)")["topic_id"])
 
 
 def endings_by_week(store: Store, week: str, weeks: int = 6) -> pd.DataFrame:
@@ -217,11 +217,7 @@ def request_endings(store: Store, week: str, weeks: int = endings.WINDOW_WEEKS) 
         WITH e AS (
             SELECT conversation_id, ending FROM conversation_endings
             WHERE customer_turns > 1 AND week BETWEEN CAST($first AS DATE) AND CAST($week AS DATE)
-        ), raised AS (
-            SELECT DISTINCT m.conversation_id, a.topic_id
-            FROM messages m JOIN assignments a USING (message_id)
-            WHERE m.is_customer AND a.topic_id >= 0 AND a.topic_id NOT IN {_CLOSING}
-        )
+        ), raised AS ({endings.raised_sql(_CLOSING)})
         SELECT r.topic_id, coalesce(t.label, 'topic ' || r.topic_id) AS topic, count(*) AS conversations,
                count(*) FILTER (e.ending = 'thanked') AS thanked,
                count(*) FILTER (e.ending = 'unhappy') AS unhappy
