@@ -105,7 +105,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     lines += [
         f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}",
     ]
-    ended = queries.endings_by_week(store, week, 2)
+    ended = queries.endings_by_week(store, week)  # the headline's line and the endings section
     if closing_found(ended, week):
         lines += [f"- {ending_words(ended)}"]
     if head["unassigned"]:  # the themes and topics below hold the rest: say what they leave out
@@ -129,9 +129,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     closers = topics[(topics["messages"] > 0) & topics["topic_id"].isin(closing)]
     if len(closers) and (len(themes) or len(raised)):
         lines += [
-            f"The turns customers closed conversations with ({int(closers['messages'].sum())} messages this "
-            f"week: {', '.join(closers['topic'].head(6))}) are left out of the themes and topics here; "
-            "they are under *How conversations ended*.",
+            f"{closers_words(closers)} are left out of the themes and topics here; they are under "
+            "*How conversations ended*.",
             "",
         ]
     top = raised.head(TOP_TOPICS)
@@ -180,7 +179,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
 
     lines += ["## Sentiment shifts", ""] + sentiment_lines(topics) + [""]
 
-    lines += endings_section(store, week)
+    lines += endings_section(store, week, ended)
 
     channels = queries.channel_volume(store, week)
     if len(channels):
@@ -244,13 +243,32 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     return week, "\n".join(lines) + "\n"
 
 
+def sentiment_moves(topics: pd.DataFrame) -> pd.DataFrame:
+    """Topics with a sentiment this week and over the baseline weeks, largest move first: ``move``
+    (this week's mean minus the baseline weeks') and ``significant`` (the test's q at most its alpha
+    and a move of ``SHIFT_MIN`` or more): what the brief lists and the dashboard ticks."""
+    moves = topics.assign(move=topics["sentiment"] - topics["sentiment_baseline"])
+    moves = moves[moves["move"].notna()].sort_values("move", key=lambda s: -s.abs(), kind="stable")
+    return moves.assign(
+        significant=(moves["sentiment_q"] <= SENTIMENT_ALPHA) & (moves["move"].abs() >= SHIFT_MIN)
+    )
+
+
+def closers_words(closers: pd.DataFrame) -> str:
+    """The week's closing turns in a phrase (``closers``: the closing topics' rows of the week), said
+    where the themes and topics leave them out."""
+    return (
+        f"The turns customers closed conversations with ({int(closers['messages'].sum())} messages this "
+        f"week: {', '.join(closers['topic'].head(6))})"
+    )
+
+
 def sentiment_lines(topics: pd.DataFrame) -> list[str]:
     """The week's significant sentiment shifts (``pipeline.sentiment_shift``: q at most its alpha and a
     move of ``SHIFT_MIN`` or more against the baseline weeks), largest first; or a line saying there
     were none, with the largest move the test did not support."""
-    moves = topics.assign(move=topics["sentiment"] - topics["sentiment_baseline"])
-    moves = moves[moves["move"].notna()].sort_values("move", key=lambda s: -s.abs())
-    shifts = moves[(moves["sentiment_q"] <= SENTIMENT_ALPHA) & (moves["move"].abs() >= SHIFT_MIN)]
+    moves = sentiment_moves(topics)
+    shifts = moves[moves["significant"]]
     if len(shifts):
         return [
             f"- **{r.topic}**: {'better' if r.move > 0 else 'worse'}, {_num(r.sentiment_baseline)} over "
@@ -295,10 +313,10 @@ def ending_words(ended: pd.DataFrame) -> str:
     return text[0].upper() + text[1:]
 
 
-def endings_section(store: Store, week: str) -> list[str]:
-    """How conversations ended: the week's shares, the unhappy share week by week, the unhappy closing
-    turns with what those customers came about, and the requests that end unhappy most often."""
-    ended = queries.endings_by_week(store, week)
+def endings_section(store: Store, week: str, ended: pd.DataFrame) -> list[str]:
+    """How conversations ended: the week's shares, the unhappy share week by week (``ended``: the weeks
+    of ``queries.endings_by_week`` up to this one), the unhappy closing turns with what those customers
+    came about, and the requests that end unhappy most often."""
     if not closing_found(ended, week):
         return []
     now = ended.iloc[-1]

@@ -84,7 +84,7 @@ def test_a_closing_turn_the_model_only_leans_negative_on_is_not_an_unhappy_endin
     week = queries.endings_by_week(store, "2026-09-07").iloc[-1]
     assert (week["neutral"], week["unhappy"]) == (12, 16)
     assert "; 12 closed neutrally, 8 without a closing word." in "\n".join(
-        endings_section(store, "2026-09-07")
+        endings_section(store, "2026-09-07", queries.endings_by_week(store, "2026-09-07"))
     )
 
 
@@ -121,7 +121,7 @@ def test_the_brief_reports_the_weeks_endings_against_last_week(tmp_path):
     said = queries.ending_verbatims(store, "2026-09-14", "unhappy", 3)
     assert len(said) == 3 and said["text"].str.startswith("frustrating").all()
     assert said["opening"].str.match(r"(card not arrived|refund|change pin|top up failed) \(").all()
-    brief = "\n".join(endings_section(store, "2026-09-14"))
+    brief = "\n".join(endings_section(store, "2026-09-14", ended))
     assert "## How conversations ended" in brief
     assert "**48 (60%) ended with thanks** and **24 (30%) unhappy** (last week 70% and 20%)" in brief
     assert "8 without a closing word" in brief

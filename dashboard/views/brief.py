@@ -10,8 +10,10 @@ from dashboard import state
 from pipeline.digest import (
     CLOSING_NOTE,
     SHIFT_MIN,
+    closers_words,
     closing_found,
     ending_words,
+    sentiment_moves,
     tested_count,
     to_html,
     trail_words,
@@ -183,9 +185,7 @@ def _movers(week: str, table: pd.DataFrame) -> None:
 def _sentiment_shifts(table: pd.DataFrame) -> None:
     """The topics whose sentiment moved most against the baseline weeks, with the test's q: the
     significant ones (what the digest lists) are ticked, the rest shown as the chance moves they are."""
-    moves = table[(table["topic_id"] >= 0) & table["sentiment_baseline"].notna() & table["sentiment"].notna()]
-    moves = moves.assign(move=moves["sentiment"] - moves["sentiment_baseline"])
-    moves = moves.reindex(moves["move"].abs().sort_values(ascending=False).index).head(5)
+    moves = sentiment_moves(table[table["topic_id"] >= 0]).head(5)
     st.subheader("Sentiment shifts")
     if moves.empty:
         st.caption("No topic with messages this week and over the baseline weeks to compare.")
@@ -196,9 +196,7 @@ def _sentiment_shifts(table: pd.DataFrame) -> None:
         f"move of {SHIFT_MIN} or more"
     )
     st.dataframe(
-        moves.assign(
-            significant=(moves["sentiment_q"] <= SENTIMENT_ALPHA) & (moves["move"].abs() >= SHIFT_MIN)
-        )[["topic", "messages", "sentiment_baseline", "sentiment", "move", "sentiment_q", "significant"]],
+        moves[["topic", "messages", "sentiment_baseline", "sentiment", "move", "sentiment_q", "significant"]],
         hide_index=True,
         width="stretch",
         key="sentiment_shifts",
@@ -217,10 +215,7 @@ def _endings(week: str, closers: pd.DataFrame) -> None:
     (``closers``: this week's rows of the topics customers close with, left out of the themes)."""
     st.subheader("How conversations ended")
     if len(closers):
-        st.caption(
-            f"The turns customers closed conversations with ({int(closers['messages'].sum())} messages: "
-            f"{', '.join(closers['topic'].head(6))}) are read here, not as themes or topics above."
-        )
+        st.caption(f"{closers_words(closers)} are read here, not as themes or topics above.")
     ended = state.endings_by_week(week)
     if not closing_found(ended, week):
         st.caption(
