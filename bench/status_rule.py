@@ -1,10 +1,11 @@
 """The weekly status rule alone, on planted count patterns: how often each is flagged, week by week.
 
-    python -m bench.status_rule [--replicates 200] [--guards 0,1] [--out FILE]
+    python -m bench.status_rule [--replicates 200] [--guards 0,1] [--trend-weeks 0,8] [--out FILE]
 
 No text and no model: each replicate writes a store whose customer messages per topic and week are
 Poisson draws around planted rates, every topic its own, and runs ``pipeline.weekly.compute_weekly``
-on it once per guard (``guard_weeks``: weeks just before left out of the baseline). The background is
+on it once per rule: each guard (``guard_weeks``: weeks just before left out of the baseline) with
+each trend window (``trend_weeks``: the steady-rise test's weeks, 0 for none). The background is
 the scenario benchmark's: 25 steady topics at 6-18 messages a week, the whole week's volume swinging
 by up to ±15%. Planted beside it, one topic each:
 - ``wave``: near-absent, then 6, 10, 12 a week in weeks 8-10 (the demo's compromised-card wave);
@@ -14,9 +15,10 @@ by up to ±15%. Planted beside it, one topic each:
 - ``stop``: 14 a week, none after week 5 (the scenario's).
 
 Reports, per pattern and week, the share of replicates whose status that week is in the pattern's
-direction (emerging/growing for rises, declining/dormant for the stop), what the week after the surge
-was called, and the steady topics' alarms per replicate (all tested weeks): the rule's false alarms
-where nothing changed. Writes bench/results/status-rule.json.
+direction (emerging/growing for rises, declining/dormant for the stop), the share of replicates in
+which the gradual rise was flagged in some week, what the week after the surge was called, and the
+steady topics' alarms per replicate (all tested weeks): the rule's false alarms where nothing
+changed. Writes bench/results/status-rule.json.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import pandas as pd
 from bench import environment
 from pipeline import weekly
 from pipeline.store import Store
+from pipeline.trend_test import TREND_WEEKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WEEKS = 10
@@ -87,17 +90,21 @@ def write_store(path: Path, counts: dict[int, list[int]]) -> Store:
     return store
 
 
-def statuses(store: Store, guard: int) -> pd.DataFrame:
-    """Week number (1-based), topic and status, with ``guard`` weeks left out of the baseline."""
-    table = weekly.compute_weekly(store, guard_weeks=guard)
+def statuses(store: Store, guard: int, trend_weeks: int = TREND_WEEKS) -> pd.DataFrame:
+    """Week number (1-based), topic and status, with ``guard`` weeks left out of the baseline and the
+    steady-rise test over ``trend_weeks`` (0: none)."""
+    table = weekly.compute_weekly(store, guard_weeks=guard, trend_weeks=trend_weeks)
     first = pd.Timestamp(MONDAY.date())
     table["w"] = ((pd.to_datetime(table["week"]) - first).dt.days // 7 + 1).astype(int)
     table["tested"] = table["p_value"].notna()
     return table[["w", "topic_id", "status", "tested"]]
 
 
-def measure(replicates: int, guards: list[int], seed: int = 0) -> dict:
-    """Each guard's flags on the same replicates."""
+def measure(
+    replicates: int, guards: list[int], seed: int = 0, trends: tuple[int, ...] = (TREND_WEEKS,)
+) -> dict:
+    """Each rule's flags (a guard and a trend window; named ``guard_G_trend_T``) on the same
+    replicates."""
     rows = []
     for rep in range(replicates):
         rng = np.random.default_rng([seed, rep])
@@ -108,23 +115,27 @@ def measure(replicates: int, guards: list[int], seed: int = 0) -> dict:
         with tempfile.TemporaryDirectory(prefix="voc-status-rule-") as tmp:
             store = write_store(Path(tmp) / "counts.duckdb", counts)
             for guard in guards:
-                table = statuses(store, guard)
-                table["pattern"] = table["topic_id"].map(lambda k, names=names: names[k])
-                rows.append(table.assign(rep=rep, guard=guard))
+                for trend in trends:
+                    table = statuses(store, guard, trend)
+                    table["pattern"] = table["topic_id"].map(lambda k, names=names: names[k])
+                    rows.append(table.assign(rep=rep, rule=f"guard_{guard}_trend_{trend}"))
     frame = pd.concat(rows, ignore_index=True)
     out = {}
-    for guard, g in frame.groupby("guard"):
+    for rule, g in frame.groupby("rule", sort=False):
         per_week = {}
         for name, direction in [("wave", UP), ("gradual", UP), ("appear", UP), ("surge", UP), ("stop", DOWN)]:
             p = g[g["pattern"] == name]
             flagged = p.groupby("w")["status"].apply(lambda s, d=direction: float(s.isin(d).mean()))
             per_week[name] = {int(w): round(v, 3) for w, v in flagged.items()}
+        gradual = g[g["pattern"] == "gradual"]
+        found = gradual.groupby("rep")["status"].apply(lambda s: bool(s.isin(UP).any()))
         after_surge = g[(g["pattern"] == "surge") & (g["w"] == 10)]["status"].value_counts()
         steady = g[g["pattern"].str.startswith("steady") & g["tested"]]
         alarms = steady[steady["status"].isin(ALARMS)].groupby("rep").size()
         alarms = alarms.reindex(range(replicates), fill_value=0)
-        out[f"guard_{guard}"] = {
+        out[rule] = {
             "flagged_share_by_week": per_week,
+            "gradual_flagged_in_some_week": round(float(found.mean()), 3),
             "week_after_surge": {str(k): int(v) for k, v in after_surge.items()},
             "steady_false_alarms_per_replicate": {
                 "mean": round(float(alarms.mean()), 3),
@@ -140,13 +151,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="The weekly status rule on planted count patterns.")
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--guards", default="0,1", help="guard weeks to compare (the code's: %(default)s)")
+    parser.add_argument(
+        "--trend-weeks",
+        default=f"0,{TREND_WEEKS}",
+        help="steady-rise windows to compare (0: none; %(default)s)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "status-rule.json")
     args = parser.parse_args()
     guards = [int(g) for g in args.guards.split(",")]
+    trends = tuple(int(t) for t in args.trend_weeks.split(","))
     result = {
         "replicates": args.replicates,
         "code_guard_weeks": weekly.GUARD_WEEKS,
-        "results": measure(args.replicates, guards),
+        "code_trend_weeks": TREND_WEEKS,
+        "results": measure(args.replicates, guards, trends=trends),
         "environment": environment.describe(),
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")
@@ -155,7 +173,8 @@ def main() -> None:
         print(
             f"{name}: wave w8-10 {[weeks['wave'].get(w) for w in (8, 9, 10)]}, "
             f"appear w8-10 {[weeks['appear'].get(w) for w in (8, 9, 10)]}, surge w9 {weeks['surge'].get(9)}, "
-            f"stop w6 {weeks['stop'].get(6)}, week after surge {r['week_after_surge']}, "
+            f"stop w6 {weeks['stop'].get(6)}, gradual in some week {r['gradual_flagged_in_some_week']}, "
+            f"week after surge {r['week_after_surge']}, "
             f"steady alarms {r['steady_false_alarms_per_replicate']}"
         )
     print(f"wrote {args.out}")

@@ -22,6 +22,7 @@ from pipeline.local_shifts import ALPHA as SHIFT_ALPHA
 from pipeline.sentiment_shift import ALPHA as SENTIMENT_ALPHA
 from pipeline.sentiment_shift import MIN_VOLUME as SENTIMENT_MIN
 from pipeline.store import Store
+from pipeline.trend_test import TREND_WEEKS
 from pipeline.weekly import ALPHA, BASELINE_WEEKS, GUARD_WEEKS, MIN_VOLUME, baseline_words
 
 TOP_TOPICS = 10
@@ -156,7 +157,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             lines += [
                 f"### {row.topic} ({row.status}{CLOSING_NOTE if row.topic_id in closing else ''})",
                 "",
-                f"{_evidence(row)}; sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
+                f"{evidence(row)}; sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
                 "",
                 trail_words(trail.get(row.topic_id, [])),
                 "",
@@ -171,7 +172,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         for row in fallen.itertuples():
             quotes = before[before["topic_id"] == row.topic_id]["text"]
             note = CLOSING_NOTE if row.topic_id in closing else ""
-            lines += [f"### {row.topic} (declining{note})", "", f"{_evidence(row)}.", ""]
+            lines += [f"### {row.topic} (declining{note})", "", f"{evidence(row)}.", ""]
             lines += [trail_words(trail.get(row.topic_id, [])), ""]
             if len(quotes):  # what customers were saying, that they say less now
                 lines += [f"Before, over the last {BASELINE_WEEKS} weeks:", ""]
@@ -234,7 +235,11 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"before. A topic whose total holds is growing or declining when a group of similar messages "
         "it holds (found from their nearest neighbours, without the topics) rose or fell "
         f"significantly against the last {BASELINE_WEEKS} weeks, at {SHIFT_ALPHA:.0%} per week and "
-        "direction over all such groups (permutation test). Sentiment shifts: the week's message scores "
+        "direction over all such groups (permutation test). A topic left stable is growing when it rose "
+        f"steadily over the last {TREND_WEEKS} weeks (a test for a log-linear trend in its counts, scaled to "
+        "each week's volume and to how much topics' weekly counts vary beyond chance, false discovery "
+        f"rate {ALPHA:.0%} across the topics left stable) and this week is still at or above the flat "
+        "line. Sentiment shifts: the week's message scores "
         "against the baseline weeks' (two-sided Mann-Whitney U), false discovery rate "
         f"{SENTIMENT_ALPHA:.0%} across topics with {SENTIMENT_MIN} or more scored messages on each side, "
         f"and a move of {SHIFT_MIN} or more. Verbatims are customers' own words, "
@@ -378,9 +383,25 @@ def tested_count(messages, tested) -> str:
     return f"{int(tested)} messages as the current topics count them ({int(messages)} assigned to it)"
 
 
-def _evidence(row) -> str:
-    """The test behind a status, in words: the topic's count, or the group of messages in it that
-    moved (a local shift)."""
+def trend_words(weeks, start, end, factor, q) -> str:
+    """A steady rise (``pipeline.trend_test``) in words: the fitted line's ends and the test."""
+    return (
+        f"a steady rise over the last {int(weeks)} weeks, from about {start:.1f} to {end:.1f} a week on "
+        f"the fitted line (at this week's volume; {factor - 1:+.0%} a week, q = {q:.2g} among the topics "
+        "the week's own test left stable), which no single week's count made significant"
+    )
+
+
+def evidence(row) -> str:
+    """The test behind a status, in words (a row of ``queries.week_topics``, as a named tuple or a
+    Series; the brief and the dashboard say it alike): the topic's count, the group of messages in it
+    that moved (a local shift), or its steady rise over the trend window."""
+    if getattr(row, "status_test", None) == "trend":
+        return (
+            f"{trend_words(row.trend_weeks, row.trend_from, row.trend_to, row.trend_factor, row.p_value)}; "
+            f"this week {tested_count(row.messages, row.tested_messages)} against "
+            f"{_num(row.expected, '.1f')} expected from {baseline_words()}"
+        )
     if pd.notna(row.part_messages):  # the status came from a local shift, not the topic's total
         return (
             f"a group of similar messages in it (quoted): {int(row.part_messages)} messages this week "

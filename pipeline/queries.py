@@ -27,7 +27,8 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
                w.share, w.previous_messages, w.change, w.tested_messages, w.baseline, w.expected,
                w.change_vs_baseline, w.sentiment, w.sentiment_change, w.sentiment_baseline, w.sentiment_q,
                w.negative_share, w.channels,
-               w.status, w.p_value, w.part_messages, w.part_expected
+               w.status, w.p_value, w.part_messages, w.part_expected,
+               w.status_test, w.trend_factor, w.trend_from, w.trend_to, w.trend_weeks, w.trend_q
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE)
         ORDER BY w.messages DESC, w.topic_id
@@ -36,10 +37,11 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
     )
 
 
-def recent_counts(store: Store, week: str, topic_ids: list[int], weeks: int = 6) -> dict[int, list[int]]:
+def recent_counts(store: Store, week: str, topic_ids: list[int], weeks: int = 8) -> dict[int, list[int]]:
     """Each topic's counts in the ``weeks`` weeks up to this one, oldest first, as the status test
     counted them (the messages it holds, in weeks before it was tracked): what a reader checks a flag
-    against at a glance (a rise in its second week, its first left out of the baseline)."""
+    against at a glance (a rise in its second week, its first left out of the baseline; a steady
+    rise over the trend test's 8 weeks)."""
     if not topic_ids:
         return {}
     first = pd.Timestamp(week).date() - timedelta(weeks=weeks - 1)
@@ -487,7 +489,8 @@ def topic_weeks(store: Store, topic_id: int) -> pd.DataFrame:
     return store.query(
         """
         SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, tested_messages, expected,
-               sentiment, negative_share, status, p_value, part_messages, part_expected
+               sentiment, negative_share, status, p_value, part_messages, part_expected,
+               status_test, trend_factor, trend_from, trend_to, trend_weeks, trend_q
         FROM weekly_stats WHERE topic_id = ? ORDER BY week
         """,
         [int(topic_id)],

@@ -304,6 +304,12 @@ TABLES: dict[str, tuple[str, str]] = {
             sentiment_baseline DOUBLE,
             sentiment_p DOUBLE,
             sentiment_q DOUBLE,
+            status_test VARCHAR,
+            trend_factor DOUBLE,
+            trend_from DOUBLE,
+            trend_to DOUBLE,
+            trend_weeks INTEGER,
+            trend_q DOUBLE,
             PRIMARY KEY (week, topic_id)
         )""",
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
@@ -313,7 +319,10 @@ TABLES: dict[str, tuple[str, str]] = {
         "last week), change vs it, status and p-value; where the status comes from a local shift in the "
         "topic (see week_shifts), that group's count, expected count and typical messages (part_*); "
         "the topic's mean sentiment over those baseline weeks and the sentiment shift test's p- and "
-        "q-value (see pipeline.sentiment_shift)",
+        "q-value (see pipeline.sentiment_shift); which test gave the status (status_test: week, group "
+        "or trend) and the trend over the last 8 weeks (trend_*: fitted change per week, fitted counts "
+        "at the window's first week and this week, weeks held, q among the topics the week left "
+        "stable; see pipeline.trend_test)",
     ),
     "source_files": (
         """

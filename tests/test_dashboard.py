@@ -192,10 +192,10 @@ def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_top
         )
     at = _page("brief")
     said = [m.value for m in at.markdown if "— growing: a group of similar messages in it" in m.value]
-    assert len(said) == 1 and "3 messages vs 0.5 expected" in said[0]
+    assert len(said) == 1 and "3 messages this week against 0.5 expected" in said[0]
     weeks = store.query(
         "SELECT coalesce(tested_messages, messages) AS n FROM weekly_stats WHERE topic_id = ? AND week <= ? "
-        "ORDER BY week DESC LIMIT 6",
+        "ORDER BY week DESC LIMIT 8",
         [topic, week],
     )["n"].tolist()[::-1]  # the weeks behind the flag, this week last
     trail = " → ".join([str(n) for n in weeks[:-1]] + [f"**{weeks[-1]}**"])

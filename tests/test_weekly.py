@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from pipeline import overrides
+from pipeline import digest, overrides
 from pipeline.store import Store
 from pipeline.weekly import compute_weekly
 
@@ -570,3 +570,36 @@ def test_a_pile_up_of_unexplained_messages_changes_no_topics_q_value(tmp_path):
     assert q_with.loc[-1, "status"] == "growing"
     assert q_with["p_value"].drop(-1).sort_index().tolist() == pytest.approx(q_alone.sort_index().tolist())
     assert (q_alone < 1).any()  # the topics' own tests are not all void
+
+
+def test_a_steady_rise_no_single_week_makes_significant_is_growing_by_its_trend(tmp_path):
+    """A request climbing by 3 a week (10 to 37) beside eight steady ones never stands out against the
+    weeks before last, which climb with it; the trend test over the last 8 weeks calls it growing in
+    weeks 9 and 10, and the brief says the fitted line. A one-week surge does not make the week
+    after it a trend, and a steady fall is not flagged (rises only)."""
+    steady = {t: [40 + ((t * 7 + w * 3) % 9) - 4 for w in range(10)] for t in range(8)}
+    counts = {
+        **steady,
+        9: [10, 13, 16, 19, 22, 25, 28, 31, 34, 37],
+        10: [12, 12, 11, 13, 12, 12, 12, 12, 40, 12],  # a one-week surge in week 9
+        11: [14, 13, 12, 11, 10, 9, 8, 7, 6, 5],
+    }
+    store = _store_with_counts(tmp_path, counts)
+    table = compute_weekly(store)
+    week_test_only = compute_weekly(store, trend_weeks=0)
+    rising = table[table["topic_id"] == 9].reset_index(drop=True)
+    assert list(rising["status"].iloc[-2:]) == ["growing", "growing"]
+    assert list(rising["status_test"].iloc[-2:]) == ["trend", "trend"]
+    assert (week_test_only[week_test_only["topic_id"] == 9]["status"] == "stable").all()
+    last = rising.iloc[-1]
+    assert last["trend_weeks"] == 8 and last["p_value"] == last["trend_q"] < 0.05
+    assert 1.05 < last["trend_factor"] < 1.2
+    assert 14 < last["trend_from"] < 22 and 33 < last["trend_to"] < 42  # from week 3's 16 to 37
+    surge = table[table["topic_id"] == 10].reset_index(drop=True)
+    assert list(surge["status"].iloc[-2:]) == ["growing", "stable"]
+    assert surge["status_test"].iloc[-2] == "week"
+    assert (table[table["topic_id"] == 11]["status"] == "stable").all()
+    assert (table[table["topic_id"] < 8]["status"] == "stable").all()
+    said = digest.evidence(last)
+    assert said.startswith("a steady rise over the last 8 weeks, from about ")
+    assert f"q = {last['p_value']:.2g}" in said and "this week 37 messages against" in said

@@ -13,8 +13,8 @@ from pipeline.digest import (
     closers_words,
     closing_found,
     ending_words,
+    evidence,
     sentiment_moves,
-    tested_count,
     to_html,
     trail_words,
 )
@@ -157,24 +157,10 @@ def _movers(week: str, table: pd.DataFrame) -> None:
     trails = state.recent_counts(week, movers["topic_id"].tolist())
     for _, row in movers.iterrows():
         with st.container(border=True):
-            if pd.notna(row.get("part_messages")):  # the topic held; a group of messages in it moved
-                test = (
-                    f"a group of similar messages in it (quoted below): {int(row['part_messages'])} messages "
-                    f"vs {row['part_expected']:.1f} expected from the last 4 weeks "
-                    f"(p = {row['p_value']:.3g} over the week's groups); "
-                    f"the whole topic {tested_count(row['messages'], row['tested_messages'])} vs "
-                    f"{row['expected']:.1f}"
-                )
-            else:
-                test = (
-                    f"{tested_count(row['messages'], row['tested_messages'])} vs {row['expected']:.1f} "
-                    f"expected from {baseline_words()} "
-                    f"(q = {row['p_value']:.3g})"
-                )
             st.markdown(
                 f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}"
                 f"{CLOSING_NOTE if row['topic_id'] in closing else ''}: "
-                f"{test}, sentiment {row['sentiment']:+.2f}"
+                f"{evidence(row)}, sentiment {row['sentiment']:+.2f}"
             )
             st.caption(trail_words(trails.get(int(row["topic_id"]), [])))
             for text in reps[reps["topic_id"] == row["topic_id"]]["text"]:

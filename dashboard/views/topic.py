@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import tested_count
+from pipeline.digest import tested_count, trend_words
 from pipeline.overrides import OverrideError, record_decision
 from pipeline.store import StoreError
 
@@ -161,6 +161,11 @@ with state.store_errors_as_messages():
             st.caption("No weekly statistics for this topic yet.")
         else:
             st.altair_chart(_over_time(weekly), width="stretch")
+            by_trend = weekly[weekly["status_test"] == "trend"]
+            for _, row in by_trend.iloc[::-1].iterrows():  # newest first
+                fit = row[["trend_weeks", "trend_from", "trend_to", "trend_factor", "p_value"]]
+                rise = trend_words(*fit)
+                st.caption(f"Week of {row['week']}: growing by {rise}.")
             by_shift = weekly[weekly["part_messages"].notna()]
             for _, row in by_shift.iloc[::-1].iterrows():  # newest first
                 st.caption(
