@@ -209,6 +209,39 @@ def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_top
     )
 
 
+def test_a_steady_rise_says_its_fitted_line_on_the_brief_and_the_topic_page(own_store):
+    """Where the trend test called a topic growing (pipeline.trend_test), the brief's card and the
+    topic page say the fitted line over the window and its q, not the week's count test."""
+    store = Store(own_store)
+    week = store.query("SELECT max(week) AS w FROM weekly_stats")["w"][0]
+    topic = int(
+        store.query(
+            "SELECT topic_id FROM weekly_stats WHERE week = ? AND topic_id >= 0 "
+            "ORDER BY messages DESC LIMIT 1",
+            [week],
+        )["topic_id"][0]
+    )
+    with store.connect() as con:
+        con.execute(
+            "UPDATE weekly_stats SET status = 'growing', status_test = 'trend', p_value = 0.012, "
+            "trend_q = 0.012, trend_factor = 1.12, trend_from = 16.1, trend_to = 36.6, trend_weeks = 8 "
+            "WHERE week = ? AND topic_id = ?",
+            [week, topic],
+        )
+    at = _page("brief")
+    said = [m.value for m in at.markdown if "— growing: a steady rise over the last 8 weeks" in m.value]
+    assert len(said) == 1
+    assert (
+        "from about 16.1 to 36.6 a week on the fitted line" in said[0] and "+12% a week, q = 0.012" in said[0]
+    )
+    weeks = min(8, len(store.query("SELECT DISTINCT week FROM weekly_stats WHERE topic_id = ?", [topic])))
+    assert any(c.value.startswith(f"Week by week, the last {weeks}:") for c in at.caption)  # the window
+    at = _page("topic", topic=str(topic))
+    assert any(
+        "growing by a steady rise over the last 8 weeks, from about 16.1" in c.value for c in at.caption
+    )
+
+
 def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, runtime_env):
     store = Store(own_store)
     pick = store.query(
