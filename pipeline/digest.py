@@ -121,10 +121,15 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             share=themes["share"].map(lambda v: _pct(v, False)),
             change=themes["change"].map(_pct),
             sentiment=themes["sentiment"].map(_num),
-        )[["theme", "topics", "largest", "messages", "share", "change", "sentiment"]]
+            status=themes["status"].fillna("–"),
+        )[["theme", "topics", "largest", "messages", "share", "change", "sentiment", "status"]]
         lines += _table(
-            view, ["Theme", "Topics", "Largest topics", "Messages", "Share", "vs last week", "Sentiment"]
+            view,
+            ["Theme", "Topics", "Largest topics", "Messages", "Share", "vs last week", "Sentiment", "Status"],
         )
+        moved = themes[themes["status"].isin(["emerging", "growing", "declining"])]
+        lines += [f"- **{row.theme}** is {row.status}: {evidence(row)}." for row in moved.itertuples()]
+        lines += [""] if len(moved) else []
 
     raised = topics[(topics["messages"] > 0) & ~topics["topic_id"].isin(closing)]
     closers = topics[(topics["messages"] > 0) & topics["topic_id"].isin(closing)]
@@ -239,8 +244,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"steadily over the last {TREND_WEEKS} weeks (a test for a log-linear trend in its counts, scaled to "
         "each week's volume and to how much topics' weekly counts vary beyond chance, false discovery "
         f"rate {ALPHA:.0%} across the topics left stable) and this week is still at or above the flat "
-        "line. Sentiment shifts: the week's message scores "
-        "against the baseline weeks' (two-sided Mann-Whitney U), false discovery rate "
+        "line. Themes are tested the same way on the sum of their topics' counts (the turns customers "
+        "close conversations with left out), false discovery rate across themes. Sentiment shifts: the "
+        "week's message scores against the baseline weeks' (two-sided Mann-Whitney U), false discovery rate "
         f"{SENTIMENT_ALPHA:.0%} across topics with {SENTIMENT_MIN} or more scored messages on each side, "
         f"and a move of {SHIFT_MIN} or more. Verbatims are customers' own words, "
         "personal data redacted.",
@@ -402,7 +408,7 @@ def evidence(row) -> str:
             f"this week {tested_count(row.messages, row.tested_messages)} against "
             f"{_num(row.expected, '.1f')} expected from {baseline_words()}"
         )
-    if pd.notna(row.part_messages):  # the status came from a local shift, not the topic's total
+    if pd.notna(getattr(row, "part_messages", None)):  # from a local shift, not the topic's total
         return (
             f"a group of similar messages in it (quoted): {int(row.part_messages)} messages this week "
             f"against {_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks "

@@ -324,6 +324,34 @@ TABLES: dict[str, tuple[str, str]] = {
         "at the window's first week and this week, weeks held, q among the topics the week left "
         "stable; see pipeline.trend_test)",
     ),
+    "theme_weekly": (
+        """
+        CREATE TABLE IF NOT EXISTS theme_weekly (
+            week DATE,
+            theme_id INTEGER,
+            theme_label VARCHAR,
+            messages INTEGER,
+            tested_messages INTEGER,
+            previous_messages INTEGER,
+            baseline DOUBLE,
+            expected DOUBLE,
+            change_vs_baseline DOUBLE,
+            status VARCHAR,
+            status_test VARCHAR,
+            p_value DOUBLE,
+            trend_factor DOUBLE,
+            trend_from DOUBLE,
+            trend_to DOUBLE,
+            trend_weeks INTEGER,
+            trend_q DOUBLE,
+            run_id VARCHAR,
+            PRIMARY KEY (week, theme_id)
+        )""",
+        "one row per ISO week and theme (the topics' themes as the last run left them, closing topics "
+        "left out): messages its topics hold, the count tested (its topics' tested_messages), baseline, "
+        "expected count, status and q from the same tests as topics (the week against the 4 weeks "
+        "before last week, BH across themes; then the steady-rise test, see pipeline.theme_weekly)",
+    ),
     "source_files": (
         """
         CREATE TABLE IF NOT EXISTS source_files (

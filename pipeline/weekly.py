@@ -148,7 +148,7 @@ ORDER BY s.week, family_p, s.direction, s.shift
 """
 
 
-def _tests(frame: pd.DataFrame, count: str = "messages") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def count_tests(frame: pd.DataFrame, count: str = "messages") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One-sided p-values (up, down) and the two-sided p of each row's count against its baseline weeks.
 
     The conditional test for two Poisson rates (``pipeline.rate_test``), per explained message, this
@@ -168,14 +168,12 @@ def _tests(frame: pd.DataFrame, count: str = "messages") -> tuple[np.ndarray, np
     return p_up, p_down, np.minimum(np.minimum(p_up, p_down) * 2, 1.0).astype(float)
 
 
-def _status_for_week(
-    frame: pd.DataFrame, shifts: pd.DataFrame, alpha: float, min_volume: int
-) -> pd.DataFrame:
+def status_for_week(frame: pd.DataFrame, shifts: pd.DataFrame, alpha: float, min_volume: int) -> pd.DataFrame:
     """Status and p-value for all topics of one week (BH across the week's topics), then the week's
     local shifts for the topics that test left stable."""
     has_base = frame["baseline"].notna()
     n = frame["tested_messages"].to_numpy()
-    p_up, p_down, p = _tests(frame, "tested_messages")
+    p_up, p_down, p = count_tests(frame, "tested_messages")
     # the outliers' row is no topic: how many messages no topic explains moves with the model (a re-fit
     # can leave a quarter of a week out), and in the topics' family its ever-small p would lower every
     # topic's bar; it is tested on its own
@@ -251,7 +249,7 @@ def baseline_words() -> str:
     return f"the {BASELINE_WEEKS} weeks before {last}"
 
 
-def _histories(
+def count_histories(
     counts: pd.DataFrame,
     since: list,
     explained: pd.Series,
@@ -315,7 +313,7 @@ def _first_week_against_fit(
     own = counts[units]
     past = fitted[units].reindex(counts.index).fillna(0.0)
     filled = own.where(~(weeks[:, None] < starts), past)
-    tested = _histories(filled, [weeks[0]] * len(units), explained, MIN_BASELINE_WEEKS, guard_weeks)
+    tested = count_histories(filled, [weeks[0]] * len(units), explained, MIN_BASELINE_WEEKS, guard_weeks)
     tested = tested[tested["week"] == tested["unit"].map(since)].set_index(["unit", "week"])
     out = history.set_index(["unit", "week"])
     cols = ["previous_messages", "baseline", "baseline_weeks", "volume_ratio"]
@@ -383,7 +381,7 @@ def compute_weekly(
     counts = _tested_counts(recounted, assigned)
     tracked = [since.get(int(t), all_weeks[0]) for t in counts.columns]
     # the previous week's count is shown beside this week's assigned count, so it is counted alike
-    history = _histories(counts, tracked, explained, MIN_BASELINE_WEEKS, guard_weeks, shown=assigned)
+    history = count_histories(counts, tracked, explained, MIN_BASELINE_WEEKS, guard_weeks, shown=assigned)
     if len(fitted):
         fitted["week"] = pd.to_datetime(fitted["week"]).dt.date
         fitted = fitted.pivot_table(index="week", columns="topic_id", values="messages", aggfunc="sum")
@@ -404,7 +402,7 @@ def compute_weekly(
     frame["change"] = np.where(prev > 0, (frame["messages"] - prev) / prev.where(prev > 0), np.nan)
     frame = pd.concat(
         [
-            _status_for_week(g, shifts_of.get(w, shifts[:0]), alpha, min_volume)
+            status_for_week(g, shifts_of.get(w, shifts[:0]), alpha, min_volume)
             for w, g in frame.groupby("week", sort=True)
         ],
         ignore_index=True,

@@ -100,9 +100,12 @@ def _themes(week: str, topics: pd.DataFrame) -> None:
     if topics.empty:
         st.info("No customer messages fell into a topic this week.")
         return
-    by_theme = state.theme_summary(week)
+    summary = state.theme_summary(week)  # each theme's status is tested as a topic's (theme_weekly)
+    by_theme = summary.assign(
+        status=summary["status"].map(lambda s: f"{state.STATUS_ICONS.get(s, '')} {s}" if pd.notna(s) else "–")
+    )
     st.dataframe(
-        by_theme[["theme", "topics", "largest", "messages", "change", "sentiment"]],
+        by_theme[["theme", "topics", "largest", "messages", "change", "sentiment", "status"]],
         hide_index=True,
         width="stretch",
         key="themes_summary",
@@ -112,6 +115,8 @@ def _themes(week: str, topics: pd.DataFrame) -> None:
             "sentiment": state.SENTIMENT_COLUMN,
         },
     )
+    for row in summary[summary["status"].isin(["emerging", "growing", "declining"])].itertuples():
+        st.caption(f"Theme **{row.theme}** is {row.status}: {evidence(row)}.")
     st.caption("Topics this week, by volume (colour: sentiment)")
     st.altair_chart(_topic_chart(topics.head(15)), width="stretch")
     view = topics.assign(

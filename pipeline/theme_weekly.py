@@ -1,0 +1,98 @@
+"""A tested status per theme and week: is a theme (a group of sibling topics) growing or declining?
+
+The brief's themes table gave each theme's change against last week only, and a small theme's
+"+100%" (8 messages against 4) read as news. A rise can also be spread over sibling topics, none of
+which moves enough alone: the demo's card delays are three topics ("expect my card", "track the
+card", "new card"), each a handful of messages a week. Themes are tested as topics are
+(``pipeline.weekly``): every week counted under the current topics and themes (``tested_messages``
+summed over a theme's topics), the week against the 4 weeks before last week scaled by the week's
+explained volume (the conditional test for two Poisson rates), Benjamini-Hochberg across the week's
+themes, and for the themes that test leaves stable the steady-rise test over the last 8 weeks
+(``pipeline.trend_test``). The turns customers close conversations with are left out, as the brief's
+themes table leaves them out: they say how a conversation went, not what it was about.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline import trend_test, weekly
+from pipeline.store import Store
+
+_THEMES_SQL = """
+SELECT topic_id, theme_id, theme_label FROM topics
+WHERE topic_id >= 0 AND theme_id IS NOT NULL AND coalesce(state, '') <> 'merged'
+"""
+
+
+def compute_theme_weekly(
+    store: Store,
+    topic_weeks: pd.DataFrame,
+    closing: list[int],
+    alpha: float = weekly.ALPHA,
+    min_volume: int = weekly.MIN_VOLUME,
+    guard_weeks: int = weekly.GUARD_WEEKS,
+    trend_weeks: int = trend_test.TREND_WEEKS,
+) -> pd.DataFrame:
+    """One row per theme and week from ``topic_weeks`` (``weekly.compute_weekly``'s table): the
+    theme's messages, the count tested, its baseline and expected count, status, the test that gave
+    it and its q, and the trend over the window (``trend_*``), as for topics."""
+    themes = store.query(_THEMES_SQL)
+    themes = themes[~themes["topic_id"].isin(closing)]
+    if topic_weeks.empty or themes.empty:
+        return pd.DataFrame()
+    rows = topic_weeks[topic_weeks["topic_id"] >= 0]
+    all_weeks = sorted(rows["week"].unique())
+    tested = rows.assign(n=rows["tested_messages"].astype(float).fillna(rows["messages"]))
+    # the volume expected counts scale with: every topic's tested messages that week, closers too
+    explained = tested.groupby("week")["n"].sum().reindex(all_weeks).fillna(0.0)
+    themed = tested.merge(themes, on="topic_id")
+    counts = themed.pivot_table(index="week", columns="theme_id", values="n", aggfunc="sum")
+    counts = counts.reindex(all_weeks).fillna(0.0)
+    held = themed.pivot_table(index="week", columns="theme_id", values="messages", aggfunc="sum")
+    held = held.reindex(index=all_weeks, columns=counts.columns).fillna(0.0)
+    since = [all_weeks[0]] * counts.shape[1]  # themes are counted under today's topics in every week
+    history = weekly.count_histories(
+        counts, since, explained, weekly.MIN_BASELINE_WEEKS, guard_weeks, shown=held
+    ).rename(columns={"unit": "topic_id", "messages": "tested_messages"})
+    history["messages"] = held.to_numpy().ravel()
+    trends = trend_test.trend_tests(counts, explained, since, trend_weeks)
+    frame = history.merge(trends.rename(columns={"unit": "topic_id"}), on=["week", "topic_id"], how="left")
+    frame = pd.concat(
+        [weekly.status_for_week(g, pd.DataFrame(), alpha, min_volume) for _, g in frame.groupby("week")],
+        ignore_index=True,
+    )
+    exp = frame["expected"]
+    frame["change_vs_baseline"] = np.where(exp > 0, frame["tested_messages"] / exp.where(exp > 0) - 1, np.nan)
+    labels = themes.drop_duplicates("theme_id").set_index("theme_id")["theme_label"]
+    out = frame.rename(columns={"topic_id": "theme_id"})
+    out["theme_label"] = out["theme_id"].map(labels)
+    cols = [
+        "week",
+        "theme_id",
+        "theme_label",
+        "messages",
+        "tested_messages",
+        "previous_messages",
+        "baseline",
+        "expected",
+        "change_vs_baseline",
+        "status",
+        "status_test",
+        "p_value",
+        "trend_factor",
+        "trend_from",
+        "trend_to",
+        "trend_weeks",
+        "trend_q",
+    ]
+    out = out[cols].sort_values(["week", "messages"], ascending=[True, False]).reset_index(drop=True)
+    for col in ("theme_id", "messages", "tested_messages"):
+        out[col] = out[col].astype(int)
+    return out
+
+
+def save_theme_weekly(store: Store, table: pd.DataFrame, run_id: str) -> int:
+    """Replace the theme_weekly table (a pure function of weekly_stats and the topics' themes)."""
+    return store.replace_all("theme_weekly", table.assign(run_id=run_id))
