@@ -44,9 +44,10 @@ def _fit_slope(n: np.ndarray, x: np.ndarray, logv: np.ndarray, valid: np.ndarray
     total = n.sum(axis=0)
     for _ in range(25):
         eta = np.where(valid, logv + b[None, :] * x, -np.inf)
-        eta = eta - eta.max(axis=0, keepdims=True)
+        top = eta.max(axis=0, keepdims=True)
+        eta = eta - np.where(np.isfinite(top), top, 0.0)  # a unit with no tracked week stays all -inf
         w = np.exp(eta)
-        pi = w / w.sum(axis=0, keepdims=True)
+        pi = w / np.maximum(w.sum(axis=0, keepdims=True), 1e-300)
         mean = (pi * x).sum(axis=0)
         score = (n * x).sum(axis=0) - total * mean
         info = total * ((pi * x**2).sum(axis=0) - mean**2)
