@@ -28,12 +28,20 @@ FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
 ORDER BY w.week, w.messages DESC, w.topic_id
 """
 
+THEMES_SQL = """
+SELECT strftime(week, '%Y-%m-%d') AS week, theme_id, theme_label, messages, tested_messages,
+       previous_messages, baseline, expected, change_vs_baseline, status, status_test, p_value,
+       trend_factor, trend_from, trend_to, trend_weeks, trend_q
+FROM theme_weekly
+ORDER BY week, messages DESC, theme_id
+"""
+
 QUARANTINE_SQL = """
 SELECT source_file, source_line, field, reason, raw, quarantined_at
 FROM quarantine ORDER BY source_file, source_line
 """
 
-EXPORTS = {"messages": MESSAGES_SQL, "weekly": WEEKLY_SQL, "quarantine": QUARANTINE_SQL}
+EXPORTS = {"messages": MESSAGES_SQL, "weekly": WEEKLY_SQL, "themes": THEMES_SQL, "quarantine": QUARANTINE_SQL}
 
 
 def export(store: Store, what: str, out: Path) -> int:

@@ -130,6 +130,9 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
         "sentiment_baseline",
         "sentiment_q",
         "channels",
+        "status_test",
+        "trend_factor",
+        "trend_q",
     } <= set(weekly.columns)
     assert set(weekly["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
     assert any(json.loads(c) for c in weekly["channels"].dropna())  # {"webchat": 3, ...}
@@ -151,12 +154,28 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
     assert len(movers)
     for topic in movers["topic_id"]:
         rows = weekly[(weekly["topic_id"] == topic) & (weekly["week"].astype(str).str[:10] <= week)]
-        rows = rows.sort_values("week").tail(6)
+        rows = rows.sort_values("week").tail(8)
         counts = [str(int(n)) for n in rows["tested_messages"].fillna(rows["messages"])]
         trail = " → ".join(counts[:-1] + [f"**{counts[-1]}**"])
         assert f"Week by week, the last {len(counts)}: {trail}" in brief
     html = (tmp / "brief.html").read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html and "<blockquote>" in html
+    # themes carry a tested status too, exported week by week; the brief's themes table gives it
+    _voc("export", "themes", "--store", str(path), "--out", str(tmp / "themes.csv"))
+    themes = pd.read_csv(tmp / "themes.csv")
+    assert {
+        "week",
+        "theme_id",
+        "theme_label",
+        "messages",
+        "expected",
+        "status",
+        "status_test",
+        "trend_q",
+    } <= set(themes.columns)
+    assert set(themes["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
+    assert themes["week"].nunique() == weekly["week"].nunique()
+    assert "| Sentiment | Status |" in brief
 
 
 def test_no_week_is_scanned_for_local_shifts_before_it_has_a_full_baseline(weeks):

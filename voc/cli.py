@@ -294,6 +294,12 @@ def export_weekly(store: StoreOpt = None, dest: OutOpt = Path("weekly.csv")) -> 
     _export("weekly", store, dest)
 
 
+@export_app.command("themes")
+def export_themes(store: StoreOpt = None, dest: OutOpt = Path("themes.csv")) -> None:
+    """One row per ISO week and theme: volume, the count tested, expected count, status and its test."""
+    _export("themes", store, dest)
+
+
 @export_app.command("quarantine")
 def export_quarantine(store: StoreOpt = None, dest: OutOpt = Path("quarantine.csv")) -> None:
     """Records that failed validation, with file, line, field and reason."""
