@@ -63,3 +63,27 @@ def test_the_brief_gives_each_themes_status_and_the_evidence_for_a_moved_one(tmp
     )
     assert "- **card / arrive** is growing: 90 messages this week against" in text
     assert "false discovery rate across themes" in text
+
+
+def test_the_theme_bench_explains_an_alarm_only_on_a_theme_carrying_an_event_that_week():
+    """bench.theme_status: a theme holding a quarter of a new request's messages explains an alarm
+    in the weeks the request is on (8-10), not before; a stopped request is judged on its last week
+    (5); a surge only in its own weeks."""
+    from bench.scenario import Event
+    from bench.theme_status import _carriers
+
+    held = pd.DataFrame(
+        {
+            "intent": ["new"] * 4 + ["gone"] * 4 + ["burst"] * 4,
+            "theme_id": [1, 1, 1, 2, 3, 3, 3, 3, 4, 4, 5, 5],
+            "w": [8, 8, 8, 8, 5, 5, 5, 5, 9, 9, 9, 9],
+        }
+    )
+    events = [
+        Event("appear", "new", 8, 10, ("emerging", "growing")),
+        Event("stop", "gone", 6, 7, ("declining", "dormant")),
+        Event("surge", "burst", 9, 10, ("growing", "emerging")),
+    ]
+    assert _carriers(held, events, 8) == {1, 2, 3}  # the new request's two themes and the stop's
+    assert _carriers(held, events, 9) == {3, 4, 5}  # no new-request message in week 9 here
+    assert _carriers(held, events, 5) == set()
