@@ -78,14 +78,7 @@ def compute_theme_weekly(
         "baseline",
         "expected",
         "change_vs_baseline",
-        "status",
-        "status_test",
-        "p_value",
-        "trend_factor",
-        "trend_from",
-        "trend_to",
-        "trend_weeks",
-        "trend_q",
+        *weekly.STATUS_COLUMNS,
     ]
     out = out[cols].sort_values(["week", "messages"], ascending=[True, False]).reset_index(drop=True)
     for col in ("theme_id", "messages", "tested_messages"):

@@ -72,6 +72,17 @@ MIN_BASELINE_WEEKS = 2  # one earlier week: the test allows it, but rescored it 
 GUARD_WEEKS = 1
 ALPHA = 0.05
 MIN_VOLUME = 5
+# a status, the test that gave it and its q, and the steady-rise test's fit: topics' and themes' rows
+STATUS_COLUMNS = [
+    "status",
+    "status_test",
+    "p_value",
+    "trend_factor",
+    "trend_from",
+    "trend_to",
+    "trend_weeks",
+    "trend_q",
+]
 OUTLIERS = -1  # the outliers' row (models.topic_model.OUTLIER, not imported: it loads hdbscan)
 
 
@@ -428,14 +439,7 @@ def compute_weekly(
         "sentiment_q",
         "negative_share",
         "channels",
-        "status",
-        "status_test",
-        "p_value",
-        "trend_factor",
-        "trend_from",
-        "trend_to",
-        "trend_weeks",
-        "trend_q",
+        *STATUS_COLUMNS,
         "part_messages",
         "part_expected",
         "part_message_ids",
