@@ -45,6 +45,10 @@ those; ``tested_messages`` the count the test used):
   rescored on the same weeks, the shifts flagged 10 and 1 more events than the parts by their week's
   run (fit seeds 42 and 7) with 1 and 4 more false alarms; the parts kept beside the shifts added 7
   events for 7 false alarms, and their line moved with the k-means seed (5 events of 120).
+- a topic still stable after both is ``growing`` when it rose steadily over the last 8 weeks
+  (``pipeline.trend_test``, BH across the topics left stable, this week still at or above the flat
+  line): a slow climb never stands out against a baseline that climbs with it. Its row says
+  ``status_test = 'trend'`` and carries the fitted line (``trend_*``).
 """
 
 from __future__ import annotations
@@ -227,12 +231,14 @@ def _steady_trends(out: pd.DataFrame, status: np.ndarray, topics: np.ndarray, al
     """Topics still stable after the week's test and its local shifts that rose steadily over the
     trend window (``pipeline.trend_test``) are ``growing``. BH across those topics alone, a family of
     its own: the topics already flagged, with their tiny p-values, would lower the bar for the rest
-    (``bench.status_rule``, 60 replicates: steady topics' trend alarms 7 with them in, 5 without).
+    (``bench.status_rule``, 60 replicates, before the farthest-week check of ``trend_test``: steady
+    topics' trend alarms 7 with them in, 5 without).
     The rise must still be there: this week at least its no-trend expectation, and ``min_volume``,
     so the week after a one-week surge, which tilts the window's fit, is no "growth". Rises only: a
     steady fall is what every other topic shows while a new request takes a share of the volume for
     weeks (counts are scaled by the week's explained volume); on the same bench, trend declines
-    flagged 20 steady topics in 60 replicates, as many as every other alarm together."""
+    flagged 20 steady topics in 60 replicates, as many as every other alarm together (0.54 alarms
+    per replicate against 0.40 on 100 replicates with the farthest-week check)."""
     p = out["trend_p"].to_numpy(dtype=float)
     tested = topics & ~np.isnan(p) & (status == "stable")
     q = np.full(len(out), np.nan)
