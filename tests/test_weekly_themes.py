@@ -1,13 +1,20 @@
 """Themes hold week after week: a run that adds a topic, or re-fits, keeps the themes the CCO knows.
 
 Banking77 weeks (bench/scenario.py, seed 1: 24 steady intents) through the real CLI, one week at a
-time. Week 4's run assigns the new messages to the known topics and finds a new theme among them.
+time. Week 4 is built so that its run assigns (320 of the earlier weeks' texts sent again, which the
+known topics explain) and finds a new theme among them (15 messages of a request the scenario never
+drew). Week 4 used to be the scenario's own, and whether its run assigned or re-fitted turned on the
+install: on an Intel Xeon it re-fitted (21% of its messages unexplained against 13% expected), where
+the earlier install (AMD EPYC, sentence-transformers 6.2.0, whose MiniLM vectors equal 6.3.0's here)
+assigned.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -26,11 +33,37 @@ def _themes(store: Store) -> dict[int, tuple[int, str]]:
     return {int(t): (int(g), str(n)) for t, g, n in rows.itertuples(index=False)}
 
 
+def _week_four(source, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """320 texts of the first three weeks sent again, and 15 messages of a request none of them holds."""
+    earlier = pd.concat(frames, ignore_index=True)
+    drawn = {i.removeprefix("noise:") for i in earlier["intent"]}
+    new = sorted(set(source.labels) - drawn)[0]
+    texts = earlier["text"].sample(320, random_state=4).tolist()
+    texts += [t for t, label in zip(source.texts, source.labels, strict=True) if label == new][:15]
+    start = pd.Timestamp(frames[-1]["sent_at"].min()).floor("D") + timedelta(weeks=1)
+    return pd.DataFrame(
+        {
+            "conversation_id": [f"w4-{k}" for k in range(len(texts))],
+            "message_id": [f"w4-{k}-0" for k in range(len(texts))],
+            "sent_at": [
+                (start + timedelta(minutes=20 * k)).strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(len(texts))
+            ],
+            "author_role": "customer",
+            "channel": "webchat",
+            "language": "en",
+            "text": texts,
+            "intent": "",
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def four_weeks(tmp_path_factory, prefect_server):
     from bench.scenario import build, load_source
 
-    frames, _ = build(load_source("banking77"), seed=1, weeks=4)
+    source = load_source("banking77")
+    frames, _ = build(source, seed=1, weeks=3)
+    frames.append(_week_four(source, frames))
     tmp = tmp_path_factory.mktemp("themes")
     path = tmp / "voc.duckdb"
     store = Store(path)
