@@ -25,10 +25,16 @@ from pipeline.sentiment_shift import ALPHA as SENTIMENT_ALPHA
 from pipeline.weekly import baseline_words
 
 
-def _delta(now, before, pct=False):
+def _delta(now, before, pct: bool = False, inverse: bool = False) -> dict:
+    """A headline metric's change against the week before, as ``st.metric`` arguments; no change is
+    said without an arrow or a colour (it read as a red "↑ +0.0 pts")."""
     if before is None or now is None or pd.isna(before) or pd.isna(now):
-        return None
-    return f"{(now - before) * 100:+.1f} pts" if pct else f"{int(now - before):+d}"
+        return {"delta": None}
+    change = round((now - before) * 100, 1) if pct else int(now - before)
+    if change == 0:
+        return {"delta": "0 pts" if pct else "0", "delta_color": "off", "delta_arrow": "off"}
+    text = f"{change:+.1f} pts" if pct else f"{change:+d}"
+    return {"delta": text, "delta_color": "inverse" if inverse else "normal"}
 
 
 def _headline(week: str) -> None:
@@ -37,27 +43,25 @@ def _headline(week: str) -> None:
     c1.metric(
         "Conversations",
         f"{head['conversations']:,}",
-        _delta(head["conversations"], head["prev_conversations"]),
+        **_delta(head["conversations"], head["prev_conversations"]),
     )
     c2.metric(
         "Customer messages",
         f"{head['customer_messages']:,}",
-        _delta(head["customer_messages"], head["prev_customer_messages"]),
+        **_delta(head["customer_messages"], head["prev_customer_messages"]),
     )
     neg = head["negative_share"]
     c3.metric(
         "Share negative",
         "–" if neg is None or pd.isna(neg) else f"{neg:.0%}",
-        _delta(neg, head["prev_negative_share"], pct=True),
-        delta_color="inverse",
+        **_delta(neg, head["prev_negative_share"], pct=True, inverse=True),
     )
     # what the themes and topics below leave out: messages no topic holds yet
     share = head["unassigned_share"]
     c4.metric(
         "In no topic",
         "–" if share is None else f"{share:.0%}",
-        _delta(share, head["prev_unassigned_share"], pct=True),
-        delta_color="inverse",
+        **_delta(share, head["prev_unassigned_share"], pct=True, inverse=True),
         help=f"{head['unassigned']:,} customer messages this week fit no topic yet",
     )
 
