@@ -128,7 +128,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             ["Theme", "Topics", "Largest topics", "Messages", "Share", "vs last week", "Sentiment", "Status"],
         )
         moved = themes[themes["status"].isin(["emerging", "growing", "declining"])]
-        lines += [f"- **{row.theme}** is {row.status}: {evidence(row)}." for row in moved.itertuples()]
+        lines += [
+            f"- **{row.theme}** is {row.status}: {evidence(row, 'themes')}." for row in moved.itertuples()
+        ]
         lines += [""] if len(moved) else []
 
     raised = topics[(topics["messages"] > 0) & ~topics["topic_id"].isin(closing)]
@@ -389,22 +391,25 @@ def tested_count(messages, tested) -> str:
     return f"{int(tested)} messages as the current topics count them ({int(messages)} assigned to it)"
 
 
-def trend_words(weeks, start, end, factor, q) -> str:
-    """A steady rise (``pipeline.trend_test``) in words: the fitted line's ends and the test."""
+def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
+    """A steady rise (``pipeline.trend_test``) in words: the fitted line's ends and the test
+    (``units``: what its false discovery rate was controlled across, topics or themes)."""
     return (
         f"a steady rise over the last {int(weeks)} weeks, from about {start:.1f} to {end:.1f} a week on "
-        f"the fitted line (at this week's volume; {factor - 1:+.0%} a week, q = {q:.2g} among the topics "
+        f"the fitted line (at this week's volume; {factor - 1:+.0%} a week, q = {q:.2g} among the {units} "
         "the week's own test left stable), which no single week's count made significant"
     )
 
 
-def evidence(row) -> str:
-    """The test behind a status, in words (a row of ``queries.week_topics``, as a named tuple or a
-    Series; the brief and the dashboard say it alike): the topic's count, the group of messages in it
-    that moved (a local shift), or its steady rise over the trend window."""
+def evidence(row, units: str = "topics") -> str:
+    """The test behind a status, in words (a row of ``queries.week_topics``, or of
+    ``queries.theme_summary`` with ``units="themes"``, as a named tuple or a Series; the brief and the
+    dashboard say it alike): the count, the group of messages in it that moved (a local shift), or
+    its steady rise over the trend window."""
     if getattr(row, "status_test", None) == "trend":
+        fit = (row.trend_weeks, row.trend_from, row.trend_to, row.trend_factor, row.p_value)
         return (
-            f"{trend_words(row.trend_weeks, row.trend_from, row.trend_to, row.trend_factor, row.p_value)}; "
+            f"{trend_words(*fit, units=units)}; "
             f"this week {tested_count(row.messages, row.tested_messages)} against "
             f"{_num(row.expected, '.1f')} expected from {baseline_words()}"
         )

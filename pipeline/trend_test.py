@@ -88,10 +88,12 @@ def _one_week(counts: np.ndarray, volume: np.ndarray) -> dict[str, np.ndarray]:
     enough = tested & (total / np.maximum(weeks_in, 1) >= 2)
     ratio = _flat_pearson(n, share, valid)[enough]
     dispersion = max(1.0, float(np.median(ratio))) if ratio.size >= 5 else 1.0
-    vol = np.where(valid, volume[:, None], 0.0)
-    b = _fit_slope(n, x, np.log(np.where(vol > 0, vol, 1.0)), valid)
-    fitted = np.where(valid, share * np.exp(b[None, :] * x), 0.0)
-    fitted = total * fitted / fitted.sum(axis=0).clip(min=1e-12)
+    # the week's share stands for its volume in the fit (a unit's constant factor does not move ``b``)
+    b = _fit_slope(n, x, np.log(np.where(valid, share, 1.0)), valid)
+    # the fitted line: each tracked week's expected count given the window's total
+    curve = np.where(valid, share * np.exp(b[None, :] * x), 0.0)
+    level = total / curve.sum(axis=0).clip(min=1e-12)
+    fitted = level * curve
     far = np.argmax(np.where(valid, np.abs(n - fitted) / np.sqrt(fitted.clip(min=1e-9)), -1.0), axis=0)
     kept = valid.copy()
     kept[far, np.arange(n.shape[1])] = False
@@ -103,7 +105,6 @@ def _one_week(counts: np.ndarray, volume: np.ndarray) -> dict[str, np.ndarray]:
     last = len(volume) - 1
     first = np.argmax(valid, axis=0)
     # the fitted counts at the window's first tracked week and at this week, at this week's volume
-    level = total / np.where(valid, share * np.exp(b[None, :] * x), 0.0).sum(axis=0).clip(min=1e-12)
     units = np.arange(x.shape[1])
 
     def rate_at(week: np.ndarray) -> np.ndarray:

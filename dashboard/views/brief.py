@@ -120,7 +120,7 @@ def _themes(week: str, topics: pd.DataFrame) -> None:
         },
     )
     for row in summary[summary["status"].isin(["emerging", "growing", "declining"])].itertuples():
-        st.caption(f"Theme **{row.theme}** is {row.status}: {evidence(row)}.")
+        st.caption(f"Theme **{row.theme}** is {row.status}: {evidence(row, 'themes')}.")
     st.caption("Topics this week, by volume (colour: sentiment)")
     st.altair_chart(_topic_chart(topics.head(15)), width="stretch")
     view = topics.assign(
