@@ -111,26 +111,27 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
     behind it come from ``theme_weekly`` (``pipeline.theme_weekly``)."""
     return store.query(
         f"""
-        SELECT coalesce(t.theme_label, '(unassigned)') AS theme, t.theme_id, count(*) AS topics,
-               array_to_string(list(
-                   coalesce(t.label, 'topic ' || w.topic_id) ORDER BY w.messages DESC, w.topic_id
-               )[1:3], ', ') AS largest,
-               CAST(sum(w.messages) AS INTEGER) AS messages, sum(w.share) AS share,
-               sum(w.messages) / nullif(sum(coalesce(w.previous_messages, 0)), 0) - 1 AS change,
-               sum(w.sentiment * w.messages) / nullif(sum(w.messages) FILTER (w.sentiment IS NOT NULL), 0)
-                   AS sentiment,
-               any_value(tw.status) AS status, any_value(tw.status_test) AS status_test,
-               any_value(tw.p_value) AS p_value, any_value(tw.tested_messages) AS tested_messages,
-               any_value(tw.expected) AS expected, any_value(tw.trend_factor) AS trend_factor,
-               any_value(tw.trend_from) AS trend_from, any_value(tw.trend_to) AS trend_to,
-               any_value(tw.trend_weeks) AS trend_weeks
-        FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
-        LEFT JOIN theme_weekly tw ON tw.week = w.week AND tw.theme_id = t.theme_id
-        WHERE w.week = CAST(? AS DATE) AND w.topic_id >= 0 AND w.messages > 0
-          AND w.topic_id NOT IN ({_CLOSING})
-        GROUP BY 1, 2 ORDER BY messages DESC, theme
+        WITH themes AS (
+            SELECT coalesce(t.theme_label, '(unassigned)') AS theme, t.theme_id, count(*) AS topics,
+                   array_to_string(list(
+                       coalesce(t.label, 'topic ' || w.topic_id) ORDER BY w.messages DESC, w.topic_id
+                   )[1:3], ', ') AS largest,
+                   CAST(sum(w.messages) AS INTEGER) AS messages, sum(w.share) AS share,
+                   sum(w.messages) / nullif(sum(coalesce(w.previous_messages, 0)), 0) - 1 AS change,
+                   sum(w.sentiment * w.messages) / nullif(sum(w.messages) FILTER (w.sentiment IS NOT NULL), 0)
+                       AS sentiment
+            FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
+            WHERE w.week = CAST($week AS DATE) AND w.topic_id >= 0 AND w.messages > 0
+              AND w.topic_id NOT IN ({_CLOSING})
+            GROUP BY 1, 2
+        )
+        SELECT s.*, tw.status, tw.status_test, tw.p_value, tw.tested_messages, tw.expected,
+               tw.trend_factor, tw.trend_from, tw.trend_to, tw.trend_weeks
+        FROM themes s
+        LEFT JOIN theme_weekly tw ON tw.week = CAST($week AS DATE) AND tw.theme_id = s.theme_id
+        ORDER BY s.messages DESC, s.theme
         """,
-        [week],
+        {"week": week},
     )
 
 
