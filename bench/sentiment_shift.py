@@ -21,6 +21,13 @@ kept stores cannot (a week resampled at 5x keeps its own mean as the truth, and 
 draws six weeks of Poisson(volume) messages per topic from its intent's scores, and plants as above in
 one topic's last week. Output: ``bench/results/sentiment-shift.json`` or
 ``sentiment-shift-volume-SOURCE.json`` (``--out``).
+
+``--themes`` (with ``--stores``) asks it of themes (``pipeline.theme_weekly``): the alarms the theme
+test gives on the stores as they are (every theme's week, closing topics left out), and, in weeks
+6-10, ``--plants`` themes a week at random whose customers turn unhappy across all their topics (a
+share of the theme's messages, drawn at random across its topics, get a negative message's score):
+found by the theme test, or by the topic test on any of the theme's topics. Output:
+``sentiment-shift-themes.json``.
 """
 
 from __future__ import annotations
@@ -84,6 +91,78 @@ def new_rule(scores: pd.DataFrame, week: int) -> dict[int, float]:
     tests = tests.assign(move=tests["topic_id"].map(now) - tests["sentiment_baseline"])
     hit = tests[(tests["sentiment_q"] <= ALPHA) & (tests["move"].abs() >= SHIFT_MIN)]
     return dict(zip(hit["topic_id"].astype(int), hit["move"], strict=True))
+
+
+def theme_rule(scores: pd.DataFrame, week: int) -> dict[int, float]:
+    """Themes the test calls shifted in ``week`` (``scores`` with ``theme_id``), as ``new_rule`` does
+    for topics."""
+    first = week - GUARD_WEEKS - BASELINE_WEEKS
+    window = scores[scores["week"].between(first, week)]
+    weeks = list(range(first, week + 1))
+    tests = sentiment_tests(window, weeks, BASELINE_WEEKS, GUARD_WEEKS, unit="theme_id")
+    tests = tests[tests["week"] == week]
+    now = window[window["week"] == week].groupby("theme_id")["score"].mean()
+    tests = tests.assign(move=tests["theme_id"].map(now) - tests["sentiment_baseline"])
+    hit = tests[(tests["sentiment_q"] <= ALPHA) & (tests["move"].abs() >= SHIFT_MIN)]
+    return dict(zip(hit["theme_id"].astype(int), hit["move"], strict=True))
+
+
+def load_themed(path: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """``load_scores`` with each topic's theme, the topics customers close conversations with left out
+    (as the brief's themes leave them out)."""
+    from pipeline.endings import closing_topics
+
+    scores, negative = load_scores(path)
+    store = Store(path)
+    themes = store.query("SELECT topic_id, theme_id FROM topics WHERE topic_id >= 0 AND theme_id IS NOT NULL")
+    themes = themes[~themes["topic_id"].isin(closing_topics(store))]
+    return scores.merge(themes, on="topic_id"), negative
+
+
+def measure_themes(paths: list[str], plants: int, seed: int = 0) -> dict:
+    """Theme-level alarms on the stores as they are, and unhappiness spread over a theme's topics:
+    found by the theme test, or by the topic test on any of its topics."""
+    rng = np.random.default_rng(seed)
+    alarms = {"topic test": 0, "theme test": 0}
+    tested = {"topic-weeks": 0, "theme-weeks": 0}
+    found = {rule: dict.fromkeys(map(str, SHARES), 0) for rule in ("topic test, any topic", "theme test")}
+    moved_enough = dict.fromkeys(map(str, SHARES), 0)
+    planted = 0
+    for path in paths:
+        scores, negative = load_themed(path)
+        weeks = int(scores["week"].max()) + 1
+        for week in range(GUARD_WEEKS + BASELINE_WEEKS, weeks):
+            alarms["topic test"] += len(new_rule(scores, week))
+            alarms["theme test"] += len(theme_rule(scores, week))
+            now = scores[scores["week"] == week]
+            tested["topic-weeks"] += now["topic_id"].nunique()
+            tested["theme-weeks"] += now["theme_id"].nunique()
+        for week in range(GUARD_WEEKS + BASELINE_WEEKS, weeks):
+            now = scores[scores["week"] == week]
+            sizes = now.groupby("theme_id").size()
+            candidates = sorted(int(t) for t in sizes.index[sizes >= 2 * MIN_VOLUME])
+            for theme in rng.choice(candidates, size=min(plants, len(candidates)), replace=False):
+                planted += 1
+                rows = np.flatnonzero(((scores["week"] == week) & (scores["theme_id"] == theme)).to_numpy())
+                for share in SHARES:
+                    shifted, move = plant(scores, rows, share, negative, rng)
+                    if move > -SHIFT_MIN:
+                        continue
+                    moved_enough[str(share)] += 1
+                    topics = set(scores.iloc[rows]["topic_id"].astype(int))
+                    by_topic = new_rule(shifted, week)
+                    found["topic test, any topic"][str(share)] += any(by_topic.get(t, 0) < 0 for t in topics)
+                    found["theme test"][str(share)] += theme_rule(shifted, week).get(int(theme), 0) < 0
+    return {
+        "stores": len(paths),
+        "tested": tested,
+        "alarms_without_planting": alarms,
+        "planted": planted,
+        "plants_moving_the_mean_by_shift_min": moved_enough,
+        "found": found,
+        "found_share": {r: {s: n / max(moved_enough[s], 1) for s, n in v.items()} for r, v in found.items()},
+        "settings": {"alpha": ALPHA, "min_volume": MIN_VOLUME, "shift_min": SHIFT_MIN},
+    }
 
 
 def plant(
@@ -237,6 +316,7 @@ def main() -> None:
     parser.add_argument("--source", default="banking77", choices=["banking77", "massive-fr"])
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--plants", type=int, default=3)
+    parser.add_argument("--themes", action="store_true", help="themes instead of topics (with --stores)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.volumes:
@@ -261,6 +341,12 @@ def main() -> None:
     paths = sorted(glob.glob(args.stores))
     if not paths:
         raise SystemExit(f"no store matches {args.stores!r}: run bench.scenario with --keep-weeks first")
+    if args.themes:
+        result = measure_themes(paths, args.plants) | {"stores_glob": args.stores}
+        out = args.out if args.out != RESULTS else RESULTS.with_name("sentiment-shift-themes.json")
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return
     result = measure(paths, args.plants) | {"stores_glob": args.stores}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -41,7 +41,10 @@ def _pct(v, signed: bool = True) -> str:
 
 
 def _num(v, fmt: str = "+.2f") -> str:
-    return "–" if v is None or pd.isna(v) else format(v, fmt)
+    """``v`` in ``fmt``; a signed fixed-point number that rounds to zero says "+0.00", not "-0.00"."""
+    if v is None or pd.isna(v):
+        return "–"
+    return format(v, fmt.replace("+", "+z", 1) if fmt.startswith("+") and fmt.endswith("f") else fmt)
 
 
 def _cell(text) -> str:
@@ -185,7 +188,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
                 lines += [f"Before, over the last {BASELINE_WEEKS} weeks:", ""]
                 lines += [_quote(t) + "\n" for t in quotes]
 
-    lines += ["## Sentiment shifts", ""] + sentiment_lines(topics) + [""]
+    lines += ["## Sentiment shifts", ""] + sentiment_lines(topics)
+    lines += theme_sentiment_lines(themes) + [""]
 
     lines += endings_section(store, week, ended)
 
@@ -250,7 +254,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         "close conversations with left out), false discovery rate across themes. Sentiment shifts: the "
         "week's message scores against the baseline weeks' (two-sided Mann-Whitney U), false discovery rate "
         f"{SENTIMENT_ALPHA:.0%} across topics with {SENTIMENT_MIN} or more scored messages on each side, "
-        f"and a move of {SHIFT_MIN} or more. Verbatims are customers' own words, "
+        f"and a move of {SHIFT_MIN} or more; themes alike, on their topics' messages, across themes, and a "
+        "theme's move is split into its topics' own moves (each weighted by its share of the theme this "
+        "week) and the rest, the mix of its topics. Verbatims are customers' own words, "
         "personal data redacted.",
     ]
     return week, "\n".join(lines) + "\n"
@@ -265,6 +271,28 @@ def sentiment_moves(topics: pd.DataFrame) -> pd.DataFrame:
     return moves.assign(
         significant=(moves["sentiment_q"] <= SENTIMENT_ALPHA) & (moves["move"].abs() >= SHIFT_MIN)
     )
+
+
+def theme_sentiment_lines(themes: pd.DataFrame) -> list[str]:
+    """The week's significant theme sentiment shifts (``pipeline.theme_weekly``: the topics' test, on
+    the theme's messages), each with how much of the move its topics' own customers made and how much
+    the mix of its topics: a complaint topic growing moves its theme's mean with no customer sounding
+    different, and the two call for different work."""
+    if themes.empty or "sentiment_q" not in themes:
+        return []
+    moves = themes.assign(move=themes["sentiment"] - themes["sentiment_baseline"])
+    shifts = moves[(moves["sentiment_q"] <= SENTIMENT_ALPHA) & (moves["move"].abs() >= SHIFT_MIN)]
+    lines = []
+    for r in shifts.sort_values("move", key=lambda m: -m.abs(), kind="stable").itertuples():
+        own, mix = r.sentiment_within, r.move - r.sentiment_within
+        way = "better" if r.move > 0 else "worse"
+        lines.append(
+            f"- Theme **{r.theme}**: {way}, {_num(r.sentiment_baseline)} over "
+            f"{baseline_words()} → {_num(r.sentiment)} this week ({r.messages} messages; q = "
+            f"{r.sentiment_q:.2g}); of the {_num(r.move)}, its topics' own customers account for {_num(own)} "
+            f"and the mix of its topics for {_num(mix)}"
+        )
+    return lines
 
 
 def closers_words(closers: pd.DataFrame) -> str:

@@ -108,7 +108,8 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
     share few words (e.g. a theme of one language's small requests), its largest topics say what is
     in it. The turns customers close conversations with are left out (see ``endings_by_week``): they
     say how a conversation went, not what it was about. Each theme's status this week and the test
-    behind it come from ``theme_weekly`` (``pipeline.theme_weekly``)."""
+    behind it, and its sentiment against its baseline weeks with that shift's test, come from
+    ``theme_weekly`` (``pipeline.theme_weekly``)."""
     return store.query(
         f"""
         WITH themes AS (
@@ -125,8 +126,10 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
               AND w.topic_id NOT IN ({_CLOSING})
             GROUP BY 1, 2
         )
-        SELECT s.*, tw.status, tw.status_test, tw.p_value, tw.tested_messages, tw.expected,
-               tw.trend_factor, tw.trend_from, tw.trend_to, tw.trend_weeks
+        SELECT s.* REPLACE (coalesce(tw.sentiment, s.sentiment) AS sentiment),
+               tw.status, tw.status_test, tw.p_value, tw.tested_messages, tw.expected,
+               tw.trend_factor, tw.trend_from, tw.trend_to, tw.trend_weeks,
+               tw.sentiment_baseline, tw.sentiment_q, tw.sentiment_within
         FROM themes s
         LEFT JOIN theme_weekly tw ON tw.week = CAST($week AS DATE) AND tw.theme_id = s.theme_id
         ORDER BY s.messages DESC, s.theme

@@ -34,17 +34,20 @@ def sentiment_tests(
     guard_weeks: int,
     alpha: float = ALPHA,
     min_volume: int = MIN_VOLUME,
+    unit: str = "topic_id",
 ) -> pd.DataFrame:
-    """For each topic and week of ``weeks`` (sorted, every week): the mean score over its baseline
-    weeks, the test's p-value and its q-value across the week's tested topics (NaN where untested).
+    """For each unit (a topic, or a theme) and week of ``weeks`` (sorted, every week): the mean score
+    over its baseline weeks, the test's p-value and its q-value across the week's tested units (NaN
+    where untested).
 
-    ``scores``: one row per scored customer message in a topic (``topic_id``, ``week``, ``score``)."""
+    ``scores``: one row per scored customer message in a unit (``unit``, ``week``, ``score``)."""
+    columns = [unit if c == "topic_id" else c for c in COLUMNS]
     if scores.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=columns)
     position = {w: i for i, w in enumerate(weeks)}
     by_cell = {
         (int(t), position[w]): g.to_numpy(dtype=float)
-        for (t, w), g in scores.groupby(["topic_id", "week"])["score"]
+        for (t, w), g in scores.groupby([unit, "week"])["score"]
     }
     topics = sorted({t for t, _ in by_cell})
     rows = []
@@ -63,10 +66,43 @@ def sentiment_tests(
             if len(now) >= min_volume and len(before) >= min_volume:
                 p = float(mannwhitneyu(now, before, alternative="two-sided").pvalue)
             tested.append((week, topic, float(before.mean()), p))
-        frame = pd.DataFrame(tested, columns=COLUMNS[:-1])
+        frame = pd.DataFrame(tested, columns=columns[:-1])
         ok = frame["sentiment_p"].notna().to_numpy()
         frame["sentiment_q"] = np.nan
         if ok.any():
             frame.loc[ok, "sentiment_q"] = false_discovery_control(frame.loc[ok, "sentiment_p"], method="bh")
         rows.append(frame)
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=COLUMNS)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
+
+
+def within_moves(scores: pd.DataFrame, weeks: list, baseline_weeks: int, guard_weeks: int) -> pd.DataFrame:
+    """How much of a theme's sentiment move against its baseline weeks its topics' own customers made.
+
+    A theme's mean moves when its topics' customers sound different, and also when its topics' mix
+    changes (a complaint topic growing beside polite ones) with no customer sounding any different. The
+    move splits exactly into the two: ``within`` = sum over the theme's topics of this week's share of
+    its messages times the topic's move against its own baseline mean; the rest is the mix. A topic
+    without baseline messages (new in the theme) counts in the mix.
+
+    ``scores``: one row per scored message (``theme_id``, ``topic_id``, ``week``, ``score``). Returns
+    ``week``, ``theme_id``, ``sentiment`` (this week's mean), ``sentiment_within`` (NaN without a
+    baseline)."""
+    if scores.empty:
+        return pd.DataFrame(columns=["week", "theme_id", "sentiment", "sentiment_within"])
+    cells = scores.groupby(["week", "theme_id", "topic_id"])["score"].agg(["sum", "count"])
+    sums = cells["sum"].unstack(["theme_id", "topic_id"]).reindex(weeks).fillna(0.0)
+    counts = cells["count"].unstack(["theme_id", "topic_id"]).reindex(weeks).fillna(0.0)
+    # each topic's baseline: the ``baseline_weeks`` weeks before the guard weeks before this one
+    lag = guard_weeks + 1
+    base_sum = sums.rolling(baseline_weeks, min_periods=1).sum().shift(lag)
+    base_n = counts.rolling(baseline_weeks, min_periods=1).sum().shift(lag)
+    enough = pd.Series(np.arange(len(weeks)) >= guard_weeks + baseline_weeks, index=sums.index)
+    base_mean = (base_sum / base_n.where(base_n > 0)).where(enough, axis=0)
+    now_mean = sums / counts.where(counts > 0)
+    share = counts / counts.T.groupby(level="theme_id").transform("sum").T.where(lambda n: n > 0)
+    own = (share * (now_mean - base_mean)).fillna(0.0)
+    theme_n = counts.T.groupby(level="theme_id").sum().T
+    within = own.T.groupby(level="theme_id").sum().T.where(theme_n > 0).where(enough, axis=0)
+    mean = sums.T.groupby(level="theme_id").sum().T / theme_n.where(theme_n > 0)
+    out = pd.DataFrame({"sentiment": mean.stack(), "sentiment_within": within.stack()})
+    return out.rename_axis(["week", "theme_id"]).reset_index()

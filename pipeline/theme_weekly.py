@@ -10,6 +10,12 @@ explained volume (the conditional test for two Poisson rates), Benjamini-Hochber
 themes, and for the themes that test leaves stable the steady-rise test over the last 8 weeks
 (``pipeline.trend_test``). The turns customers close conversations with are left out, as the brief's
 themes table leaves them out: they say how a conversation went, not what it was about.
+
+A theme's sentiment is tested as a topic's (``pipeline.sentiment_shift``: its messages' scores this
+week against its baseline weeks', Benjamini-Hochberg across themes), for the same reason: customers
+of every card topic sounding a little worse is no topic's shift at 10 messages a week, and is one at
+the theme's 40. Because a theme's mean also moves when its mix of topics does, the move is split into
+what its topics' own customers did (``sentiment_within``) and the rest, the mix.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline import trend_test, weekly
+from pipeline import sentiment_shift, trend_test, weekly
 from pipeline.store import Store
 
+SENTIMENT_COLUMNS = ["sentiment", "sentiment_baseline", "sentiment_p", "sentiment_q", "sentiment_within"]
 _THEMES_SQL = """
 SELECT topic_id, theme_id, theme_label FROM topics
 WHERE topic_id >= 0 AND theme_id IS NOT NULL AND coalesce(state, '') <> 'merged'
@@ -67,6 +74,11 @@ def compute_theme_weekly(
     frame["change_vs_baseline"] = np.where(exp > 0, frame["tested_messages"] / exp.where(exp > 0) - 1, np.nan)
     labels = themes.drop_duplicates("theme_id").set_index("theme_id")["theme_label"]
     out = frame.rename(columns={"topic_id": "theme_id"})
+    out = out.merge(
+        _sentiment(store, themes, all_weeks, alpha, min_volume, guard_weeks),
+        on=["week", "theme_id"],
+        how="left",
+    )
     out["theme_label"] = out["theme_id"].map(labels)
     cols = [
         "week",
@@ -79,11 +91,28 @@ def compute_theme_weekly(
         "expected",
         "change_vs_baseline",
         *weekly.STATUS_COLUMNS,
+        *SENTIMENT_COLUMNS,
     ]
     out = out[cols].sort_values(["week", "messages"], ascending=[True, False]).reset_index(drop=True)
     for col in ("theme_id", "messages", "tested_messages"):
         out[col] = out[col].astype(int)
     return out
+
+
+def _sentiment(
+    store: Store, themes: pd.DataFrame, weeks: list, alpha: float, min_volume: int, guard_weeks: int
+) -> pd.DataFrame:
+    """Each theme-week's mean score, the shift test against its baseline weeks, and the move's part
+    within its topics (``themes``: the topics in a theme, closers left out)."""
+    scores = store.query(weekly.SCORES_SQL).merge(themes[["topic_id", "theme_id"]], on="topic_id")
+    if scores.empty:
+        return pd.DataFrame(columns=["week", "theme_id", *SENTIMENT_COLUMNS])
+    scores["week"] = pd.to_datetime(scores["week"]).dt.date
+    scores = scores[scores["week"].isin(set(weeks))]
+    args = (weeks, weekly.BASELINE_WEEKS, guard_weeks)
+    tests = sentiment_shift.sentiment_tests(scores, *args, alpha, min_volume, unit="theme_id")
+    moves = sentiment_shift.within_moves(scores, *args)
+    return moves.merge(tests, on=["week", "theme_id"], how="left")[["week", "theme_id", *SENTIMENT_COLUMNS]]
 
 
 def save_theme_weekly(store: Store, table: pd.DataFrame, run_id: str) -> int:

@@ -134,7 +134,7 @@ ORDER BY g.topic_id, g.week
 
 # each scored customer message in a topic, for the sentiment shift test; rounded, so that one text
 # scored in two batches (last digits apart) ties with itself in the rank test
-_SCORES_SQL = f"""
+SCORES_SQL = f"""
 SELECT a.topic_id, {MESSAGE_WEEK} AS week, round(s.score, 3) AS score
 FROM assignments a JOIN messages m USING (message_id) JOIN sentiment s USING (message_id)
 WHERE a.topic_id >= 0 AND s.score IS NOT NULL
@@ -378,7 +378,7 @@ def compute_weekly(
         ).df()
         fitted = con.execute("SELECT topic_id, week, messages FROM topic_history").df()
         recounted = con.execute("SELECT topic_id, week, messages FROM topic_counts").df()
-        scores = con.execute(_SCORES_SQL).df()
+        scores = con.execute(SCORES_SQL).df()
     if frame.empty:
         return frame
     since = {

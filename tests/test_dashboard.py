@@ -242,6 +242,30 @@ def test_a_steady_rise_says_its_fitted_line_on_the_brief_and_the_topic_page(own_
     )
 
 
+def test_a_themes_sentiment_shift_is_said_on_the_brief_with_its_split(own_store):
+    """Where a theme's sentiment shifted (pipeline.theme_weekly), the brief's sentiment section says
+    it, as the digest does, with the part its topics' own customers made and the part of the mix."""
+    store = Store(own_store)
+    week = store.query("SELECT max(week) AS w FROM theme_weekly")["w"][0]
+    theme, label = store.query(
+        "SELECT theme_id, theme_label FROM theme_weekly WHERE week = ? ORDER BY messages DESC LIMIT 1", [week]
+    ).iloc[0]
+    with store.connect() as con:
+        con.execute(
+            "UPDATE theme_weekly SET sentiment = -0.45, sentiment_baseline = -0.1, sentiment_q = 0.003, "
+            "sentiment_within = -0.3 WHERE week = ? AND theme_id = ?",
+            [week, int(theme)],
+        )
+    at = _page("brief", week=str(week))
+    said = [m.value for m in at.markdown if m.value.startswith(f"- Theme **{label}**: worse, -0.10 over")]
+    assert len(said) == 1  # the section's own line (the digest below the page says it too)
+    assert "→ -0.45 this week" in said[0] and "q = 0.003" in said[0]
+    assert (
+        "of the -0.35, its topics' own customers account for -0.30 and the mix of its topics for -0.05"
+        in said[0]
+    )
+
+
 def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, runtime_env):
     store = Store(own_store)
     pick = store.query(

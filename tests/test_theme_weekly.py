@@ -1,6 +1,7 @@
 """Themes get a tested status, as topics do: a rise spread over sibling topics shows on their theme."""
 
 import pandas as pd
+import pytest
 
 from pipeline import digest, endings, theme_weekly
 from pipeline.weekly import compute_weekly
@@ -87,3 +88,80 @@ def test_the_theme_bench_explains_an_alarm_only_on_a_theme_carrying_an_event_tha
     assert _carriers(held, events, 8) == {1, 2, 3}  # the new request's two themes and the stop's
     assert _carriers(held, events, 9) == {3, 4, 5}  # no new-request message in week 9 here
     assert _carriers(held, events, 5) == set()
+
+
+# four themes of three topics, 12 scored messages a topic-week (a mean of 0: three unhappy, five
+# neutral, four pleased); in the last week a quarter more of theme 0's customers, in each of its
+# topics, are unhappy, and theme 1's complaint topic (always -0.8) quadruples beside two steady ones
+CALM = [-0.8] * 3 + [0.0] * 5 + [0.6] * 4
+UPSET = [-0.8] * 6 + [0.0] * 4 + [0.6] * 2
+MOOD_COUNTS = {t: [12] * 7 for t in range(12)} | {3: [6] * 6 + [24]}
+MOOD_THEMES = {t: (t // 3, NAMES[t // 3]) for t in range(12)}
+
+
+def _mood_store(tmp_path):
+    store = _store_with_counts(tmp_path, MOOD_COUNTS)
+    store.upsert(
+        "topics",
+        pd.DataFrame(
+            [
+                {"topic_id": t, "label": f"topic {t}", "theme_id": g, "theme_label": name}
+                for t, (g, name) in MOOD_THEMES.items()
+            ]
+        ),
+    )
+    rows = []
+    for topic, per_week in MOOD_COUNTS.items():
+        for week, n in enumerate(per_week):
+            scores = [-0.8] * n if topic == 3 else (UPSET if week == 6 and topic < 3 else CALM)
+            rows += [
+                {"message_id": f"t{topic}-w{week}-{i}", "label": "x", "score": scores[i], "model": "m"}
+                for i in range(n)
+            ]
+    store.upsert("sentiment", pd.DataFrame(rows))
+    return store
+
+
+def test_unhappiness_spread_over_a_themes_topics_is_a_theme_shift_and_a_mix_change_says_so(tmp_path):
+    store = _mood_store(tmp_path)
+    topics = compute_weekly(store)
+    last_week = topics["week"].max()
+    last = topics[topics["week"] == last_week].set_index("topic_id")
+    # each of theme 0's topics moved from 0 to -0.3 on 12 messages: within chance for a topic alone
+    assert last.loc[[0, 1, 2], "sentiment"].round(6).eq(-0.3).all()
+    assert (last.loc[[0, 1, 2], "sentiment_q"] > 0.05).all()
+    themes = theme_weekly.compute_theme_weekly(store, topics, closing=[])
+    final = themes[themes["week"] == last_week].set_index("theme_id")
+    # the theme's 36 messages against its 144 are a shift, and all of it its topics' own customers
+    assert final.loc[0, "sentiment"] == pytest.approx(-0.3)
+    assert final.loc[0, "sentiment_baseline"] == pytest.approx(0, abs=1e-9)
+    assert final.loc[0, "sentiment_q"] < 0.02
+    assert final.loc[0, "sentiment_within"] == pytest.approx(-0.3)
+    # theme 1 moved from -0.16 to -0.4 with every customer sounding as before: the mix of its topics
+    assert final.loc[1, "sentiment"] == pytest.approx(-0.4)
+    assert final.loc[1, "sentiment_baseline"] == pytest.approx(-0.16)
+    assert final.loc[1, "sentiment_q"] < 0.05 and final.loc[1, "sentiment_within"] == pytest.approx(
+        0, abs=1e-9
+    )
+    assert (final.loc[[2, 3], "sentiment_q"] > 0.5).all()
+    assert themes[themes["week"] < last_week]["sentiment_q"].dropna().gt(0.05).all()
+
+    # the brief says both, each with its split
+    store.upsert("weekly_stats", topics.assign(run_id="r"))
+    theme_weekly.save_theme_weekly(store, themes, "r")
+    _, text = digest.build_digest(store)
+    section = text.split("## Sentiment shifts")[1].split("\n## ")[0]
+    assert (
+        "- Theme **card / arrive**: worse, +0.00 over the 4 weeks before last week → -0.30 this week "
+        "(36 messages; q = " in section
+    )
+    assert (
+        "of the -0.30, its topics' own customers account for -0.30 and the mix of its topics for +0.00"
+        in section
+    )
+    assert "- Theme **pin / change**: worse, -0.16 over" in section
+    assert (
+        "of the -0.24, its topics' own customers account for +0.00 and the mix of its topics for -0.24"
+        in section
+    )
+    assert "**fee / charge**" not in section and "**refund / item**" not in section

@@ -172,8 +172,16 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
         "status",
         "status_test",
         "trend_q",
+        "sentiment",
+        "sentiment_baseline",
+        "sentiment_q",
+        "sentiment_within",
     } <= set(themes.columns)
     assert set(themes["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
+    assert (
+        themes["sentiment"].dropna().between(-1, 1).all()
+        and themes["sentiment_q"].dropna().between(0, 1).all()
+    )
     assert themes["week"].nunique() == weekly["week"].nunique()
     assert "| Sentiment | Status |" in brief
 

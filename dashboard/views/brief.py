@@ -15,6 +15,7 @@ from pipeline.digest import (
     ending_words,
     evidence,
     sentiment_moves,
+    theme_sentiment_lines,
     to_html,
     trail_words,
 )
@@ -177,11 +178,15 @@ def _movers(week: str, table: pd.DataFrame) -> None:
             st.page_link("views/topic.py", label="Topic detail", query_params={"topic": int(row["topic_id"])})
 
 
-def _sentiment_shifts(table: pd.DataFrame) -> None:
+def _sentiment_shifts(week: str, table: pd.DataFrame) -> None:
     """The topics whose sentiment moved most against the baseline weeks, with the test's q: the
-    significant ones (what the digest lists) are ticked, the rest shown as the chance moves they are."""
+    significant ones (what the digest lists) are ticked, the rest shown as the chance moves they are;
+    then the themes whose sentiment shifted, as the digest words them."""
     moves = sentiment_moves(table[table["topic_id"] >= 0]).head(5)
     st.subheader("Sentiment shifts")
+    themes = theme_sentiment_lines(state.theme_summary(week))
+    if themes:
+        st.markdown("\n".join(themes))
     if moves.empty:
         st.caption("No topic with messages this week and over the baseline weeks to compare.")
         return
@@ -346,7 +351,7 @@ with state.store_errors_as_messages():
         closing = table["topic_id"].isin(state.closing_topic_ids())  # under "How conversations ended"
         _themes(week, table[(table["topic_id"] >= 0) & ~closing])
         _movers(week, table)
-        _sentiment_shifts(table)
+        _sentiment_shifts(week, table)
         _endings(week, table[closing & (table["messages"] > 0)])
         _channels(week)
         _digest(week)
