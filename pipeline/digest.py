@@ -410,13 +410,15 @@ def trail_words(counts: list[int]) -> str:
     return f"Week by week, the last {len(counts)}: {' → '.join(weeks)}"
 
 
-def tested_count(messages, tested) -> str:
+def tested_count(messages, tested, units: str = "topics") -> str:
     """The count a status was tested on, in words. The test counts every week under the current topics
     (``topic_counts``: each message to the nearest topic centroid, one rule for all weeks); where that
-    differs from the messages the topic holds (those quoted and listed), both are said."""
+    differs from the messages the topic holds (those quoted and listed), both are said; a theme's
+    (``units="themes"``) are the messages its topics hold."""
     if pd.isna(tested) or int(tested) == int(messages):
         return f"{int(messages)} messages"
-    return f"{int(tested)} messages as the current topics count them ({int(messages)} assigned to it)"
+    held = "held by its topics" if units == "themes" else "assigned to it"
+    return f"{int(tested)} messages as the current topics count them ({int(messages)} {held})"
 
 
 def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
@@ -438,7 +440,7 @@ def evidence(row, units: str = "topics") -> str:
         fit = (row.trend_weeks, row.trend_from, row.trend_to, row.trend_factor, row.p_value)
         return (
             f"{trend_words(*fit, units=units)}; "
-            f"this week {tested_count(row.messages, row.tested_messages)} against "
+            f"this week {tested_count(row.messages, row.tested_messages, units)} against "
             f"{_num(row.expected, '.1f')} expected from {baseline_words()}"
         )
     if pd.notna(getattr(row, "part_messages", None)):  # from a local shift, not the topic's total
@@ -448,8 +450,9 @@ def evidence(row, units: str = "topics") -> str:
             f"(adjusted for total volume; p = {row.p_value:.2g} over the week's groups); the whole topic "
             f"{tested_count(row.messages, row.tested_messages)} against {_num(row.expected, '.1f')}"
         )
+    counted = tested_count(row.messages, row.tested_messages, units)
     return (
-        f"{tested_count(row.messages, row.tested_messages)} this week against {_num(row.expected, '.1f')} "
+        f"{counted} this week against {_num(row.expected, '.1f')} "
         f"expected from {baseline_words()} (adjusted for total volume; q = {row.p_value:.2g})"
     )
 

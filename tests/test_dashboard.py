@@ -1,6 +1,7 @@
 """Every dashboard page renders from a real store with Streamlit's AppTest; filters and actions work."""
 
 import json
+import re
 import shutil
 
 import duckdb
@@ -338,7 +339,11 @@ def test_topic_map_places_every_active_topic(on_store):
 def test_pipeline_health_shows_runs_quarantine_and_schedule(on_store):
     at = _page("health")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Last completed run"] != "–" and metrics["Next scheduled run"].startswith("Mon ")
+    assert metrics["Last completed run"] != "–"
+    # the next run is shown as the other times are (day, month, time), its weekday and zone on hover
+    assert re.fullmatch(r"\d\d [A-Z][a-z]{2} \d\d:\d\d", metrics["Next scheduled run"])
+    nxt = next(m for m in at.metric if m.label == "Next scheduled run")
+    assert nxt.help.startswith("Monday ") and nxt.help.endswith("(UTC)")
     runs = at.dataframe[0].value
     assert (runs["status"] == "completed").any() and (runs["prepared"] > 0).any()
     quarantine = at.dataframe[1].value

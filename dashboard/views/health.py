@@ -19,12 +19,14 @@ def _when(value) -> str:
     return "–" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%d %b %H:%M")
 
 
-def _next_run(cron: str, tz: str) -> str:
+def _next_run(cron: str, tz: str) -> tuple[str, str | None]:
+    """(the next run as the other times are shown, its full date and zone for the tooltip), or the
+    schedule's error."""
     try:
         nxt = next(CronSim(cron, datetime.now(ZoneInfo(tz))))
     except (CronSimError, StopIteration) as exc:
-        return f"invalid schedule {cron!r}: {exc}"
-    return f"{nxt:%a %d %b %H:%M}"
+        return f"invalid schedule {cron!r}: {exc}", None
+    return f"{nxt:%d %b %H:%M}", f"{nxt:%A %d %B %Y, %H:%M} ({tz})"
 
 
 def _pulls(run) -> pd.DataFrame | None:
@@ -53,7 +55,8 @@ with state.store_errors_as_messages():
     c1.metric("Newest message", _when(fresh["newest_message"]))
     c2.metric("Last ingest", _when(fresh["last_ingest"]))
     c3.metric("Last completed run", _when(fresh["last_run"]))
-    c4.metric("Next scheduled run", _next_run(cfg.schedule_cron, cfg.business_timezone))
+    nxt, full = _next_run(cfg.schedule_cron, cfg.business_timezone)
+    c4.metric("Next scheduled run", nxt, help=full)
     st.caption(
         f"{int(fresh['messages']):,} messages stored, {int(fresh['waiting']):,} waiting for the next run, "
         f"{int(fresh['quarantined']):,} quarantined. Schedule `{cfg.schedule_cron}` "
