@@ -200,9 +200,15 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
             change=[
                 _pct(change(n, p))
                 for n, p in zip(channels["messages"], channels["previous_messages"], strict=True)
-            ]
-        )[["channel", "messages", "conversations", "change"]]
-        lines += _table(view, ["Channel", "Customer messages", "Conversations", "vs last week"])
+            ],
+            status=channels["status"].fillna("–"),
+        )[["channel", "messages", "conversations", "change", "status"]]
+        lines += _table(view, ["Channel", "Customer messages", "Conversations", "vs last week", "Status"])
+        moved = channels[channels["status"].isin(["emerging", "growing", "declining"])]
+        lines += [
+            f"- **{row.channel}** is {row.status}: {evidence(row, 'channels')}." for row in moved.itertuples()
+        ]
+        lines += [""] if len(moved) else []
 
     impact = queries.impact(store)
     if len(impact):
@@ -251,7 +257,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         "each week's volume and to how much topics' weekly counts vary beyond chance, false discovery "
         f"rate {ALPHA:.0%} across the topics left stable) and this week is still at or above the flat "
         "line. Themes are tested the same way on the sum of their topics' counts (the turns customers "
-        "close conversations with left out), false discovery rate across themes. Sentiment shifts: the "
+        "close conversations with left out), false discovery rate across themes; channels on their "
+        "conversations (a customer picks the channel once per conversation, then writes one to many "
+        "messages), false discovery rate across channels. Sentiment shifts: the "
         "week's message scores against the baseline weeks' (two-sided Mann-Whitney U), false discovery rate "
         f"{SENTIMENT_ALPHA:.0%} across topics with {SENTIMENT_MIN} or more scored messages on each side, "
         f"and a move of {SHIFT_MIN} or more; themes alike, on their topics' messages, across themes, and a "
@@ -415,6 +423,8 @@ def tested_count(messages, tested, units: str = "topics") -> str:
     (``topic_counts``: each message to the nearest topic centroid, one rule for all weeks); where that
     differs from the messages the topic holds (those quoted and listed), both are said; a theme's
     (``units="themes"``) are the messages its topics hold."""
+    if units == "channels":  # a channel is tested on its conversations (pipeline.channel_weekly)
+        return f"{int(tested)} conversations"
     if pd.isna(tested) or int(tested) == int(messages):
         return f"{int(messages)} messages"
     held = "held by its topics" if units == "themes" else "assigned to it"

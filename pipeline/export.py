@@ -1,4 +1,5 @@
-"""CSV exports of the store: messages with topic and sentiment, weekly stats, quarantine."""
+"""CSV exports of the store: messages with topic and sentiment, weekly stats of topics, themes and
+channels, quarantine."""
 
 from __future__ import annotations
 
@@ -37,12 +38,26 @@ FROM theme_weekly
 ORDER BY week, messages DESC, theme_id
 """
 
+CHANNELS_SQL = """
+SELECT strftime(week, '%Y-%m-%d') AS week, channel, messages, conversations, previous_conversations, baseline,
+       expected, change_vs_baseline, status, status_test, p_value, trend_factor, trend_from, trend_to,
+       trend_weeks, trend_q
+FROM channel_weekly
+ORDER BY week, conversations DESC, channel
+"""
+
 QUARANTINE_SQL = """
 SELECT source_file, source_line, field, reason, raw, quarantined_at
 FROM quarantine ORDER BY source_file, source_line
 """
 
-EXPORTS = {"messages": MESSAGES_SQL, "weekly": WEEKLY_SQL, "themes": THEMES_SQL, "quarantine": QUARANTINE_SQL}
+EXPORTS = {
+    "messages": MESSAGES_SQL,
+    "weekly": WEEKLY_SQL,
+    "themes": THEMES_SQL,
+    "channels": CHANNELS_SQL,
+    "quarantine": QUARANTINE_SQL,
+}
 
 
 def export(store: Store, what: str, out: Path) -> int:

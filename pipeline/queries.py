@@ -139,20 +139,26 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
 
 
 def channel_volume(store: Store, week: str) -> pd.DataFrame:
-    """Customer messages and conversations per channel this week, and messages the week before."""
+    """Customer messages and conversations per channel this week, and messages the week before; each
+    channel's status and the test behind it from ``channel_weekly`` (``pipeline.channel_weekly``:
+    tested on conversations, which ``tested_messages`` holds for ``digest.evidence``)."""
     return store.query(
         f"""
         WITH m AS (
             SELECT coalesce(m.channel, 'unknown') AS channel, m.conversation_id, {MESSAGE_WEEK} AS week
             FROM messages m WHERE m.is_customer
+        ), v AS (
+            SELECT channel, count(*) FILTER (week = CAST($week AS DATE)) AS messages,
+                   count(DISTINCT conversation_id) FILTER (week = CAST($week AS DATE)) AS conversations,
+                   count(*) FILTER (week = CAST($week AS DATE) - INTERVAL 7 DAY) AS previous_messages
+            FROM m GROUP BY 1 HAVING messages > 0 OR previous_messages > 0
         )
-        SELECT channel, count(*) FILTER (week = CAST(? AS DATE)) AS messages,
-               count(DISTINCT conversation_id) FILTER (week = CAST(? AS DATE)) AS conversations,
-               count(*) FILTER (week = CAST(? AS DATE) - INTERVAL 7 DAY) AS previous_messages
-        FROM m GROUP BY 1 HAVING messages > 0 OR previous_messages > 0
-        ORDER BY messages DESC, channel
+        SELECT v.*, c.status, c.status_test, c.p_value, c.conversations AS tested_messages, c.expected,
+               c.previous_conversations, c.trend_factor, c.trend_from, c.trend_to, c.trend_weeks
+        FROM v LEFT JOIN channel_weekly c ON c.week = CAST($week AS DATE) AND c.channel = v.channel
+        ORDER BY v.messages DESC, v.channel
         """,
-        [week, week, week],
+        {"week": week},
     )
 
 

@@ -359,6 +359,33 @@ TABLES: dict[str, tuple[str, str]] = {
         "theme's mean sentiment, its baseline weeks' mean, the shift test's p and q across themes, and "
         "the part of the move its topics' own customers made (sentiment_within; the rest is the mix)",
     ),
+    "channel_weekly": (
+        """
+        CREATE TABLE IF NOT EXISTS channel_weekly (
+            week DATE,
+            channel VARCHAR,
+            messages INTEGER,
+            conversations INTEGER,
+            previous_conversations INTEGER,
+            baseline DOUBLE,
+            expected DOUBLE,
+            change_vs_baseline DOUBLE,
+            status VARCHAR,
+            status_test VARCHAR,
+            p_value DOUBLE,
+            trend_factor DOUBLE,
+            trend_from DOUBLE,
+            trend_to DOUBLE,
+            trend_weeks INTEGER,
+            trend_q DOUBLE,
+            run_id VARCHAR,
+            PRIMARY KEY (week, channel)
+        )""",
+        "one row per ISO week and channel from the channel's first week: customer messages and "
+        "conversations, and a status tested on conversations as topics are on messages (the week "
+        "against the 4 weeks before last week scaled by the week's conversations, BH across channels; "
+        "then the steady-rise test, see pipeline.channel_weekly)",
+    ),
     "source_files": (
         """
         CREATE TABLE IF NOT EXISTS source_files (

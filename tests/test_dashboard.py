@@ -75,6 +75,15 @@ def test_landing_page_is_the_weekly_brief(on_store):
     assert (f"- {unassigned:,} customer messages" in digest) == (unassigned > 0)
     buttons = {b.label for b in at.get("download_button")}
     assert buttons >= {"Download digest (Markdown)", "Download digest (HTML)"}
+    # each channel's tested status (pipeline.channel_weekly): a moved one's evidence, or that none moved
+    moved = Store(on_store).query(
+        "SELECT channel, status FROM channel_weekly WHERE week = ? AND status <> 'stable'", [week]
+    )
+    said = [c.value for c in at.caption if c.value.startswith("Channel **")]
+    assert len(said) == len(moved)
+    assert (not len(moved)) == any(
+        c.value.startswith("No channel's share of conversations") for c in at.caption
+    )
 
 
 def test_weekly_brief_follows_the_selected_week(on_store):

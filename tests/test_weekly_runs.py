@@ -183,6 +183,15 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
         and themes["sentiment_q"].dropna().between(0, 1).all()
     )
     assert themes["week"].nunique() == weekly["week"].nunique()
+    # and channels, tested on their conversations
+    _voc("export", "channels", "--store", str(path), "--out", str(tmp / "channels.csv"))
+    channels = pd.read_csv(tmp / "channels.csv")
+    assert {"week", "channel", "messages", "conversations", "expected", "status", "trend_q"} <= set(
+        channels.columns
+    )
+    assert (channels["messages"] >= channels["conversations"]).all()
+    assert set(channels["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
+    assert "| Conversations | vs last week | Status |" in brief
     assert "| Sentiment | Status |" in brief
 
 

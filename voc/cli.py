@@ -300,6 +300,12 @@ def export_themes(store: StoreOpt = None, dest: OutOpt = Path("themes.csv")) -> 
     _export("themes", store, dest)
 
 
+@export_app.command("channels")
+def export_channels(store: StoreOpt = None, dest: OutOpt = Path("channels.csv")) -> None:
+    """One row per ISO week and channel: messages, conversations, expected conversations, status."""
+    _export("channels", store, dest)
+
+
 @export_app.command("quarantine")
 def export_quarantine(store: StoreOpt = None, dest: OutOpt = Path("quarantine.csv")) -> None:
     """Records that failed validation, with file, line, field and reason."""

@@ -311,6 +311,14 @@ def _channels(week: str) -> None:
         ),
         width="stretch",
     )
+    moved = channels[channels["status"].isin(["emerging", "growing", "declining"])]
+    for row in moved.itertuples():
+        st.caption(f"Channel **{row.channel}** is {row.status}: {evidence(row, 'channels')}.")
+    if moved.empty and channels["status"].notna().any():
+        st.caption(
+            f"No channel's share of conversations moved beyond chance against {baseline_words()} "
+            "(false discovery rate 5% across channels)."
+        )
 
 
 def _digest(week: str) -> None:
