@@ -32,6 +32,19 @@ SCHEMA_VERSION = 1
 MESSAGE_WEEK = "CAST(date_trunc('week', coalesce(m.sent_at, m.ingested_at)) AS DATE)"
 
 # Table -> (DDL, short description). The README lists every table; tests/test_docs.py keeps them in sync.
+# a unit's tested week (pipeline.weekly's status rule), as theme_weekly and channel_weekly store it
+_TESTED = """baseline DOUBLE,
+            expected DOUBLE,
+            change_vs_baseline DOUBLE,
+            status VARCHAR,
+            status_test VARCHAR,
+            p_value DOUBLE,
+            trend_factor DOUBLE,
+            trend_from DOUBLE,
+            trend_to DOUBLE,
+            trend_weeks INTEGER,
+            trend_q DOUBLE,"""
+
 TABLES: dict[str, tuple[str, str]] = {
     "conversations": (
         """
@@ -325,7 +338,7 @@ TABLES: dict[str, tuple[str, str]] = {
         "stable; see pipeline.trend_test)",
     ),
     "theme_weekly": (
-        """
+        f"""
         CREATE TABLE IF NOT EXISTS theme_weekly (
             week DATE,
             theme_id INTEGER,
@@ -333,17 +346,7 @@ TABLES: dict[str, tuple[str, str]] = {
             messages INTEGER,
             tested_messages INTEGER,
             previous_messages INTEGER,
-            baseline DOUBLE,
-            expected DOUBLE,
-            change_vs_baseline DOUBLE,
-            status VARCHAR,
-            status_test VARCHAR,
-            p_value DOUBLE,
-            trend_factor DOUBLE,
-            trend_from DOUBLE,
-            trend_to DOUBLE,
-            trend_weeks INTEGER,
-            trend_q DOUBLE,
+            {_TESTED}
             sentiment DOUBLE,
             sentiment_baseline DOUBLE,
             sentiment_p DOUBLE,
@@ -360,24 +363,14 @@ TABLES: dict[str, tuple[str, str]] = {
         "the part of the move its topics' own customers made (sentiment_within; the rest is the mix)",
     ),
     "channel_weekly": (
-        """
+        f"""
         CREATE TABLE IF NOT EXISTS channel_weekly (
             week DATE,
             channel VARCHAR,
             messages INTEGER,
             conversations INTEGER,
             previous_conversations INTEGER,
-            baseline DOUBLE,
-            expected DOUBLE,
-            change_vs_baseline DOUBLE,
-            status VARCHAR,
-            status_test VARCHAR,
-            p_value DOUBLE,
-            trend_factor DOUBLE,
-            trend_from DOUBLE,
-            trend_to DOUBLE,
-            trend_weeks INTEGER,
-            trend_q DOUBLE,
+            {_TESTED}
             run_id VARCHAR,
             PRIMARY KEY (week, channel)
         )""",

@@ -21,14 +21,15 @@ NAMES = ["card / arrive", "pin / change", "transfer / pending", "refund / item",
 THEMES = {t: (t // 3, NAMES[t // 3]) for t in range(15)} | {15: (0, NAMES[0])}
 
 
-def _store(tmp_path):
-    store = _store_with_counts(tmp_path, COUNTS)
+def _store(tmp_path, counts=COUNTS, themes=THEMES):
+    """A store of ``counts`` messages per topic and week, topics grouped into ``themes``."""
+    store = _store_with_counts(tmp_path, counts)
     store.upsert(
         "topics",
         pd.DataFrame(
             [
                 {"topic_id": t, "label": f"topic {t}", "theme_id": g, "theme_label": name}
-                for t, (g, name) in THEMES.items()
+                for t, (g, name) in themes.items()
             ]
         ),
     )
@@ -100,16 +101,7 @@ MOOD_THEMES = {t: (t // 3, NAMES[t // 3]) for t in range(12)}
 
 
 def _mood_store(tmp_path):
-    store = _store_with_counts(tmp_path, MOOD_COUNTS)
-    store.upsert(
-        "topics",
-        pd.DataFrame(
-            [
-                {"topic_id": t, "label": f"topic {t}", "theme_id": g, "theme_label": name}
-                for t, (g, name) in MOOD_THEMES.items()
-            ]
-        ),
-    )
+    store = _store(tmp_path, MOOD_COUNTS, MOOD_THEMES)
     rows = []
     for topic, per_week in MOOD_COUNTS.items():
         for week, n in enumerate(per_week):
