@@ -60,17 +60,15 @@ def channel_statuses(
     min_volume: int = weekly.MIN_VOLUME,
     guard_weeks: int = weekly.GUARD_WEEKS,
     trend_weeks: int = trend_test.TREND_WEEKS,
-    count: str = "conversations",
 ) -> pd.DataFrame:
     """``compute_channel_weekly`` on a table of (``channel``, ``week``, ``messages``,
-    ``conversations``) rows. ``count``: what is tested (``messages`` is a what-if for
-    ``bench.channel_status``)."""
+    ``conversations``) rows; the ``conversations`` column is the count tested."""
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
     rows = rows.assign(week=pd.to_datetime(rows["week"]).dt.date)
     first, last = min(rows["week"]), max(rows["week"])
     all_weeks = [d.date() for d in pd.date_range(first, last, freq="7D")]
-    counts = rows.pivot_table(index="week", columns="channel", values=count, aggfunc="sum")
+    counts = rows.pivot_table(index="week", columns="channel", values="conversations", aggfunc="sum")
     counts = counts.reindex(all_weeks).fillna(0.0)
     total = counts.sum(axis=1)
     since = [rows.loc[rows["channel"] == c, "week"].min() for c in counts.columns]
@@ -86,15 +84,15 @@ def channel_statuses(
     )
     exp = frame["expected"]
     frame["change_vs_baseline"] = np.where(exp > 0, frame["messages"] / exp.where(exp > 0) - 1, np.nan)
-    other = "messages" if count == "conversations" else "conversations"
     out = frame.rename(
-        columns={"topic_id": "channel", "messages": count, "previous_messages": f"previous_{count}"}
-    ).merge(rows[["week", "channel", other]], on=["week", "channel"], how="left")
-    out[other] = out[other].fillna(0)
-    if count != "conversations":
-        out["previous_conversations"] = np.nan
-        out = out.drop(columns=[f"previous_{count}"])
-    out = out[COLUMNS].sort_values(["week", count], ascending=[True, False]).reset_index(drop=True)
+        columns={
+            "topic_id": "channel",
+            "messages": "conversations",
+            "previous_messages": "previous_conversations",
+        }
+    ).merge(rows[["week", "channel", "messages"]], on=["week", "channel"], how="left")
+    out["messages"] = out["messages"].fillna(0)
+    out = out[COLUMNS].sort_values(["week", "conversations"], ascending=[True, False]).reset_index(drop=True)
     for col in ("messages", "conversations"):
         out[col] = out[col].astype(int)
     return out
