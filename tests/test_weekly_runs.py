@@ -23,6 +23,20 @@ def _voc(*args: str) -> str:
     return result.output
 
 
+STATUSES = {"emerging", "growing", "declining", "stable", "dormant"}
+
+
+def _export(what: str, weeks: dict, columns: set[str]) -> pd.DataFrame:
+    """``voc export WHAT`` of the scenario's store, read back: it has ``columns`` and every status is
+    one of the rule's."""
+    out = weeks["tmp"] / f"{what}.csv"
+    _voc("export", what, "--store", str(weeks["path"]), "--out", str(out))
+    frame = pd.read_csv(out)
+    assert columns <= set(frame.columns)
+    assert set(frame["status"]) <= STATUSES
+    return frame
+
+
 @pytest.fixture(scope="module")
 def weeks(tmp_path_factory, prefect_server):
     from bench.scenario import build, load_source
@@ -119,22 +133,23 @@ def test_a_theme_that_starts_this_week_is_flagged(weeks):
 
 def test_weekly_export_and_digest_carry_the_statuses(weeks):
     path, tmp = weeks["path"], weeks["tmp"]
-    _voc("export", "weekly", "--store", str(path), "--out", str(tmp / "weekly.csv"))
-    weekly = pd.read_csv(tmp / "weekly.csv")
-    assert {
-        "status",
-        "expected",
-        "tested_messages",
-        "change_vs_baseline",
-        "sentiment_change",
-        "sentiment_baseline",
-        "sentiment_q",
-        "channels",
-        "status_test",
-        "trend_factor",
-        "trend_q",
-    } <= set(weekly.columns)
-    assert set(weekly["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
+    weekly = _export(
+        "weekly",
+        weeks,
+        {
+            "status",
+            "expected",
+            "tested_messages",
+            "change_vs_baseline",
+            "sentiment_change",
+            "sentiment_baseline",
+            "sentiment_q",
+            "channels",
+            "status_test",
+            "trend_factor",
+            "trend_q",
+        },
+    )
     assert any(json.loads(c) for c in weekly["channels"].dropna())  # {"webchat": 3, ...}
     _voc("digest", "--store", str(path), "--out", str(tmp / "brief.md"), "--html", str(tmp / "brief.html"))
     brief = (tmp / "brief.md").read_text()
@@ -161,36 +176,33 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
     html = (tmp / "brief.html").read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html and "<blockquote>" in html
     # themes carry a tested status too, exported week by week; the brief's themes table gives it
-    _voc("export", "themes", "--store", str(path), "--out", str(tmp / "themes.csv"))
-    themes = pd.read_csv(tmp / "themes.csv")
-    assert {
-        "week",
-        "theme_id",
-        "theme_label",
-        "messages",
-        "expected",
-        "status",
-        "status_test",
-        "trend_q",
-        "sentiment",
-        "sentiment_baseline",
-        "sentiment_q",
-        "sentiment_within",
-    } <= set(themes.columns)
-    assert set(themes["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
+    themes = _export(
+        "themes",
+        weeks,
+        {
+            "week",
+            "theme_id",
+            "theme_label",
+            "messages",
+            "expected",
+            "status",
+            "status_test",
+            "trend_q",
+            "sentiment",
+            "sentiment_baseline",
+            "sentiment_q",
+            "sentiment_within",
+        },
+    )
     assert (
         themes["sentiment"].dropna().between(-1, 1).all()
         and themes["sentiment_q"].dropna().between(0, 1).all()
     )
     assert themes["week"].nunique() == weekly["week"].nunique()
     # and channels, tested on their conversations
-    _voc("export", "channels", "--store", str(path), "--out", str(tmp / "channels.csv"))
-    channels = pd.read_csv(tmp / "channels.csv")
-    assert {"week", "channel", "messages", "conversations", "expected", "status", "trend_q"} <= set(
-        channels.columns
-    )
+    columns = {"week", "channel", "messages", "conversations", "expected", "status", "trend_q"}
+    channels = _export("channels", weeks, columns)
     assert (channels["messages"] >= channels["conversations"]).all()
-    assert set(channels["status"]) <= {"emerging", "growing", "declining", "stable", "dormant"}
     assert "| Conversations | vs last week | Status |" in brief
     assert "| Sentiment | Status |" in brief
 
