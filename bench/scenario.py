@@ -238,6 +238,14 @@ def _rescan(store, frame: pd.DataFrame, earlier: pd.DataFrame | None, w: int) ->
     return found
 
 
+def _one_message_conversations(store) -> None:
+    """Weeks kept by a voc that counted messages only: the status test counts conversations, and a
+    scenario's conversations hold one message each, so their counts are the messages'."""
+    with store.connect() as con:
+        for table in ("topic_counts", "topic_history"):
+            con.execute(f"UPDATE {table} SET conversations = messages WHERE conversations IS NULL")
+
+
 def rescore(source_name: str, seed: int, workdir: Path, weeks: int = 10) -> dict:
     """A ``run(..., keep_weeks=True)`` scored again with the status rule as the code has it now: each
     week's statuses are recomputed on that week's stored copy (on a scratch copy; the kept weeks are
@@ -255,6 +263,7 @@ def rescore(source_name: str, seed: int, workdir: Path, weeks: int = 10) -> dict
             if not kept.exists():
                 raise SystemExit(f"{kept}: no stored week; run the scenario with --keep-weeks first")
             store = Store(shutil.copy(kept, Path(scratch) / kept.name)).init()
+            _one_message_conversations(store)
             shifts = _rescan(store, frame, shifts, w)
             save_weekly(store, compute_weekly(store), f"rescore-{w}")
             meta = json.loads((workdir / f"week_{w:02d}.json").read_text())

@@ -1,6 +1,7 @@
 """The weekly status rule alone, on planted count patterns: how often each is flagged, week by week.
 
     python -m bench.status_rule [--replicates 200] [--guards 0,1] [--trend-weeks 0,8] [--out FILE]
+    python -m bench.status_rule --clump 0.86,0.14 [--replicates 200] [--out FILE]
 
 No text and no model: each replicate writes a store whose customer messages per topic and week are
 Poisson draws around planted rates, every topic its own, and runs ``pipeline.weekly.compute_weekly``
@@ -19,6 +20,12 @@ direction (emerging/growing for rises, declining/dormant for the stop), the shar
 which the gradual rise was flagged in some week, what the week after the surge was called, and the
 steady topics' alarms per replicate (all tested weeks): the rule's false alarms where nothing
 changed. Writes bench/results/status-rule.json.
+
+``--clump P1,P2,...``: customers write 1, 2, ... messages about a topic in one conversation with
+these probabilities (the demo's 0.86,0.14; the rates stay messages a week, so conversations come at
+the rate over the mean clump). The same draws are then tested as the code counts them,
+conversations (``rule`` "conversations"), and with each message its own conversation ("messages",
+what the rule counted before). Writes bench/results/status-rule-clumped-P1-P2.json.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from bench import environment
 from pipeline import weekly
 from pipeline.store import Store
 from pipeline.trend_test import TREND_WEEKS
+from pipeline.weekly import GUARD_WEEKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WEEKS = 10
@@ -62,13 +70,18 @@ def planted_rates(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return rates
 
 
-def write_store(path: Path, counts: dict[int, list[int]]) -> Store:
-    """A store whose customer messages per (topic, week) are ``counts``, each given to its topic."""
-    ids, topics, sent = [], [], []
+def write_store(path: Path, counts: dict[int, list[int]], clumps: dict | None = None) -> Store:
+    """A store whose customer messages per (topic, week) are ``counts``, each given to its topic; each
+    message its own conversation, or in conversations of ``clumps[topic][week]`` messages each (a
+    list summing to that week's count)."""
+    ids, topics, sent, conversations = [], [], [], []
     for topic, per_week in counts.items():
         for week, n in enumerate(per_week):
+            sizes = clumps[topic][week] if clumps else [1] * n
+            owner = np.repeat(np.arange(len(sizes)), sizes)
             for i in range(n):
                 ids.append(f"t{topic}-w{week}-{i}")
+                conversations.append(f"t{topic}-w{week}-c{owner[i]}")
                 topics.append(topic)
                 sent.append(MONDAY + timedelta(weeks=week, minutes=7 * i))
     store = Store(path).init()
@@ -77,7 +90,7 @@ def write_store(path: Path, counts: dict[int, list[int]]) -> Store:
         pd.DataFrame(
             {
                 "message_id": ids,
-                "conversation_id": ids,
+                "conversation_id": conversations,
                 "author_role": "customer",
                 "text": "-",
                 "text_hash": ids,
@@ -100,25 +113,50 @@ def statuses(store: Store, guard: int, trend_weeks: int = TREND_WEEKS) -> pd.Dat
     return table[["w", "topic_id", "status", "tested"]]
 
 
+def clumped_counts(rng: np.random.Generator, rate: np.ndarray, clump: np.ndarray) -> list[list[int]]:
+    """Per week, the messages of each conversation about a topic: conversations are Poisson at
+    ``rate`` over the mean clump, each writing k messages with probability ``clump[k - 1]``."""
+    mean = float(np.dot(np.arange(1, len(clump) + 1), clump))
+    return [
+        [int(k) for k in rng.choice(np.arange(1, len(clump) + 1), size=rng.poisson(r / mean), p=clump)]
+        for r in rate
+    ]
+
+
 def measure(
-    replicates: int, guards: list[int], seed: int = 0, trends: tuple[int, ...] = (TREND_WEEKS,)
+    replicates: int,
+    guards: list[int],
+    seed: int = 0,
+    trends: tuple[int, ...] = (TREND_WEEKS,),
+    clump: list[float] | None = None,
 ) -> dict:
     """Each rule's flags (a guard and a trend window; named ``guard_G_trend_T``) on the same
-    replicates."""
+    replicates; with ``clump``, the code's rule on conversations and on messages (named
+    ``conversations`` and ``messages``) instead."""
     rows = []
     for rep in range(replicates):
         rng = np.random.default_rng([seed, rep])
         rates = planted_rates(rng)
         names = list(rates)
         swing = rng.uniform(0.85, 1.15, WEEKS)
-        counts = {k: [int(x) for x in rng.poisson(rates[name] * swing)] for k, name in enumerate(names)}
+        if clump:
+            p = np.asarray(clump, dtype=float) / sum(clump)
+            clumps = {k: clumped_counts(rng, rates[name] * swing, p) for k, name in enumerate(names)}
+            counts = {k: [sum(w) for w in per_week] for k, per_week in clumps.items()}
+            stores = {"conversations": clumps, "messages": None}
+            rules = [(name, GUARD_WEEKS, TREND_WEEKS, c) for name, c in stores.items()]
+        else:
+            counts = {k: [int(x) for x in rng.poisson(rates[name] * swing)] for k, name in enumerate(names)}
+            rules = [(f"guard_{g}_trend_{t}", g, t, None) for g in guards for t in trends]
         with tempfile.TemporaryDirectory(prefix="voc-status-rule-") as tmp:
-            store = write_store(Path(tmp) / "counts.duckdb", counts)
-            for guard in guards:
-                for trend in trends:
-                    table = statuses(store, guard, trend)
-                    table["pattern"] = table["topic_id"].map(lambda k, names=names: names[k])
-                    rows.append(table.assign(rep=rep, rule=f"guard_{guard}_trend_{trend}"))
+            written = {}
+            for rule, guard, trend, clumped in rules:
+                key = id(clumped)
+                if key not in written:
+                    written[key] = write_store(Path(tmp) / f"counts-{len(written)}.duckdb", counts, clumped)
+                table = statuses(written[key], guard, trend)
+                table["pattern"] = table["topic_id"].map(lambda k, names=names: names[k])
+                rows.append(table.assign(rep=rep, rule=rule))
     frame = pd.concat(rows, ignore_index=True)
     out = {}
     for rule, g in frame.groupby("rule", sort=False):
@@ -156,15 +194,24 @@ def main() -> None:
         default=f"0,{TREND_WEEKS}",
         help="steady-rise windows to compare (0: none; %(default)s)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS / "status-rule.json")
+    parser.add_argument(
+        "--clump",
+        default=None,
+        help="probabilities of 1, 2, ... messages a conversation (e.g. 0.86,0.14): conversations vs messages",
+    )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     guards = [int(g) for g in args.guards.split(",")]
     trends = tuple(int(t) for t in args.trend_weeks.split(","))
+    clump = [float(x) for x in args.clump.split(",")] if args.clump else None
+    name = f"status-rule-clumped-{args.clump.replace(',', '-')}.json" if clump else "status-rule.json"
+    args.out = args.out or RESULTS / name
     result = {
         "replicates": args.replicates,
         "code_guard_weeks": weekly.GUARD_WEEKS,
         "code_trend_weeks": TREND_WEEKS,
-        "results": measure(args.replicates, guards, trends=trends),
+        "clump": clump,
+        "results": measure(args.replicates, guards, trends=trends, clump=clump),
         "environment": environment.describe(),
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")

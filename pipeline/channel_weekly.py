@@ -75,7 +75,7 @@ def channel_statuses(
     history = weekly.count_histories(counts, since, total, weekly.MIN_BASELINE_WEEKS, guard_weeks)
     history = history.dropna(subset=["messages"])  # weeks before a channel's first are none of its
     # the status rule's names: its "messages" are the count tested, here conversations
-    history = history.rename(columns={"unit": "topic_id"}).assign(tested_messages=history["messages"])
+    history = history.rename(columns={"unit": "topic_id"}).assign(tested_conversations=history["messages"])
     trends = trend_test.trend_tests(counts, total, since, trend_weeks).rename(columns={"unit": "topic_id"})
     frame = history.merge(trends, on=["week", "topic_id"], how="left")
     frame = pd.concat(

@@ -239,7 +239,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
 
     lines += [
         "---",
-        f"Statuses: one-sided tests of the week's count against the topic's mean over {baseline_words()} "
+        "Statuses: one-sided tests of the week's conversations (each counted once, however many of its "
+        f"messages the topic holds) against the topic's mean over {baseline_words()} "
         + (
             "(the week just before is left out, so that a rise's first week does not hide its second), "
             if GUARD_WEEKS
@@ -248,7 +249,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         + "every week counted under the current topics (each message to the nearest topic centroid), "
         "scaled to this week's volume (the conditional test for two Poisson rates, which counts "
         f"the baseline as an estimate, not a known rate), false discovery rate {ALPHA:.0%} "
-        f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} messages; *emerging* = near-absent "
+        f"(Benjamini-Hochberg) across topics, at least {MIN_VOLUME} conversations; *emerging* = near-absent "
         f"before. A topic whose total holds is growing or declining when a group of similar messages "
         "it holds (found from their nearest neighbours, without the topics) rose or fell "
         f"significantly against the last {BASELINE_WEEKS} weeks, at {SHIFT_ALPHA:.0%} per week and "
@@ -415,30 +416,46 @@ def trail_words(counts: list[int]) -> str:
     if not counts:
         return ""
     weeks = [str(n) for n in counts[:-1]] + [f"**{counts[-1]}**"]
-    return f"Week by week, the last {len(counts)}: {' → '.join(weeks)}"
+    return f"Conversations week by week, the last {len(counts)}: {' → '.join(weeks)}"
 
 
-def tested_count(messages, tested, units: str = "topics") -> str:
-    """The count a status was tested on, in words. The test counts every week under the current topics
-    (``topic_counts``: each message to the nearest topic centroid, one rule for all weeks); where that
-    differs from the messages the topic holds (those quoted and listed), both are said; a theme's
-    (``units="themes"``) are the messages its topics hold."""
-    if units == "channels":  # a channel is tested on its conversations (pipeline.channel_weekly)
-        return f"{int(tested)} conversations"
-    if pd.isna(tested) or int(tested) == int(messages):
+def tested_count(messages, tested, units: str = "topics", conversations=None) -> str:
+    """The count a status was tested on, in words: conversations, every week counted under the current
+    topics (``topic_counts``: each message to the nearest topic centroid, one rule for all weeks).
+    Where that differs from the conversations the topic holds (``conversations``, unknown: assume it
+    does), it says so; the messages behind them (those quoted and listed) where there are more; a
+    theme's (``units="themes"``) are its topics' counts summed, a channel's its own conversations. A
+    store tested before conversations were counted gives its messages."""
+    if pd.isna(tested):
         return f"{int(messages)} messages"
-    held = "held by its topics" if units == "themes" else "assigned to it"
-    return f"{int(tested)} messages as the current topics count them ({int(messages)} {held})"
+    n = int(tested)
+    if units == "channels":  # a channel is tested on its conversations (pipeline.channel_weekly)
+        return f"{n} conversations"
+    if units == "themes":
+        return f"{n} conversations in its topics" + (
+            f" ({int(messages)} messages)" if int(messages) != n else ""
+        )
+    recounted = conversations is None or pd.isna(conversations) or int(conversations) != n
+    counted = " as the current topics count them" if recounted else ""
+    held = f"{int(messages)} messages assigned to it" if recounted else f"{int(messages)} messages"
+    return f"{n} conversations{counted}" + (f" ({held})" if recounted or int(messages) != n else "")
 
 
 def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
     """A steady rise (``pipeline.trend_test``) in words: the fitted line's ends and the test
     (``units``: what its false discovery rate was controlled across, topics or themes)."""
     return (
-        f"a steady rise over the last {int(weeks)} weeks, from about {start:.1f} to {end:.1f} a week on "
+        f"a steady rise over the last {int(weeks)} weeks, from about {start:.1f} to {end:.1f} conversations "
+        "a week on "
         f"the fitted line (at this week's volume; {factor - 1:+.0%} a week, q = {q:.2g} among the {units} "
         "the week's own test left stable), which no single week's count made significant"
     )
+
+
+def _tested(row, units: str = "topics") -> str:
+    """``tested_count`` of a row of the brief's tables."""
+    conversations = getattr(row, "conversations", None)
+    return tested_count(row.messages, row.tested_conversations, units, conversations)
 
 
 def evidence(row, units: str = "topics") -> str:
@@ -450,7 +467,7 @@ def evidence(row, units: str = "topics") -> str:
         fit = (row.trend_weeks, row.trend_from, row.trend_to, row.trend_factor, row.p_value)
         return (
             f"{trend_words(*fit, units=units)}; "
-            f"this week {tested_count(row.messages, row.tested_messages, units)} against "
+            f"this week {_tested(row, units)} against "
             f"{_num(row.expected, '.1f')} expected from {baseline_words()}"
         )
     if pd.notna(getattr(row, "part_messages", None)):  # from a local shift, not the topic's total
@@ -458,9 +475,9 @@ def evidence(row, units: str = "topics") -> str:
             f"a group of similar messages in it (quoted): {int(row.part_messages)} messages this week "
             f"against {_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks "
             f"(adjusted for total volume; p = {row.p_value:.2g} over the week's groups); the whole topic "
-            f"{tested_count(row.messages, row.tested_messages)} against {_num(row.expected, '.1f')}"
+            f"{_tested(row)} against {_num(row.expected, '.1f')}"
         )
-    counted = tested_count(row.messages, row.tested_messages, units)
+    counted = _tested(row, units)
     return (
         f"{counted} this week against {_num(row.expected, '.1f')} "
         f"expected from {baseline_words()} (adjusted for total volume; q = {row.p_value:.2g})"

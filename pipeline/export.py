@@ -21,7 +21,7 @@ ORDER BY m.conversation_id, m.sent_at NULLS LAST, m.message_id
 
 WEEKLY_SQL = """
 SELECT strftime(w.week, '%Y-%m-%d') AS week, w.topic_id, t.label AS topic_label, w.messages, w.conversations,
-       w.share, w.previous_messages, w.change, w.tested_messages, w.baseline, w.expected,
+       w.share, w.previous_messages, w.change, w.tested_conversations, w.baseline, w.expected,
        w.change_vs_baseline, w.sentiment, w.sentiment_change, w.sentiment_baseline, w.sentiment_q,
        w.negative_share, w.channels, w.status, w.p_value, w.part_messages, w.part_expected,
        w.status_test, w.trend_factor, w.trend_from, w.trend_to, w.trend_weeks, w.trend_q
@@ -30,7 +30,7 @@ ORDER BY w.week, w.messages DESC, w.topic_id
 """
 
 THEMES_SQL = """
-SELECT strftime(week, '%Y-%m-%d') AS week, theme_id, theme_label, messages, tested_messages,
+SELECT strftime(week, '%Y-%m-%d') AS week, theme_id, theme_label, messages, tested_conversations,
        previous_messages, baseline, expected, change_vs_baseline, status, status_test, p_value,
        trend_factor, trend_from, trend_to, trend_weeks, trend_q, sentiment, sentiment_baseline, sentiment_q,
        sentiment_within

@@ -157,18 +157,20 @@ def _move_counts(con, topic: int, target: int, run_id: str) -> None:
     test of the topic it joined sees them until the next run counts the weeks anew. Read, summed and
     written back as plain statements: the same on a DuckDB file and an attached PostgreSQL schema.
     Decisions are re-applied after every run, which counts no merged topic: then nothing moves, and
-    the joined topic's rows are left as that run wrote them."""
+    the joined topic's rows are left as that run wrote them. A conversation with messages in both
+    topics that week is counted twice until then (the rows hold counts, not conversations)."""
     if not execute(con, "SELECT 1 FROM topic_counts WHERE topic_id = ? LIMIT 1", [topic]):
         return
     rows = execute(
         con,
-        "SELECT week, sum(messages) FROM topic_counts WHERE topic_id IN (?, ?) GROUP BY week ORDER BY week",
+        "SELECT week, sum(messages), sum(conversations) FROM topic_counts WHERE topic_id IN (?, ?) "
+        "GROUP BY week ORDER BY week",
         [topic, target],
     )
     execute(con, "DELETE FROM topic_counts WHERE topic_id IN (?, ?)", [topic, target])
     con.executemany(
-        "INSERT INTO topic_counts (topic_id, week, messages, run_id) VALUES (?, ?, ?, ?)",
-        [[target, week, int(n), run_id] for week, n in rows],
+        "INSERT INTO topic_counts (topic_id, week, messages, conversations, run_id) VALUES (?, ?, ?, ?, ?)",
+        [[target, week, int(n), None if c is None else int(c), run_id] for week, n, c in rows],
     )
 
 

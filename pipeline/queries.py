@@ -24,7 +24,7 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
         """
         SELECT w.topic_id, coalesce(t.label, 'topic ' || w.topic_id) AS topic,
                coalesce(t.theme_label, '(unassigned)') AS theme, w.messages, w.conversations,
-               w.share, w.previous_messages, w.change, w.tested_messages, w.baseline, w.expected,
+               w.share, w.previous_messages, w.change, w.tested_conversations, w.baseline, w.expected,
                w.change_vs_baseline, w.sentiment, w.sentiment_change, w.sentiment_baseline, w.sentiment_q,
                w.negative_share, w.channels,
                w.status, w.p_value, w.part_messages, w.part_expected,
@@ -39,7 +39,7 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
 
 def recent_counts(store: Store, week: str, topic_ids: list[int], weeks: int = 8) -> dict[int, list[int]]:
     """Each topic's counts in the ``weeks`` weeks up to this one, oldest first, as the status test
-    counted them (the messages it holds, in weeks before it was tracked): what a reader checks a flag
+    counted them, conversations (those it holds, in weeks before it was tracked): what a reader checks a flag
     against at a glance (a rise in its second week, its first left out of the baseline; a steady
     rise over the trend test's 8 weeks)."""
     if not topic_ids:
@@ -47,7 +47,7 @@ def recent_counts(store: Store, week: str, topic_ids: list[int], weeks: int = 8)
     first = pd.Timestamp(week).date() - timedelta(weeks=weeks - 1)
     rows = store.query(
         """
-        SELECT topic_id, coalesce(tested_messages, messages) AS n FROM weekly_stats
+        SELECT topic_id, coalesce(tested_conversations, conversations) AS n FROM weekly_stats
         WHERE topic_id IN (SELECT unnest($topics))
           AND week BETWEEN CAST($first AS DATE) AND CAST($week AS DATE)
         ORDER BY topic_id, week
@@ -127,7 +127,7 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
             GROUP BY 1, 2
         )
         SELECT s.* REPLACE (coalesce(tw.sentiment, s.sentiment) AS sentiment),
-               tw.status, tw.status_test, tw.p_value, tw.tested_messages, tw.expected,
+               tw.status, tw.status_test, tw.p_value, tw.tested_conversations, tw.expected,
                tw.trend_factor, tw.trend_from, tw.trend_to, tw.trend_weeks,
                tw.sentiment_baseline, tw.sentiment_q, tw.sentiment_within
         FROM themes s
@@ -141,7 +141,7 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
 def channel_volume(store: Store, week: str) -> pd.DataFrame:
     """Customer messages and conversations per channel this week, and messages the week before; each
     channel's status and the test behind it from ``channel_weekly`` (``pipeline.channel_weekly``:
-    tested on conversations, which ``tested_messages`` holds for ``digest.evidence``)."""
+    tested on its conversations, ``tested_conversations`` for ``digest.evidence``)."""
     return store.query(
         f"""
         WITH m AS (
@@ -153,7 +153,7 @@ def channel_volume(store: Store, week: str) -> pd.DataFrame:
                    count(*) FILTER (week = CAST($week AS DATE) - INTERVAL 7 DAY) AS previous_messages
             FROM m GROUP BY 1 HAVING messages > 0 OR previous_messages > 0
         )
-        SELECT v.*, c.status, c.status_test, c.p_value, c.conversations AS tested_messages, c.expected,
+        SELECT v.*, c.status, c.status_test, c.p_value, c.conversations AS tested_conversations, c.expected,
                c.previous_conversations, c.trend_factor, c.trend_from, c.trend_to, c.trend_weeks
         FROM v LEFT JOIN channel_weekly c ON c.week = CAST($week AS DATE) AND c.channel = v.channel
         ORDER BY v.messages DESC, v.channel
@@ -505,8 +505,8 @@ def topic_weeks(store: Store, topic_id: int) -> pd.DataFrame:
     moved, where the status came from a local shift in the topic)."""
     return store.query(
         """
-        SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, tested_messages, expected,
-               sentiment, negative_share, status, p_value, part_messages, part_expected,
+        SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, tested_conversations,
+               expected, sentiment, negative_share, status, p_value, part_messages, part_expected,
                status_test, trend_factor, trend_from, trend_to, trend_weeks, trend_q
         FROM weekly_stats WHERE topic_id = ? ORDER BY week
         """,

@@ -175,12 +175,13 @@ TABLES: dict[str, tuple[str, str]] = {
             topic_id INTEGER,
             week DATE,
             messages INTEGER,
+            conversations INTEGER,
             run_id VARCHAR,
             PRIMARY KEY (topic_id, week)
         )""",
         "for a topic a re-fit made out of messages other topics already held: its cluster's earlier "
-        "members per week in that fit, the weeks before tracked_from (one clustering, so comparable); "
-        "the weekly status tests its first week against them",
+        "members (messages and conversations) per week in that fit, the weeks before tracked_from (one "
+        "clustering, so comparable); the weekly status tests its first week against them",
     ),
     "topic_counts": (
         """
@@ -188,12 +189,14 @@ TABLES: dict[str, tuple[str, str]] = {
             topic_id INTEGER,
             week DATE,
             messages INTEGER,
+            conversations INTEGER,
             run_id VARCHAR,
             PRIMARY KEY (topic_id, week)
         )""",
-        "customer messages per topic and week as the last run's topics count them: each message some topic "
-        "holds goes to the nearest live topic centroid (outliers stay out), so every week is counted by one "
-        "rule; the weekly status test compares these counts (see pipeline.topic_counts)",
+        "customer messages and conversations per topic and week as the last run's topics count them: each "
+        "message some topic holds goes to the nearest live topic centroid (outliers stay out), so every week "
+        "is counted by one rule; the weekly status test compares these conversation counts (see "
+        "pipeline.topic_counts)",
     ),
     "topic_overrides": (
         """
@@ -313,7 +316,7 @@ TABLES: dict[str, tuple[str, str]] = {
             part_messages INTEGER,
             part_expected DOUBLE,
             part_message_ids JSON,
-            tested_messages INTEGER,
+            tested_conversations INTEGER,
             sentiment_baseline DOUBLE,
             sentiment_p DOUBLE,
             sentiment_q DOUBLE,
@@ -327,14 +330,14 @@ TABLES: dict[str, tuple[str, str]] = {
         )""",
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
         "volume (messages the topic holds), share of the week, change vs previous week, sentiment and its "
-        "change, messages per channel; the status test's count (tested_messages: the week as the last "
-        "run's topics count it, see topic_counts), its volume-adjusted baseline (the 4 weeks before "
-        "last week), change vs it, status and p-value; where the status comes from a local shift in the "
-        "topic (see week_shifts), that group's count, expected count and typical messages (part_*); "
-        "the topic's mean sentiment over those baseline weeks and the sentiment shift test's p- and "
-        "q-value (see pipeline.sentiment_shift); which test gave the status (status_test: week, group "
-        "or trend) and the trend over the last 8 weeks (trend_*: fitted change per week, fitted counts "
-        "at the window's first week and this week, weeks held, q among the topics the week left "
+        "change, messages per channel; the status test's count (tested_conversations: the week's "
+        "conversations as the last run's topics count them, see topic_counts), its volume-adjusted baseline"
+        " (the 4 weeks before last week), change vs it, status and p-value; where the status comes from a "
+        "local shift in the topic (see week_shifts), that group's count, expected count and typical "
+        "messages (part_*); the topic's mean sentiment over those baseline weeks and the sentiment shift "
+        "test's p- and q-value (see pipeline.sentiment_shift); which test gave the status (status_test: "
+        "week, group or trend) and the trend over the last 8 weeks (trend_*: fitted change per week, fitted"
+        " counts at the window's first week and this week, weeks held, q among the topics the week left "
         "stable; see pipeline.trend_test)",
     ),
     "theme_weekly": (
@@ -344,7 +347,7 @@ TABLES: dict[str, tuple[str, str]] = {
             theme_id INTEGER,
             theme_label VARCHAR,
             messages INTEGER,
-            tested_messages INTEGER,
+            tested_conversations INTEGER,
             previous_messages INTEGER,
             {_TESTED}
             sentiment DOUBLE,
@@ -356,7 +359,7 @@ TABLES: dict[str, tuple[str, str]] = {
             PRIMARY KEY (week, theme_id)
         )""",
         "one row per ISO week and theme (the topics' themes as the last run left them, closing topics "
-        "left out): messages its topics hold, the count tested (its topics' tested_messages), baseline, "
+        "left out): messages its topics hold, the count tested (its topics' tested_conversations), baseline, "
         "expected count, status and q from the same tests as topics (the week against the 4 weeks "
         "before last week, BH across themes; then the steady-rise test, see pipeline.theme_weekly); the "
         "theme's mean sentiment, its baseline weeks' mean, the shift test's p and q across themes, and "

@@ -4,8 +4,9 @@ The brief's themes table gave each theme's change against last week only, and a 
 "+100%" (8 messages against 4) read as news. A rise can also be spread over sibling topics, none of
 which moves enough alone: the demo's card delays are three topics ("expect my card", "track the
 card", "new card"), each a handful of messages a week. Themes are tested as topics are
-(``pipeline.weekly``): every week counted under the current topics and themes (``tested_messages``
-summed over a theme's topics), the week against the 4 weeks before last week scaled by the week's
+(``pipeline.weekly``): every week counted under the current topics and themes (the topics'
+``tested_conversations`` summed over a theme's topics: a conversation with messages in two of them
+counts in each), the week against the 4 weeks before last week scaled by the week's
 explained volume (the conditional test for two Poisson rates), Benjamini-Hochberg across the week's
 themes, and for the themes that test leaves stable the steady-rise test over the last 8 weeks
 (``pipeline.trend_test``). The turns customers close conversations with are left out, as the brief's
@@ -51,8 +52,8 @@ def compute_theme_weekly(
         return pd.DataFrame()
     rows = topic_weeks[topic_weeks["topic_id"] >= 0]
     all_weeks = sorted(rows["week"].unique())
-    tested = rows.assign(n=rows["tested_messages"].astype(float).fillna(rows["messages"]))
-    # the volume expected counts scale with: every topic's tested messages that week, closers too
+    tested = rows.assign(n=rows["tested_conversations"].astype(float).fillna(rows["conversations"]))
+    # the volume expected counts scale with: every topic's tested conversations that week, closers too
     explained = tested.groupby("week")["n"].sum().reindex(all_weeks).fillna(0.0)
     themed = tested.merge(themes, on="topic_id")
     counts = themed.pivot_table(index="week", columns="theme_id", values="n", aggfunc="sum")
@@ -62,7 +63,7 @@ def compute_theme_weekly(
     since = [all_weeks[0]] * counts.shape[1]  # themes are counted under today's topics in every week
     history = weekly.count_histories(
         counts, since, explained, weekly.MIN_BASELINE_WEEKS, guard_weeks, shown=held
-    ).rename(columns={"unit": "topic_id", "messages": "tested_messages"})
+    ).rename(columns={"unit": "topic_id", "messages": "tested_conversations"})
     history["messages"] = held.to_numpy().ravel()
     trends = trend_test.trend_tests(counts, explained, since, trend_weeks)
     frame = history.merge(trends.rename(columns={"unit": "topic_id"}), on=["week", "topic_id"], how="left")
@@ -71,7 +72,8 @@ def compute_theme_weekly(
         ignore_index=True,
     )
     exp = frame["expected"]
-    frame["change_vs_baseline"] = np.where(exp > 0, frame["tested_messages"] / exp.where(exp > 0) - 1, np.nan)
+    tested = frame["tested_conversations"]
+    frame["change_vs_baseline"] = np.where(exp > 0, tested / exp.where(exp > 0) - 1, np.nan)
     labels = themes.drop_duplicates("theme_id").set_index("theme_id")["theme_label"]
     out = frame.rename(columns={"topic_id": "theme_id"})
     out = out.merge(
@@ -85,7 +87,7 @@ def compute_theme_weekly(
         "theme_id",
         "theme_label",
         "messages",
-        "tested_messages",
+        "tested_conversations",
         "previous_messages",
         "baseline",
         "expected",
@@ -94,7 +96,7 @@ def compute_theme_weekly(
         *SENTIMENT_COLUMNS,
     ]
     out = out[cols].sort_values(["week", "messages"], ascending=[True, False]).reset_index(drop=True)
-    for col in ("theme_id", "messages", "tested_messages"):
+    for col in ("theme_id", "messages", "tested_conversations"):
         out[col] = out[col].astype(int)
     return out
 

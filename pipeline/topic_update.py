@@ -404,12 +404,14 @@ def save_week_shifts(store: Store, con: Any, scanned: list, shifts: pd.DataFrame
 
 def _save_weekly_counts(store: Store, con: Any, table: str, members: pd.DataFrame, run_id: str) -> None:
     """Weekly counts of ``members`` (message id, topic id) per topic into ``table`` (``topic_history``
-    or ``topic_counts``), weeks cut as the weekly statistics cut them (the store's time zone)."""
+    or ``topic_counts``): messages, and conversations (the count the status test compares), weeks cut
+    as the weekly statistics cut them (the store's time zone)."""
     if members.empty:
         return
     con.register("_weekly_members", members)
     rows = con.execute(
-        f"SELECT h.topic_id, {MESSAGE_WEEK} AS week, CAST(count(*) AS INTEGER) AS messages "
+        f"SELECT h.topic_id, {MESSAGE_WEEK} AS week, CAST(count(*) AS INTEGER) AS messages, "
+        "CAST(count(DISTINCT m.conversation_id) AS INTEGER) AS conversations "
         "FROM _weekly_members h JOIN messages m USING (message_id) GROUP BY ALL"
     ).df()
     con.unregister("_weekly_members")

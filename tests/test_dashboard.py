@@ -202,12 +202,12 @@ def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_top
     said = [m.value for m in at.markdown if "— growing: a group of similar messages in it" in m.value]
     assert len(said) == 1 and "3 messages this week against 0.5 expected" in said[0]
     weeks = store.query(
-        "SELECT coalesce(tested_messages, messages) AS n FROM weekly_stats WHERE topic_id = ? AND week <= ? "
-        "ORDER BY week DESC LIMIT 8",
+        "SELECT coalesce(tested_conversations, conversations) AS n FROM weekly_stats "
+        "WHERE topic_id = ? AND week <= ? ORDER BY week DESC LIMIT 8",
         [topic, week],
     )["n"].tolist()[::-1]  # the weeks behind the flag, this week last
     trail = " → ".join([str(n) for n in weeks[:-1]] + [f"**{weeks[-1]}**"])
-    assert f"Week by week, the last {len(weeks)}: {trail}" in [c.value for c in at.caption]
+    assert f"Conversations week by week, the last {len(weeks)}: {trail}" in [c.value for c in at.caption]
     quoted = {m.value[2:] for m in at.markdown if m.value.startswith("> ")}
     assert set(part["text"]) <= quoted
     at = _page("topic", topic=str(topic))
@@ -240,10 +240,13 @@ def test_a_steady_rise_says_its_fitted_line_on_the_brief_and_the_topic_page(own_
     said = [m.value for m in at.markdown if "— growing: a steady rise over the last 8 weeks" in m.value]
     assert len(said) == 1
     assert (
-        "from about 16.1 to 36.6 a week on the fitted line" in said[0] and "+12% a week, q = 0.012" in said[0]
+        "from about 16.1 to 36.6 conversations a week on the fitted line" in said[0]
+        and "+12% a week, q = 0.012" in said[0]
     )
     weeks = min(8, len(store.query("SELECT DISTINCT week FROM weekly_stats WHERE topic_id = ?", [topic])))
-    assert any(c.value.startswith(f"Week by week, the last {weeks}:") for c in at.caption)  # the window
+    assert any(
+        c.value.startswith(f"Conversations week by week, the last {weeks}:") for c in at.caption
+    )  # the window
     at = _page("topic", topic=str(topic))
     assert any(
         "growing by a steady rise over the last 8 weeks, from about 16.1" in c.value for c in at.caption
@@ -320,7 +323,7 @@ def test_rename_and_merge_in_the_dashboard_persist_and_survive_a_run(own_store, 
 def test_pages_read_a_store_an_older_voc_wrote(own_store):
     """A store written before the status test's count existed still shows, once the page adds it."""
     with Store(own_store).connect() as con:
-        con.execute("ALTER TABLE weekly_stats DROP COLUMN tested_messages")
+        con.execute("ALTER TABLE weekly_stats DROP COLUMN tested_conversations")
         con.execute("DROP TABLE topic_counts")
     for page in PAGES:
         at = _page(page)

@@ -47,3 +47,26 @@ def test_the_trend_test_finds_the_gradual_rise_the_weeks_test_misses():
     assert "growing" not in with_trend["week_after_surge"]
     alarms = [r["steady_false_alarms_per_replicate"]["mean"] * 16 for r in (without, with_trend)]
     assert alarms[1] <= alarms[0] + 2
+
+
+def test_clumped_conversations_are_written_as_drawn(tmp_path: Path):
+    """A conversation of three messages about a topic is three messages and one conversation."""
+    store = status_rule.write_store(tmp_path / "c.duckdb", {0: [4, 2]}, {0: [[3, 1], [2]]})
+    per_week = store.query(
+        "SELECT CAST(date_trunc('week', m.sent_at) AS DATE) AS week, count(*) AS messages, "
+        "count(DISTINCT conversation_id) AS conversations FROM messages m GROUP BY ALL ORDER BY ALL"
+    )
+    assert per_week["messages"].tolist() == [4, 2] and per_week["conversations"].tolist() == [2, 1]
+
+
+def test_counting_conversations_keeps_clumps_of_messages_from_reading_as_change():
+    """Six replicates where customers write 1-3 messages about a topic in one conversation, the same
+    draws counted both ways: counted as messages, the steady topics raise alarms every replicate
+    (5.5 each when written); counted as conversations, as few as without clumps (0.43 a replicate
+    in bench/results/status-rule.json), and the new request and the surge are still flagged."""
+    results = status_rule.measure(6, [1], clump=[0.5, 0.3, 0.2])
+    by_messages = results["messages"]["steady_false_alarms_per_replicate"]
+    by_conversations = results["conversations"]["steady_false_alarms_per_replicate"]
+    assert by_messages["mean"] >= 3 and by_conversations["mean"] <= 1 and by_conversations["max"] <= 2
+    flagged = results["conversations"]["flagged_share_by_week"]
+    assert flagged["appear"][10] == 1.0 and flagged["surge"][9] == 1.0

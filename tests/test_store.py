@@ -64,9 +64,10 @@ def test_a_write_that_fails_halfway_leaves_nothing(location):
 
 
 def _as_an_older_voc_wrote_it(store: Store) -> None:
-    """Take away what recent versions added: the status test's count and the per-run topic counts."""
+    """Take away what recent versions added: the status test's count (conversations) and the per-run
+    topic counts."""
     with store.connect() as con:
-        execute(con, "ALTER TABLE weekly_stats DROP COLUMN tested_messages")
+        execute(con, "ALTER TABLE weekly_stats DROP COLUMN tested_conversations")
         execute(con, "DROP TABLE topic_counts")
 
 
@@ -76,11 +77,11 @@ def test_an_older_stores_missing_columns_are_added_and_its_rows_kept(location):
         "weekly_stats", pd.DataFrame([{"topic_id": 4, "week": pd.Timestamp("2026-11-02"), "messages": 9}])
     )
     _as_an_older_voc_wrote_it(store)
-    assert store.missing() == ["topic_counts", "weekly_stats.tested_messages"]
-    assert store.upgrade() == ["topic_counts", "weekly_stats.tested_messages"]
+    assert store.missing() == ["topic_counts", "weekly_stats.tested_conversations"]
+    assert store.upgrade() == ["topic_counts", "weekly_stats.tested_conversations"]
     assert store.missing() == [] and store.upgrade() == []
-    kept = store.query("SELECT topic_id, messages, tested_messages FROM weekly_stats")
-    assert kept["messages"].tolist() == [9] and kept["tested_messages"].isna().all()
+    kept = store.query("SELECT topic_id, messages, tested_conversations FROM weekly_stats")
+    assert kept["messages"].tolist() == [9] and kept["tested_conversations"].isna().all()
 
 
 def test_digest_and_export_read_a_store_an_older_voc_wrote(pipeline_store, runtime_env, tmp_path):
@@ -89,13 +90,13 @@ def test_digest_and_export_read_a_store_an_older_voc_wrote(pipeline_store, runti
     _as_an_older_voc_wrote_it(Store(old))
     brief = tmp_path / "brief.md"
     done = voc(["digest", "--store", str(old), "--out", str(brief)], runtime_env)
-    assert "upgraded" in done.stdout and "weekly_stats.tested_messages" in done.stdout
+    assert "upgraded" in done.stdout and "weekly_stats.tested_conversations" in done.stdout
     assert "## Top themes" in brief.read_text()
     weekly = tmp_path / "weekly.csv"
     again = voc(["export", "weekly", "--store", str(old), "--out", str(weekly)], runtime_env)
     assert "upgraded" not in again.stdout  # once is enough
     exported = pd.read_csv(weekly)
-    assert "tested_messages" in exported and len(exported) > 0 and exported["status"].notna().all()
+    assert "tested_conversations" in exported and len(exported) > 0 and exported["status"].notna().all()
 
 
 def test_reading_a_missing_store_says_what_to_do(location):

@@ -63,7 +63,7 @@ def test_the_brief_gives_each_themes_status_and_the_evidence_for_a_moved_one(tmp
     assert table.splitlines()[2].startswith("| card / arrive |") and table.splitlines()[2].endswith(
         "| growing |"
     )
-    assert "- **card / arrive** is growing: 90 messages this week against" in text
+    assert "- **card / arrive** is growing: 90 conversations in its topics this week against" in text
     assert "false discovery rate across themes" in text
 
 

@@ -13,18 +13,21 @@ from pipeline.weekly import compute_weekly
 MONDAY = datetime(2026, 9, 7, 12, tzinfo=UTC)
 
 
-def _store_with_counts(tmp_path, counts: dict[int, list[int]]) -> Store:
-    """A store whose customer messages per (topic, week) follow ``counts``."""
+def _store_with_counts(tmp_path, counts: dict[int, list[int]], per_conversation: dict | None = None) -> Store:
+    """A store whose customer messages per (topic, week) follow ``counts``; each message its own
+    conversation, or ``per_conversation[(topic, week)]`` messages in each."""
+    per_conversation = per_conversation or {}
     store = Store(tmp_path / "w.duckdb").init()
     msgs, assigns, sents = [], [], []
     for topic, per_week in counts.items():
         for week, n in enumerate(per_week):
             for i in range(n):
                 mid = f"t{topic}-w{week}-{i}"
+                conversation = f"c-t{topic}-w{week}-{i // per_conversation.get((topic, week), 1)}"
                 msgs.append(
                     {
                         "message_id": mid,
-                        "conversation_id": f"c-{mid}",
+                        "conversation_id": conversation,
                         "author_role": "customer",
                         "text": "x",
                         "text_hash": mid,
@@ -479,10 +482,17 @@ def test_kept_weeks_rescored_give_the_statuses_each_week_had(tmp_path, monkeypat
 
 
 def _topic_counts(counts: dict[int, list[int]]) -> pd.DataFrame:
-    """``topic_counts`` rows: messages per (topic, week) as a run's topics count them."""
+    """``topic_counts`` rows: messages per (topic, week) as a run's topics count them, each its own
+    conversation."""
     return pd.DataFrame(
         [
-            {"topic_id": t, "week": (MONDAY + timedelta(weeks=w)).date(), "messages": n, "run_id": "r"}
+            {
+                "topic_id": t,
+                "week": (MONDAY + timedelta(weeks=w)).date(),
+                "messages": n,
+                "conversations": n,
+                "run_id": "r",
+            }
             for t, per_week in counts.items()
             for w, n in enumerate(per_week)
         ]
@@ -503,11 +513,47 @@ def test_the_status_compares_weeks_counted_under_the_current_topics(tmp_path):
     store.upsert("topic_counts", _topic_counts({0: [20, 20, 19, 21, 20], 1: [20, 21, 20, 19, 20]}))
     table = compute_weekly(store).set_index(["topic_id", "week"])
     assert table.loc[(0, last), "status"] == "stable" and table.loc[(1, last), "status"] == "stable"
-    assert table.loc[(0, last), "messages"] == 20 and table.loc[(0, last), "tested_messages"] == 20
+    assert table.loc[(0, last), "messages"] == 20 and table.loc[(0, last), "tested_conversations"] == 20
     assert table.loc[(0, MONDAY.date()), "messages"] == 40
-    assert table.loc[(0, MONDAY.date()), "tested_messages"] == 20
+    assert table.loc[(0, MONDAY.date()), "tested_conversations"] == 20
     assert table.loc[(1, last), "baseline"] == pytest.approx((20 + 21 + 20) / 3)  # the weeks before the last
     assert table.loc[(0, last), "previous_messages"] == 40  # week over week: the messages it holds
+
+
+def test_the_status_counts_conversations_not_messages(tmp_path):
+    """A customer who writes three messages about a failed top-up is one customer asking: topic 0's
+    customers write three messages each in its last week, as many customers as ever, and it is stable
+    (by messages, 30 against 10, it would be growing); topic 1's customers come three times as often,
+    and it grows. The rows show both counts, and the brief says what was tested."""
+    counts = {0: [10, 10, 11, 9, 10, 30], 1: [10, 9, 10, 11, 10, 30], 3: [40] * 6}
+    store = _store_with_counts(tmp_path, counts, per_conversation={(0, 5): 3})
+    table = compute_weekly(store)
+    last = table[table.week == table.week.max()].set_index("topic_id")
+    assert last.loc[0, "messages"] == 30 and last.loc[0, "conversations"] == 10
+    assert last.loc[0, "tested_conversations"] == 10 and last.loc[0, "status"] == "stable"
+    assert last.loc[1, "tested_conversations"] == 30 and last.loc[1, "status"] == "growing"
+    # the volume the expected counts scale with is conversations too: topic 0's clumps do not make
+    # every other topic's share of the week look smaller
+    assert last.loc[3, "status"] == "stable"
+    assert last.loc[1, "expected"] == pytest.approx(10 * 80 / 60, rel=0.01)
+    line = digest.evidence(last.loc[1])
+    assert line.startswith("30 conversations this week against 13.3 expected")
+    (tmp_path / "m").mkdir()
+    by_messages = compute_weekly(_store_with_counts(tmp_path / "m", counts))  # each message alone
+    assert by_messages.query("topic_id == 0")["status"].iloc[-1] == "growing"
+
+
+def test_the_brief_says_conversations_and_the_messages_behind_them():
+    """The count tested is conversations; the messages behind them are said where there are more, and
+    where the current topics count the week differently from what the topic holds, that too."""
+    assert digest.tested_count(30, 10, "topics", 10) == "10 conversations (30 messages)"
+    assert digest.tested_count(10, 10, "topics", 10) == "10 conversations"
+    assert digest.tested_count(30, 12, "topics", 10) == (
+        "12 conversations as the current topics count them (30 messages assigned to it)"
+    )
+    assert digest.tested_count(30, 12, "themes") == "12 conversations in its topics (30 messages)"
+    assert digest.tested_count(30, 12, "channels") == "12 conversations"
+    assert digest.tested_count(30, None, "topics", 10) == "30 messages"  # a store tested on messages
 
 
 def test_a_change_counted_under_the_current_topics_is_still_flagged(tmp_path):
@@ -531,15 +577,15 @@ def test_counts_of_a_topic_people_merged_since_the_run_go_to_the_topic_it_joined
     )
     overrides.record_decision(store, "merge", 7, target=0, decided_by="cco")
     table = compute_weekly(store)
-    assert (table[table.topic_id == 0]["tested_messages"] == 40).all()
+    assert (table[table.topic_id == 0]["tested_conversations"] == 40).all()
     assert (table[table.topic_id == 0]["status"] == "stable").all()
     assert 7 not in set(table["topic_id"])
     overrides.record_decision(store, "merge", 0, target=3, decided_by="cco")
     table = compute_weekly(store)
-    assert (table[table.topic_id == 3]["tested_messages"] == 45).all()
+    assert (table[table.topic_id == 3]["tested_conversations"] == 45).all()
     assert store.query("SELECT DISTINCT topic_id FROM topic_counts")["topic_id"].tolist() == [3]
     overrides.apply_overrides(store, "again")  # re-applied after every run: nothing moves twice
-    assert (compute_weekly(store).query("topic_id == 3")["tested_messages"] == 45).all()
+    assert (compute_weekly(store).query("topic_id == 3")["tested_conversations"] == 45).all()
 
 
 def test_the_outliers_row_keeps_its_own_count_under_the_recount(tmp_path):
@@ -549,7 +595,7 @@ def test_the_outliers_row_keeps_its_own_count_under_the_recount(tmp_path):
     store.upsert("topic_counts", _topic_counts({0: [40, 41, 39, 40, 40]}))
     table = compute_weekly(store)
     outliers = table[table.topic_id == -1].sort_values("week")
-    assert outliers["tested_messages"].tolist() == [5, 6, 5, 4, 30]
+    assert outliers["tested_conversations"].tolist() == [5, 6, 5, 4, 30]
     assert outliers["status"].iloc[-1] == "growing"
 
 
@@ -602,4 +648,4 @@ def test_a_steady_rise_no_single_week_makes_significant_is_growing_by_its_trend(
     assert (table[table["topic_id"] < 8]["status"] == "stable").all()
     said = digest.evidence(last)
     assert said.startswith("a steady rise over the last 8 weeks, from about ")
-    assert f"q = {last['p_value']:.2g}" in said and "this week 37 messages against" in said
+    assert f"q = {last['p_value']:.2g}" in said and "this week 37 conversations against" in said

@@ -139,7 +139,7 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
         {
             "status",
             "expected",
-            "tested_messages",
+            "tested_conversations",
             "change_vs_baseline",
             "sentiment_change",
             "sentiment_baseline",
@@ -170,9 +170,9 @@ def test_weekly_export_and_digest_carry_the_statuses(weeks):
     for topic in movers["topic_id"]:
         rows = weekly[(weekly["topic_id"] == topic) & (weekly["week"].astype(str).str[:10] <= week)]
         rows = rows.sort_values("week").tail(8)
-        counts = [str(int(n)) for n in rows["tested_messages"].fillna(rows["messages"])]
+        counts = [str(int(n)) for n in rows["tested_conversations"].fillna(rows["conversations"])]
         trail = " → ".join(counts[:-1] + [f"**{counts[-1]}**"])
-        assert f"Week by week, the last {len(counts)}: {trail}" in brief
+        assert f"Conversations week by week, the last {len(counts)}: {trail}" in brief
     html = (tmp / "brief.html").read_text()
     assert html.startswith("<!doctype html>") and "<table>" in html and "<blockquote>" in html
     # themes carry a tested status too, exported week by week; the brief's themes table gives it
@@ -236,8 +236,11 @@ def test_every_week_is_counted_under_the_last_runs_topics(weeks):
     assert s.query("SELECT DISTINCT topic_id FROM topic_counts")["topic_id"].isin(live).all()
     assert weeks["merged"] not in set(s.query("SELECT topic_id FROM topic_counts")["topic_id"])
     rows = s.query(
-        "SELECT w.messages, w.tested_messages, coalesce(c.messages, 0) AS counted FROM weekly_stats w "
+        "SELECT w.conversations, w.tested_conversations, coalesce(c.conversations, 0) AS counted, "
+        "coalesce(c.messages, 0) AS counted_messages FROM weekly_stats w "
         "LEFT JOIN topic_counts c USING (topic_id, week) WHERE w.topic_id >= 0"
     )
-    assert (rows["tested_messages"] == rows["counted"]).all()
-    assert (rows["tested_messages"] != rows["messages"]).any()  # a count of its own, not the assignments
+    assert (rows["tested_conversations"] == rows["counted"]).all()  # the test counts conversations
+    assert (rows["counted"] <= rows["counted_messages"]).all()
+    # a count of its own, not the assignments
+    assert (rows["tested_conversations"] != rows["conversations"]).any()

@@ -23,8 +23,9 @@ def _over_time(weekly: pd.DataFrame) -> alt.LayerChart:
         tooltip=[
             "week",
             "messages",
-            alt.Tooltip("tested_messages:Q", title="as the current topics count it"),
-            alt.Tooltip("expected:Q", format=".1f"),
+            "conversations",
+            alt.Tooltip("tested_conversations:Q", title="conversations as the current topics count them"),
+            alt.Tooltip("expected:Q", title="conversations expected", format=".1f"),
             "status",
         ],
     )
@@ -168,11 +169,13 @@ with state.store_errors_as_messages():
                 st.caption(f"Week of {row['week']}: growing by {rise}.")
             by_shift = weekly[weekly["part_messages"].notna()]
             for _, row in by_shift.iloc[::-1].iterrows():  # newest first
+                counts = row["messages"], row["tested_conversations"], "topics", row["conversations"]
+                whole = tested_count(*counts)
                 st.caption(
                     f"Week of {row['week']}: {row['status']} by a group of similar messages in the topic, "
                     f"{int(row['part_messages'])} messages against {row['part_expected']:.1f} expected "
                     f"(p = {row['p_value']:.2g} over the week's groups); the whole topic "
-                    f"{tested_count(row['messages'], row['tested_messages'])} against {row['expected']:.1f}."
+                    f"{whole} against {row['expected']:.1f}."
                 )
 
         st.subheader("Representative verbatims")
