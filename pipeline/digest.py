@@ -257,7 +257,8 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"steadily over the last {TREND_WEEKS} weeks (a test for a log-linear trend in its counts, scaled to "
         "each week's volume and to how much topics' weekly counts vary beyond chance, false discovery "
         f"rate {ALPHA:.0%} across the topics left stable) and this week is still at or above the flat "
-        "line. Themes are tested the same way on the sum of their topics' counts (the turns customers "
+        "line. Themes are tested the same way on their conversations, each once however many of their "
+        "topics it touched (the turns customers "
         "close conversations with left out), false discovery rate across themes; channels on their "
         "conversations (a customer picks the channel once per conversation, then writes one to many "
         "messages), false discovery rate across channels. Sentiment shifts: the "
@@ -424,7 +425,7 @@ def tested_count(messages, tested, units: str = "topics", conversations=None) ->
     topics (``topic_counts``: each message to the nearest topic centroid, one rule for all weeks).
     Where that differs from the conversations the topic holds (``conversations``, unknown: assume it
     does), it says so; the messages behind them (those quoted and listed) where there are more; a
-    theme's (``units="themes"``) are its topics' counts summed, a channel's its own conversations. A
+    theme's (``units="themes"``) its conversations in any of its topics, a channel's its own. A
     store tested before conversations were counted gives its messages."""
     if pd.isna(tested):
         return f"{int(messages)} messages"

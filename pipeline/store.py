@@ -358,12 +358,13 @@ TABLES: dict[str, tuple[str, str]] = {
             run_id VARCHAR,
             PRIMARY KEY (week, theme_id)
         )""",
-        "one row per ISO week and theme (the topics' themes as the last run left them, closing topics "
-        "left out): messages its topics hold, the count tested (its topics' tested_conversations), baseline, "
-        "expected count, status and q from the same tests as topics (the week against the 4 weeks "
-        "before last week, BH across themes; then the steady-rise test, see pipeline.theme_weekly); the "
-        "theme's mean sentiment, its baseline weeks' mean, the shift test's p and q across themes, and "
-        "the part of the move its topics' own customers made (sentiment_within; the rest is the mix)",
+        "one row per ISO week and theme (the topics' themes as the last run left them, closing topics left "
+        "out): messages its topics hold, the count tested (its conversations, each once however many of its"
+        " topics it touched), baseline, expected count, status and q from the same tests as topics (the "
+        "week against the 4 weeks before last week, BH across themes; then the steady-rise test, see "
+        "pipeline.theme_weekly); the theme's mean sentiment, its baseline weeks' mean, the shift test's p "
+        "and q across themes, and the part of the move its topics' own customers made (sentiment_within; "
+        "the rest is the mix)",
     ),
     "channel_weekly": (
         f"""

@@ -51,6 +51,32 @@ def test_a_rise_spread_over_sibling_topics_makes_their_theme_grow(tmp_path):
     assert set(themes["theme_label"]) == set(NAMES)
 
 
+def test_a_theme_counts_each_conversation_once_however_many_of_its_topics_it_touches(tmp_path):
+    """For nine weeks each of the theme's 30 customers a week asks three things, one in each of its
+    topics (book a table, for four, at 7 pm); in the last week 90 customers ask one thing each. Its
+    topics hold 30 conversations every week, and its summed count stays at 90, but three times as
+    many customers raised the theme: it grows, and the row says 90 conversations."""
+    counts = {0: [30] * 10, 1: [30] * 10, 2: [30] * 10, **{t: COUNTS[t] for t in range(3, 15)}}
+    store = _store(tmp_path, counts, {t: THEMES[t] for t in range(15)})
+    with store.connect() as con:
+        con.execute(
+            "UPDATE messages SET conversation_id = regexp_replace(message_id, '^t[0-2]-', 'shared-') "
+            "WHERE regexp_matches(message_id, '^t[0-2]-w[0-8]-')"
+        )
+    topics = compute_weekly(store)
+    last = topics[topics["week"] == topics["week"].max()].set_index("topic_id")
+    assert (last.loc[[0, 1, 2], "status"] == "stable").all()
+    assert (last.loc[[0, 1, 2], "conversations"] == 30).all()
+    themes = theme_weekly.compute_theme_weekly(store, topics, closing=[])
+    card = themes[themes["theme_id"] == 0].sort_values("week")
+    assert card["tested_conversations"].tolist() == [30] * 9 + [90]
+    # expected: 30 scaled by the week's volume, which its 60 new customers swell
+    assert card["status"].iloc[-1] == "growing" and 30 < card["expected"].iloc[-1] < 40
+    assert (card["status"].iloc[:-1] == "stable").all()
+    others = themes[(themes["theme_id"] != 0) & (themes["week"] == themes["week"].max())]
+    assert (others["status"] == "stable").all()  # the week's volume counts each conversation once too
+
+
 def test_the_brief_gives_each_themes_status_and_the_evidence_for_a_moved_one(tmp_path):
     store = _store(tmp_path)
     topics = compute_weekly(store)
