@@ -13,19 +13,19 @@ flagged as often but for the wave's first week (57.5 -> 48%); at 1-3 messages (5
 against 0.33, at the cost of events whose conversations are few (a stop from about 8 conversations
 a week flagged in its first week 52.5% against 99.5%). The demo's flat top-up requests, 11 messages
 in 8 conversations against 1.4 expected, were "growing" counted by messages. Every week is counted
-under the topics as the last run left them (``topic_counts``: each
-message some topic holds to the nearest topic centroid; see ``pipeline.topic_counts``), so the
-baseline weeks and this week are counted by one rule, where the messages a topic holds were given to
-it by different rules over the weeks (``messages`` and ``conversations``, shown, are those;
-``tested_conversations`` the count the test used):
+under the topics as the last run left them (``topic_counts``: each message some topic holds to the
+nearest topic centroid; see ``pipeline.topic_counts``), so the baseline weeks and this week are
+counted by one rule, where the messages a topic holds were given to it by different rules over the
+weeks (``messages`` and ``conversations``, shown, are those; ``tested_conversations`` the count the
+test used):
 - expected count (``expected``) = the topic's mean over its 4 weeks before last week (``baseline``;
   the week just before is a guard week, left out so that a rise's first week does not hide its
   second: see ``GUARD_WEEKS``), scaled by this week's volume
   relative to those weeks' (so a busy week does not make every topic "grow"), volume counted over
   the conversations some topic explains (each topic's conversations summed): how many messages fall
-  outside every topic is the model's doing (a
-  re-fit can leave a quarter of a week as outliers where the first fit left a few), not a change
-  in what customers say, so it does not make every topic "decline";
+  outside every topic is the model's doing (a re-fit can leave a quarter of a week as outliers where
+  the first fit left a few), not a change in what customers say, so it does not make every topic
+  "decline";
 - one-sided tests for "more than expected" and "fewer than expected": the conditional test for two
   Poisson rates (this week's count against the baseline weeks' total, binomial given their sum and
   the volumes), which counts the baseline as the estimate it is, a few weekly draws, where a
