@@ -3,12 +3,15 @@
     python -m bench.scenario [--source banking77|massive-fr|massive-en] [--seed 1] [--weeks 10] [--oracle]
     python -m bench.scenario --source S --seed N --keep-weeks DIR   # then, after a change to the rule:
     python -m bench.scenario --source S --seed N --rescore DIR
+    python -m bench.scenario --source S --seed N --clump 0.86,0.14 [--keep-weeks DIR | --rescore DIR]
 
 From a labelled intent set, background intents arrive at steady Poisson rates (the whole week's volume
 also swings by up to ±15%), a few percent of messages are one-off noise from other intents, and four
 events are planted: two intents appear from week 8, one quadruples in week 9, one stops after week 5.
 Each week is written as a JSONL file and loaded with ``voc ingest`` then ``voc run`` (in one process,
-through the CLI), as a scheduled weekly run would.
+through the CLI), as a scheduled weekly run would. Each message is a conversation of its own, or with
+``--clump P1,P2,...`` customers write 1, 2, ... messages of one intent in a conversation with those
+probabilities (results named ``scenario-S-N-clumped-P1-P2.json``).
 
 After every week it reads the store and scores:
 - **detected**: each event is flagged in its first week by the topic holding most of the event intent's
@@ -88,9 +91,21 @@ def build(
     appear_week: int = 8,
     surge_week: int = 9,
     stop_after: int = 5,
+    clump: tuple[float, ...] | None = None,
 ):
-    """(messages per week as DataFrames, planted events)."""
+    """(messages per week as DataFrames, planted events). Each message is a conversation of its own;
+    with ``clump``, customers write 1, 2, ... messages of one intent in a conversation with those
+    probabilities: conversations come at the intent's rate over the mean clump (the rate stays in
+    messages), drawn from a stream of their own, so the texts and events are drawn as without."""
     rng = np.random.default_rng(seed)
+    sizes = None
+    if clump:
+        p = np.asarray(clump, dtype=float) / sum(clump)
+        crng, mean = np.random.default_rng([seed, 7]), float(np.dot(np.arange(1, len(p) + 1), p))
+
+        def sizes(lam: float) -> list[int]:
+            return [int(k) for k in crng.choice(np.arange(1, len(p) + 1), size=crng.poisson(lam / mean), p=p)]
+
     by_intent: dict[str, list[str]] = {}
     for text, label in zip(source.texts, source.labels, strict=True):
         by_intent.setdefault(label, []).append(text)
@@ -121,7 +136,7 @@ def build(
     frames = []
     for w in range(1, weeks + 1):
         swing = float(rng.uniform(0.85, 1.15))
-        rows = []
+        conversations = []  # each a list of (text, intent)
         for intent in chosen:
             lam = rate[intent] * swing
             if intent in appear and w < appear_week:
@@ -130,26 +145,32 @@ def build(
                 lam *= 4
             if intent == stop and w > stop_after:
                 lam = 0.0
-            rows += [(t, intent) for t in draw(intent, int(rng.poisson(lam)))]
-        for _ in range(int(rng.poisson(0.04 * len(rows)))):
+            n = int(rng.poisson(lam))
+            texts = iter(draw(intent, n if sizes is None else 0))
+            for k in [1] * n if sizes is None else sizes(lam):
+                conversations.append([(t, intent) for t in (draw(intent, k) if sizes else [next(texts)])])
+        messages = sum(len(c) for c in conversations)
+        for _ in range(int(rng.poisson(0.04 * messages))):
             intent = str(rng.choice(noise_pool))
-            rows.append((str(rng.choice(by_intent[intent])), f"noise:{intent}"))
+            conversations.append([(str(rng.choice(by_intent[intent])), f"noise:{intent}")])
         monday = START + timedelta(weeks=w - 1)
         records = []
-        for k, (text, intent) in enumerate(rows):
+        for k, turns in enumerate(conversations):
             at = monday + timedelta(seconds=int(rng.integers(0, 7 * 86400)))
-            records.append(
-                {
-                    "conversation_id": f"s{seed}-w{w:02d}-{k:04d}",
-                    "message_id": f"s{seed}-w{w:02d}-{k:04d}-0",
-                    "sent_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "author_role": "customer",
-                    "channel": CHANNELS[int(rng.integers(len(CHANNELS)))],
-                    "language": source.language,
-                    "text": text,
-                    "intent": intent,
-                }
-            )
+            channel = CHANNELS[int(rng.integers(len(CHANNELS)))]
+            for j, (text, intent) in enumerate(turns):
+                records.append(
+                    {
+                        "conversation_id": f"s{seed}-w{w:02d}-{k:04d}",
+                        "message_id": f"s{seed}-w{w:02d}-{k:04d}-{j}",
+                        "sent_at": (at + timedelta(minutes=3 * j)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "author_role": "customer",
+                        "channel": channel,
+                        "language": source.language,
+                        "text": text,
+                        "intent": intent,
+                    }
+                )
         frames.append(pd.DataFrame(records))
     return frames, events
 
@@ -166,7 +187,12 @@ def _cli(args: list[str]) -> str:
 
 
 def run(
-    source_name: str, seed: int, weeks: int = 10, workdir: Path | None = None, keep_weeks: bool = False
+    source_name: str,
+    seed: int,
+    weeks: int = 10,
+    workdir: Path | None = None,
+    keep_weeks: bool = False,
+    clump: tuple[float, ...] | None = None,
 ) -> dict:
     """The scenario through the real CLI: ``voc ingest`` + ``voc run`` week by week.
 
@@ -178,7 +204,7 @@ def run(
 
     settings = Settings()
     configure_runtime(settings)
-    frames, events = build(load_source(source_name), seed, weeks)
+    frames, events = build(load_source(source_name), seed, weeks, clump=clump)
     tmp = Path(workdir or tempfile.mkdtemp(prefix="voc-scenario-"))
     tmp.mkdir(parents=True, exist_ok=True)
     store_path = tmp / "scenario.duckdb"
@@ -246,14 +272,16 @@ def _one_message_conversations(store) -> None:
             con.execute(f"UPDATE {table} SET conversations = messages WHERE conversations IS NULL")
 
 
-def rescore(source_name: str, seed: int, workdir: Path, weeks: int = 10) -> dict:
+def rescore(
+    source_name: str, seed: int, workdir: Path, weeks: int = 10, clump: tuple[float, ...] | None = None
+) -> dict:
     """A ``run(..., keep_weeks=True)`` scored again with the status rule as the code has it now: each
     week's statuses are recomputed on that week's stored copy (on a scratch copy; the kept weeks are
     not changed), and the timings are the run's."""
     from pipeline.store import Store
     from pipeline.weekly import compute_weekly, save_weekly
 
-    frames, events = build(load_source(source_name), seed, weeks)
+    frames, events = build(load_source(source_name), seed, weeks, clump=clump)
     workdir = Path(workdir)
     tally = _Tally()
     shifts = None
@@ -510,6 +538,8 @@ def summarize() -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS.glob("scenario-*.json")):
+        if "-clumped-" in path.name:  # another scenario: conversations of several messages
+            continue
         r = json.loads(path.read_text())
         refits = sum(1 for w in r["per_week"] if w["mode"] == "refit")
         in_week = r.get("detected_in_its_week")
@@ -565,16 +595,22 @@ def main() -> None:
     parser.add_argument(
         "--rescore", type=Path, metavar="DIR", help="recompute the statuses on the weeks kept in DIR"
     )
+    parser.add_argument(
+        "--clump", default=None, help="probabilities of 1, 2, ... messages a conversation, e.g. 0.86,0.14"
+    )
     args = parser.parse_args()
+    clump = tuple(float(x) for x in args.clump.split(",")) if args.clump else None
     print(f"scenario {args.source} seed {args.seed}{' (oracle)' if args.oracle else ''}")
     if args.rescore:
-        summary = rescore(args.source, args.seed, args.rescore, args.weeks)
+        summary = rescore(args.source, args.seed, args.rescore, args.weeks, clump)
     elif args.oracle:
         summary = oracle(args.source, args.seed, args.weeks)
     else:
-        summary = run(args.source, args.seed, args.weeks, args.keep_weeks, keep_weeks=bool(args.keep_weeks))
+        summary = run(args.source, args.seed, args.weeks, args.keep_weeks, bool(args.keep_weeks), clump)
+    summary["clump"] = list(clump) if clump else None
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{'oracle' if args.oracle else 'scenario'}-{args.source}-{args.seed}.json"
+    suffix = f"-clumped-{args.clump.replace(',', '-')}" if clump else ""
+    out = RESULTS / f"{'oracle' if args.oracle else 'scenario'}-{args.source}-{args.seed}{suffix}.json"
     out.write_text(json.dumps(summary, indent=2, default=str))
     for e in summary["events"]:
         print(

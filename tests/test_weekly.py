@@ -350,6 +350,26 @@ def test_an_event_left_in_the_outliers_is_not_counted_as_flagged(tmp_path):
     assert summary["detected_in_its_week"] == 2  # ...and the surge and the stop are still called
 
 
+def test_the_scenario_can_write_conversations_of_several_messages():
+    """``bench.scenario --clump``: a conversation holds 1-3 messages of one intent, conversations
+    come at the rate over the mean clump, and the planted events are the same as without."""
+    from bench.scenario import build, load_source
+
+    source = load_source("banking77")
+    plain, events = build(source, 1, weeks=3)
+    clumped, same = build(source, 1, weeks=3, clump=(0.5, 0.3, 0.2))
+    assert [(e.kind, e.intent) for e in same] == [(e.kind, e.intent) for e in events]
+    one = pd.concat(plain)
+    assert one["conversation_id"].is_unique  # each message a conversation of its own
+    rows = pd.concat(clumped)
+    per = rows.groupby("conversation_id").agg(n=("message_id", "size"), intents=("intent", "nunique"))
+    assert per["n"].max() == 3 and (per["intents"] == 1).all() and rows["message_id"].is_unique
+    planted = ~rows["intent"].str.startswith("noise:")
+    mean = per.loc[rows.loc[planted, "conversation_id"].unique(), "n"].mean()
+    assert 1.5 < mean < 1.9  # 1.7 expected
+    assert 0.85 < len(rows) / len(one) < 1.15  # the rates stay in messages
+
+
 def _one_event_store(tmp_path, kind: str):
     """Banking77 seed 1's scenario and a store holding only the messages of its event of ``kind``:
     (frames, events, that event, its messages, store)."""
