@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from bench import datasets, environment
+from bench.status_rule import conversation_sizes
 from pipeline.weekly import BASELINE_WEEKS, GUARD_WEEKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -98,13 +99,7 @@ def build(
     probabilities: conversations come at the intent's rate over the mean clump (the rate stays in
     messages), drawn from a stream of their own, so the texts and events are drawn as without."""
     rng = np.random.default_rng(seed)
-    sizes = None
-    if clump:
-        p = np.asarray(clump, dtype=float) / sum(clump)
-        crng, mean = np.random.default_rng([seed, 7]), float(np.dot(np.arange(1, len(p) + 1), p))
-
-        def sizes(lam: float) -> list[int]:
-            return [int(k) for k in crng.choice(np.arange(1, len(p) + 1), size=crng.poisson(lam / mean), p=p)]
+    crng = np.random.default_rng([seed, 7])  # the conversations' own stream, with ``clump``
 
     by_intent: dict[str, list[str]] = {}
     for text, label in zip(source.texts, source.labels, strict=True):
@@ -145,10 +140,12 @@ def build(
                 lam *= 4
             if intent == stop and w > stop_after:
                 lam = 0.0
-            n = int(rng.poisson(lam))
-            texts = iter(draw(intent, n if sizes is None else 0))
-            for k in [1] * n if sizes is None else sizes(lam):
-                conversations.append([(t, intent) for t in (draw(intent, k) if sizes else [next(texts)])])
+            n = int(rng.poisson(lam))  # drawn either way: the rest of the scenario draws as without
+            if clump:
+                sizes = conversation_sizes(crng, lam, clump)
+                conversations += [[(t, intent) for t in draw(intent, k)] for k in sizes]
+            else:
+                conversations += [[(t, intent)] for t in draw(intent, n)]
         messages = sum(len(c) for c in conversations)
         for _ in range(int(rng.poisson(0.04 * messages))):
             intent = str(rng.choice(noise_pool))

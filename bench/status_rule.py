@@ -43,7 +43,6 @@ from bench import environment
 from pipeline import weekly
 from pipeline.store import Store
 from pipeline.trend_test import TREND_WEEKS
-from pipeline.weekly import GUARD_WEEKS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WEEKS = 10
@@ -113,14 +112,18 @@ def statuses(store: Store, guard: int, trend_weeks: int = TREND_WEEKS) -> pd.Dat
     return table[["w", "topic_id", "status", "tested"]]
 
 
-def clumped_counts(rng: np.random.Generator, rate: np.ndarray, clump: np.ndarray) -> list[list[int]]:
-    """Per week, the messages of each conversation about a topic: conversations are Poisson at
-    ``rate`` over the mean clump, each writing k messages with probability ``clump[k - 1]``."""
-    mean = float(np.dot(np.arange(1, len(clump) + 1), clump))
-    return [
-        [int(k) for k in rng.choice(np.arange(1, len(clump) + 1), size=rng.poisson(r / mean), p=clump)]
-        for r in rate
-    ]
+def conversation_sizes(rng: np.random.Generator, rate: float, clump) -> list[int]:
+    """The messages of each of a week's conversations about a topic whose messages come at ``rate``:
+    conversations are Poisson at ``rate`` over the mean clump, each writing k messages with
+    probability ``clump[k - 1]`` (normalised here). Also the scenario's (``bench.scenario --clump``)."""
+    p = np.asarray(clump, dtype=float) / sum(clump)
+    k = np.arange(1, len(p) + 1)
+    return [int(n) for n in rng.choice(k, size=rng.poisson(rate / float(np.dot(k, p))), p=p)]
+
+
+def clumped_counts(rng: np.random.Generator, rate: np.ndarray, clump) -> list[list[int]]:
+    """``conversation_sizes`` of each week's ``rate``."""
+    return [conversation_sizes(rng, r, clump) for r in rate]
 
 
 def measure(
@@ -139,24 +142,23 @@ def measure(
         rates = planted_rates(rng)
         names = list(rates)
         swing = rng.uniform(0.85, 1.15, WEEKS)
+        # each store written (its conversations: clumps, or None for one message each) and the rules
+        # (name, guard weeks, trend window) run on it
         if clump:
-            p = np.asarray(clump, dtype=float) / sum(clump)
-            clumps = {k: clumped_counts(rng, rates[name] * swing, p) for k, name in enumerate(names)}
+            clumps = {k: clumped_counts(rng, rates[name] * swing, clump) for k, name in enumerate(names)}
             counts = {k: [sum(w) for w in per_week] for k, per_week in clumps.items()}
-            stores = {"conversations": clumps, "messages": None}
-            rules = [(name, GUARD_WEEKS, TREND_WEEKS, c) for name, c in stores.items()]
+            code = (weekly.GUARD_WEEKS, TREND_WEEKS)
+            stores = [(clumps, [("conversations", *code)]), (None, [("messages", *code)])]
         else:
             counts = {k: [int(x) for x in rng.poisson(rates[name] * swing)] for k, name in enumerate(names)}
-            rules = [(f"guard_{g}_trend_{t}", g, t, None) for g in guards for t in trends]
+            stores = [(None, [(f"guard_{g}_trend_{t}", g, t) for g in guards for t in trends])]
         with tempfile.TemporaryDirectory(prefix="voc-status-rule-") as tmp:
-            written = {}
-            for rule, guard, trend, clumped in rules:
-                key = id(clumped)
-                if key not in written:
-                    written[key] = write_store(Path(tmp) / f"counts-{len(written)}.duckdb", counts, clumped)
-                table = statuses(written[key], guard, trend)
-                table["pattern"] = table["topic_id"].map(lambda k, names=names: names[k])
-                rows.append(table.assign(rep=rep, rule=rule))
+            for i, (clumped, rules) in enumerate(stores):
+                store = write_store(Path(tmp) / f"counts-{i}.duckdb", counts, clumped)
+                for rule, guard, trend in rules:
+                    table = statuses(store, guard, trend)
+                    table["pattern"] = table["topic_id"].map(lambda k, names=names: names[k])
+                    rows.append(table.assign(rep=rep, rule=rule))
     frame = pd.concat(rows, ignore_index=True)
     out = {}
     for rule, g in frame.groupby("rule", sort=False):
