@@ -432,14 +432,12 @@ def tested_count(messages, tested, units: str = "topics", conversations=None) ->
     n = int(tested)
     if units == "channels":  # a channel is tested on its conversations (pipeline.channel_weekly)
         return f"{n} conversations"
+    behind = f" ({int(messages)} messages)" if int(messages) != n else ""
     if units == "themes":
-        return f"{n} conversations in its topics" + (
-            f" ({int(messages)} messages)" if int(messages) != n else ""
-        )
-    recounted = conversations is None or pd.isna(conversations) or int(conversations) != n
-    counted = " as the current topics count them" if recounted else ""
-    held = f"{int(messages)} messages assigned to it" if recounted else f"{int(messages)} messages"
-    return f"{n} conversations{counted}" + (f" ({held})" if recounted or int(messages) != n else "")
+        return f"{n} conversations in its topics{behind}"
+    if conversations is None or pd.isna(conversations) or int(conversations) != n:
+        return f"{n} conversations as the current topics count them ({int(messages)} messages assigned to it)"
+    return f"{n} conversations{behind}"
 
 
 def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
@@ -453,8 +451,8 @@ def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
     )
 
 
-def _tested(row, units: str = "topics") -> str:
-    """``tested_count`` of a row of the brief's tables."""
+def tested_words(row, units: str = "topics") -> str:
+    """``tested_count`` of a row of the brief's tables or the topic page's (a named tuple or a Series)."""
     conversations = getattr(row, "conversations", None)
     return tested_count(row.messages, row.tested_conversations, units, conversations)
 
@@ -468,7 +466,7 @@ def evidence(row, units: str = "topics") -> str:
         fit = (row.trend_weeks, row.trend_from, row.trend_to, row.trend_factor, row.p_value)
         return (
             f"{trend_words(*fit, units=units)}; "
-            f"this week {_tested(row, units)} against "
+            f"this week {tested_words(row, units)} against "
             f"{_num(row.expected, '.1f')} expected from {baseline_words()}"
         )
     if pd.notna(getattr(row, "part_messages", None)):  # from a local shift, not the topic's total
@@ -476,9 +474,9 @@ def evidence(row, units: str = "topics") -> str:
             f"a group of similar messages in it (quoted): {int(row.part_messages)} messages this week "
             f"against {_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks "
             f"(adjusted for total volume; p = {row.p_value:.2g} over the week's groups); the whole topic "
-            f"{_tested(row)} against {_num(row.expected, '.1f')}"
+            f"{tested_words(row)} against {_num(row.expected, '.1f')}"
         )
-    counted = _tested(row, units)
+    counted = tested_words(row, units)
     return (
         f"{counted} this week against {_num(row.expected, '.1f')} "
         f"expected from {baseline_words()} (adjusted for total volume; q = {row.p_value:.2g})"

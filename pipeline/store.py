@@ -379,7 +379,7 @@ TABLES: dict[str, tuple[str, str]] = {
             PRIMARY KEY (week, channel)
         )""",
         "one row per ISO week and channel from the channel's first week: customer messages and "
-        "conversations, and a status tested on conversations as topics are on messages (the week "
+        "conversations, and a status tested on conversations as topics are (the week "
         "against the 4 weeks before last week scaled by the week's conversations, BH across channels; "
         "then the steady-rise test, see pipeline.channel_weekly)",
     ),

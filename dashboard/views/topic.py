@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import tested_count, trend_words
+from pipeline.digest import tested_words, trend_words
 from pipeline.overrides import OverrideError, record_decision
 from pipeline.store import StoreError
 
@@ -169,13 +169,11 @@ with state.store_errors_as_messages():
                 st.caption(f"Week of {row['week']}: growing by {rise}.")
             by_shift = weekly[weekly["part_messages"].notna()]
             for _, row in by_shift.iloc[::-1].iterrows():  # newest first
-                counts = row["messages"], row["tested_conversations"], "topics", row["conversations"]
-                whole = tested_count(*counts)
                 st.caption(
                     f"Week of {row['week']}: {row['status']} by a group of similar messages in the topic, "
                     f"{int(row['part_messages'])} messages against {row['part_expected']:.1f} expected "
                     f"(p = {row['p_value']:.2g} over the week's groups); the whole topic "
-                    f"{whole} against {row['expected']:.1f}."
+                    f"{tested_words(row)} against {row['expected']:.1f}."
                 )
 
         st.subheader("Representative verbatims")
