@@ -152,6 +152,15 @@ def encoder_bar(X: np.ndarray, floor: float, seed: int = 0) -> float:
     return max(floor, mean + ENCODER_SCALE * (1 - mean))
 
 
+def repeated(conversations, messages, least: int):
+    """Whether a group of ``messages`` from ``conversations`` (counts, scalars or arrays) is a few
+    customers repeating themselves rather than something ``least`` customers say: fewer conversations
+    than that, and fewer than its messages. A group of as many customers as messages is left to the
+    size rules that made it (a small first week's topics may hold four)."""
+    conversations = np.asarray(conversations)
+    return (conversations < least) & (conversations < np.asarray(messages))
+
+
 class TopicModel:
     """Cluster embeddings into topics and describe each with keywords, verbatims and a theme."""
 
@@ -169,6 +178,7 @@ class TopicModel:
         spacy_models: dict[str, str] | None = None,
         seed: int = 42,
         max_cluster_share: float | None = 1 / 3,
+        min_conversations: int = 5,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.n_components = n_components
@@ -182,6 +192,7 @@ class TopicModel:
         self.spacy_models = spacy_models
         self.seed = seed
         self.max_cluster_share = max_cluster_share
+        self.min_conversations = min_conversations
 
     def params_for(self, n: int) -> TopicParams:
         """Parameters scaled to ``n`` messages unless set explicitly.
@@ -262,6 +273,17 @@ class TopicModel:
             if len(set(capped.labels_) - {OUTLIER}) > len(set(found) - {OUTLIER}):
                 clusterer, self.capped_ = capped, True
         return clusterer
+
+    def _voiced(
+        self, labels: np.ndarray, strength: np.ndarray, groups: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``labels`` with the clusters ``repeated`` (by ``groups``, at ``min_conversations``) made noise."""
+        held = labels != OUTLIER
+        counts = pd.DataFrame({"label": labels[held], "group": groups[held]}).groupby("label")["group"]
+        voices, size = counts.nunique(), counts.size()
+        gone = voices.index[repeated(voices, size, self.min_conversations)].to_numpy()
+        few = np.isin(labels, gone) & held
+        return np.where(few, OUTLIER, labels), np.where(few, 0.0, strength)
 
     @staticmethod
     def _ordered(labels: np.ndarray) -> np.ndarray:
@@ -403,18 +425,21 @@ class TopicModel:
         texts: list[str],
         languages: list[str] | None = None,
         sample: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
     ) -> TopicModel:
         """Learn topics from L2-normalised embeddings ``X`` of ``texts`` (in ``languages``).
 
         ``sample``: indices of the rows to learn from (fast mode: the messages with the transformer's
         own vectors); every other row joins its nearest centroid, or stays an outlier under
         ``reassign_threshold``, as a later run's new messages do. Labels and representatives come
-        from the sample; ``labels_``, ``probabilities_`` and sizes cover every row."""
+        from the sample; ``labels_``, ``probabilities_`` and sizes cover every row. ``groups``: each
+        row's conversation (see ``fit_clusters``)."""
         if sample is None or len(sample) == len(X):
-            return self.fit_clusters(X).describe(X, texts, languages)
+            return self.fit_clusters(X, groups).describe(X, texts, languages)
         sample = np.sort(np.asarray(sample, dtype=int))
         langs = [languages[i] for i in sample] if languages else None
-        self.fit_clusters(X[sample]).describe(X[sample], [texts[i] for i in sample], langs)
+        in_sample = None if groups is None else np.asarray(groups)[sample]
+        self.fit_clusters(X[sample], in_sample).describe(X[sample], [texts[i] for i in sample], langs)
         labels, sims = self.transform(X)
         labels[sample], sims[sample] = self.labels_, self.probabilities_
         self.labels_, self.probabilities_ = labels, np.where(labels >= 0, sims, 0.0)
@@ -426,11 +451,18 @@ class TopicModel:
         )
         return self
 
-    def fit_clusters(self, X: np.ndarray) -> TopicModel:
+    def fit_clusters(self, X: np.ndarray, groups: np.ndarray | None = None) -> TopicModel:
         """Only the clustering: ``labels_``, ``probabilities_``, ``topic_ids_``, ``centroids_``. What a
-        caller that may not need labels runs first (a weekly run's search for new themes)."""
+        caller that may not need labels runs first (a weekly run's search for new themes).
+
+        ``groups``: each row's conversation. A cluster whose messages come from fewer than
+        ``min_conversations`` of them, some writing several, is one customer or a few repeating
+        themselves, not a topic (``repeated``): its messages are outliers (none: every row its own
+        conversation)."""
         X = normalize(np.asarray(X, dtype=np.float32))
         labels, strength = self._cluster(X)
+        if groups is not None:
+            labels, strength = self._voiced(labels, strength, np.asarray(groups))
         labels = self._ordered(labels)
         topics = sorted(set(labels.tolist()) - {OUTLIER})
         self.labels_ = labels
@@ -555,6 +587,7 @@ class TopicModel:
                     "spacy_models",
                     "seed",
                     "max_cluster_share",
+                    "min_conversations",
                 )
             },
             "topics": [

@@ -451,6 +451,16 @@ def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
     )
 
 
+def group_count(messages, conversations) -> str:
+    """A local shift's count in words (``pipeline.local_shifts``): the conversations it was tested
+    on, and the messages behind them where there are more. Shifts an older voc found counted
+    messages only."""
+    if pd.isna(conversations):
+        return f"{int(messages)} messages"
+    n = int(conversations)
+    return f"{n} conversations" + (f" ({int(messages)} messages)" if int(messages) != n else "")
+
+
 def tested_words(row, units: str = "topics") -> str:
     """``tested_count`` of a row of the brief's tables or the topic page's (a named tuple or a Series)."""
     conversations = getattr(row, "conversations", None)
@@ -471,7 +481,8 @@ def evidence(row, units: str = "topics") -> str:
         )
     if pd.notna(getattr(row, "part_messages", None)):  # from a local shift, not the topic's total
         return (
-            f"a group of similar messages in it (quoted): {int(row.part_messages)} messages this week "
+            "a group of similar messages in it (quoted): "
+            f"{group_count(row.part_messages, getattr(row, 'part_conversations', None))} this week "
             f"against {_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks "
             f"(adjusted for total volume; p = {row.p_value:.2g} over the week's groups); the whole topic "
             f"{tested_words(row)} against {_num(row.expected, '.1f')}"

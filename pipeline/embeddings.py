@@ -133,9 +133,10 @@ def customer_messages_with_vectors(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Customer messages that have a vector, and those vectors, in a stable order.
 
-    Columns: id, language, time (``at``: sent, else ingested) and the topic and probability the store
-    assigns them now (null for a message no run has seen): the topic step's inputs in one read. Not
-    the texts: at a million messages they double the read, and a weekly run needs a few of them.
+    Columns: id, conversation, language, time (``at``: sent, else ingested) and the topic and
+    probability the store assigns them now (null for a message no run has seen): the topic step's
+    inputs in one read. Not the texts: at a million messages they double the read, and a weekly run
+    needs a few of them.
 
     With ``fallback`` (fast mode's projected vectors), a message without a vector for ``model`` takes
     its fallback vector, and the column ``exact`` says which messages have the model's own."""
@@ -143,7 +144,7 @@ def customer_messages_with_vectors(
     with store.connect(read_only=True) as con:
         frame = con.execute(
             """
-            SELECT m.message_id, m.language, m.text_hash,
+            SELECT m.message_id, m.conversation_id, m.language, m.text_hash,
                    coalesce(m.sent_at, m.ingested_at) AS at, a.topic_id, a.probability
             FROM messages m LEFT JOIN assignments a USING (message_id)
             WHERE m.is_customer ORDER BY m.message_id

@@ -23,7 +23,8 @@ WEEKLY_SQL = """
 SELECT strftime(w.week, '%Y-%m-%d') AS week, w.topic_id, t.label AS topic_label, w.messages, w.conversations,
        w.share, w.previous_messages, w.change, w.tested_conversations, w.baseline, w.expected,
        w.change_vs_baseline, w.sentiment, w.sentiment_change, w.sentiment_baseline, w.sentiment_q,
-       w.negative_share, w.channels, w.status, w.p_value, w.part_messages, w.part_expected,
+       w.negative_share, w.channels, w.status, w.p_value, w.part_messages, w.part_conversations,
+       w.part_expected,
        w.status_test, w.trend_factor, w.trend_from, w.trend_to, w.trend_weeks, w.trend_q
 FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
 ORDER BY w.week, w.messages DESC, w.topic_id

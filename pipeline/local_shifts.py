@@ -13,8 +13,13 @@ are linked into groups by the neighbour pairs that are mutual (each among the ot
 as in Brito et al.'s mutual k-NN graph for clustering), so that two requests side by side are not
 chained into one group by a single one-way pair. A group's count this week against its earlier
 weeks' is the status rule's conditional test for two Poisson rates (``pipeline.rate_test``), with the
-same minimum volume: at least ``min_volume`` messages this week to rise, at least ``min_volume``
+same minimum volume: at least ``min_volume`` conversations this week to rise, at least ``min_volume``
 expected to fall.
+
+Everything is counted in conversations, each once, as the status rule counts topics: a message's
+neighbours from its own conversation do not count for it, and a group or ball counts each
+conversation once. A customer's messages are of one week and alike; counted one by one, a customer
+who writes the same complaint ten times is a rise.
 
 A rise is also read over balls: each message with its 9, 19, 39 or 79 nearest (``SCALES``), tested
 the same way, as a k-nearest-neighbour scan statistic (Kulldorff's spatial scan with windows made of
@@ -27,11 +32,13 @@ groups alone: a ball is rigid, and a stopped request's ball takes in its sibling
 week (on the kept weeks' screen, balls found 5 of the 30 stops where groups found 19).
 
 Groups and balls are chosen by the very counts they are then tested on, so their p-values are
-calibrated by permutation: the week labels of the pool are shuffled ``PERMUTATIONS`` times over the
-same neighbours, and a shift's p-value (``family_p``) is the share of shuffles whose best group or
-ball scored at least as well, the two ways combined by Westfall and Young's min-p (each shuffle's
-best, by whichever way did best against that way's own shuffles). Under the null (every request at
-its own steady rate, the week's volume swinging as it will), a message's week is a draw with W's
+calibrated by permutation: the week labels of the pool's conversations are shuffled ``PERMUTATIONS``
+times over the same neighbours (whole conversations: shuffling messages split each conversation over
+weeks, and steady weeks of conversations of 1-3 alike messages gave a false shift in most of them,
+``python -m bench.shift_null``), and a shift's p-value (``family_p``) is the share of shuffles whose
+best group or ball scored at least as well, the two ways combined by Westfall and Young's min-p (each
+shuffle's best, by whichever way did best against that way's own shuffles). Under the null (every request at
+its own steady rate, the week's volume swinging as it will), a conversation's week is a draw with W's
 share of the pool, so this controls the chance of any false shift in a week, per direction, at
 ``ALPHA``, however many ways a rise is read.
 
@@ -63,15 +70,17 @@ POOL_SAMPLE = 8_000  # messages of a week and its baseline weeks the graph is bu
 
 @dataclass
 class Shift:
-    """One group or ball: its pool rows, which way it moved, its count this week and before, and p-values."""
+    """One group or ball: its pool rows, which way it moved, its conversations this week and before,
+    this week's messages, and p-values."""
 
     rows: np.ndarray
     direction: int  # +1 rose, -1 fell
-    now: int
-    before: int
+    now: int  # conversations this week
+    before: int  # conversations in the baseline weeks
     expected: float
     p: float
     family_p: float = 1.0
+    messages: int = 0  # this week's messages among ``rows``
 
 
 def neighbours(X: np.ndarray, k: int = max(SCALES) - 1) -> np.ndarray:
@@ -93,64 +102,111 @@ def mutual_pairs(nn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mutual.row, mutual.col
 
 
-def _groups(
-    nn: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], now: np.ndarray, direction: int, min_volume: int
-) -> list[Shift]:
-    """Groups of messages whose neighbours are this week's more (or less) often than chance, linked by
-    mutual neighbour ``pairs``, callable at ``min_volume``, each with its conditional-test p-value (not
-    yet corrected for the choice)."""
-    share = now.mean()
-    if share in (0.0, 1.0):
-        return []
-    k = nn.shape[1]
-    hits = now[nn].sum(axis=1)
-    p_msg = one_sided_p(hits, k, share, direction)
+def first_of_their_conversation(units: np.ndarray) -> np.ndarray:
+    """For each row of ``units`` (conversation codes), which entries are the first of their
+    conversation in that row: what counts each conversation once in a message's neighbourhood."""
+    order = np.argsort(units, axis=1, kind="stable")
+    ranked = np.take_along_axis(units, order, axis=1)
+    first = np.ones(units.shape, dtype=bool)
+    first[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    out = np.empty_like(first)
+    np.put_along_axis(out, order, first, axis=1)
+    return out
+
+
+@dataclass
+class _Pool:
+    """What a scan's tests read besides the week labels, fixed across its shuffles: the balls (each
+    message, then its nearest), each message's conversation (``unit``, codes 0..), and which entries
+    of a ball count (``fresh``: the first of their conversation in it, the message itself first)."""
+
+    ball: np.ndarray
+    unit: np.ndarray
+    fresh: np.ndarray
+    pairs: tuple[np.ndarray, np.ndarray]
+    share: float  # this week's share of the pool's conversations
+
+    def __post_init__(self) -> None:
+        self.graph = self.ball[:, 1 : K + 1]  # a message's K nearest: what groups are read from
+        self.counted = self.fresh[:, 1 : K + 1]  # its own conversation is not its neighbour
+        self.neighbours = self.counted.sum(axis=1)
+        self.held = np.cumsum(self.fresh, axis=1)  # conversations in each ball, by size
+        self.single = len(np.unique(self.unit)) == len(self.unit)  # every conversation one message
+
+    def count(self, rows: np.ndarray, now: np.ndarray) -> tuple[int, int]:
+        """Conversations among ``rows``: this week's, and in all."""
+        if self.single:
+            return int(now[rows].sum()), len(rows)
+        units = self.unit[rows]
+        return len(np.unique(units[now[rows] == 1])), len(np.unique(units))
+
+
+def _groups(pool: _Pool, now: np.ndarray, direction: int, min_volume: int) -> list[Shift]:
+    """Groups of messages whose neighbours' conversations are this week's more (or less) often than
+    chance, linked by mutual neighbour pairs, callable at ``min_volume`` conversations, each with its
+    conditional-test p-value (not yet corrected for the choice)."""
+    share = pool.share
+    graph = pool.graph
+    hits = (now[graph] * pool.counted).sum(axis=1) if not pool.single else now[graph].sum(axis=1)
+    p_msg = one_sided_p(hits, pool.neighbours, share, direction)
     chosen = p_msg < MESSAGE_ALPHA
     if chosen.sum() < 2:
         return []
-    src, dst = pairs
+    src, dst = pool.pairs
     keep = chosen[src] & chosen[dst]
-    graph = csr_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(len(nn), len(nn)))
-    _, label = connected_components(graph, directed=False)
+    n = len(graph)
+    linked = csr_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(n, n))
+    _, label = connected_components(linked, directed=False)
     label = np.where(chosen, label, -1)
     out = []
     for group in np.unique(label[chosen]):
         rows = np.flatnonzero(label == group)
-        x = int(now[rows].sum())
-        before = len(rows) - x
+        messages = int(now[rows].sum())  # conversations are at most as many: skip what cannot be called
+        if (direction > 0 and messages < min_volume) or (
+            direction < 0 and (len(rows) - messages) * share / (1 - share) < min_volume
+        ):
+            continue
+        x, total = pool.count(rows, now)
+        before = total - x
         expected = before * share / (1 - share)
         if (direction > 0 and x < min_volume) or (direction < 0 and expected < min_volume):
             continue
-        p = one_sided_p(x, len(rows), share, direction)
-        out.append(Shift(rows, direction, x, before, float(expected), float(p)))
+        p = one_sided_p(x, total, share, direction)
+        out.append(Shift(rows, direction, x, before, float(expected), float(p), messages=messages))
     return out
 
 
-def _ball_counts(nn: np.ndarray, now: np.ndarray) -> dict[int, np.ndarray]:
-    """This week's count in every ball: a message and its ``size - 1`` nearest, for each size in
-    ``SCALES`` the neighbour lists have room for."""
-    near = np.cumsum(now[nn], axis=1)
-    return {k: now + near[:, k - 2] for k in SCALES if k <= nn.shape[1] + 1}
+def _ball_counts(pool: _Pool, now: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """This week's conversations and all conversations in every ball (a message and its ``size - 1``
+    nearest), for each size in ``SCALES`` the neighbour lists have room for."""
+    inside = now[pool.ball] if pool.single else now[pool.ball] * pool.fresh
+    near = np.cumsum(inside, axis=1)
+    return {k: (near[:, k - 1], pool.held[:, k - 1]) for k in SCALES if k <= pool.ball.shape[1]}
 
 
-def _balls(nn: np.ndarray, now: np.ndarray, min_volume: int, tails: dict[int, np.ndarray]) -> np.ndarray:
-    """Every ball with at least ``min_volume`` of this week's messages, as rows of (centre, size,
-    count this week), with the binomial p of a count that high (``tails``: upper tails by size and
-    count) as a fourth column.
+def _balls(pool: _Pool, now: np.ndarray, min_volume: int, tails: np.ndarray) -> np.ndarray:
+    """Every ball with at least ``min_volume`` of this week's conversations, as rows of (centre, size,
+    conversations this week, conversations in all), with the binomial p of a count that high
+    (``tails[total, count]``) as a fifth column.
 
     A rise read over a fixed number of neighbours needs no message to pass alone: a surge whose
     messages each have only a few more neighbours this week than chance (a fourfold week against four
     weeks of baseline about doubles their share) still shows over forty or eighty of them."""
-    out = [np.zeros((0, 4))]
-    for k, count in _ball_counts(nn, now).items():
+    out = [np.zeros((0, 5))]
+    for k, (count, total) in _ball_counts(pool, now).items():
         centre = np.flatnonzero(count >= min_volume)
-        out.append(np.column_stack([centre, np.full(len(centre), k), count[centre], tails[k][count[centre]]]))
+        c, t = count[centre], total[centre]
+        out.append(np.column_stack([centre, np.full(len(centre), k), c, t, tails[t, c]]))
     return np.vstack(out)
 
 
-def _best_ball_p(nn: np.ndarray, now: np.ndarray, min_volume: int, tails: dict[int, np.ndarray]) -> float:
+def _best_ball_p(pool: _Pool, now: np.ndarray, min_volume: int, tails: np.ndarray) -> float:
     """The least p of any ball, without listing them."""
-    best = [tails[k][c.max()] for k, c in _ball_counts(nn, now).items() if c.max() >= min_volume]
+    best = [
+        tails[total, count].min()
+        for count, total in _ball_counts(pool, now).values()
+        if count.max() >= min_volume
+    ]
     return float(min(best, default=1.0))
 
 
@@ -170,51 +226,67 @@ def _family_p(null: np.ndarray, way: int, p: np.ndarray) -> np.ndarray:
 
 
 def scan(
-    nn: np.ndarray, now: np.ndarray, min_volume: int, seed: int, permutations: int = PERMUTATIONS
+    nn: np.ndarray,
+    now: np.ndarray,
+    min_volume: int,
+    seed: int,
+    permutations: int = PERMUTATIONS,
+    conversations: np.ndarray | None = None,
 ) -> list[Shift]:
     """The significant shifts of the pool (neighbour lists ``nn``, nearest first; ``now``: 1 for this
-    week's rows): ``family_p <= ALPHA``, no message in two of them, groups first, each way's most
+    week's rows; ``conversations``: each row's conversation, all of one week, codes or labels; none:
+    each row its own): ``family_p <= ALPHA``, no message in two of them, groups first, each way's most
     significant first.
+
+    Counts are of conversations, each once, and the shuffles move whole conversations between weeks:
+    one customer who writes the same complaint eight times is one conversation, not a rise (shuffling
+    messages, such a cluster of one week's messages looked impossible by chance).
 
     A fall is read from the groups alone; a rise from the groups and from the balls (``_balls``), both
     scored on the same shuffles and combined by min-p, so that reading a rise two ways does not add
     false shifts. Balls overlap one another and the groups: one is kept only where it shares no
     message with a shift kept before it (as a scan statistic's secondary clusters are)."""
     now = np.asarray(now, dtype=np.int64)
-    share = now.mean()
+    unit = np.arange(len(now)) if conversations is None else pd.factorize(np.asarray(conversations))[0]
+    unit_now = np.zeros(int(unit.max()) + 1 if len(unit) else 0, dtype=np.int64)
+    unit_now[unit] = now
+    if (unit_now[unit] != now).any():
+        raise ValueError("a conversation's messages in a pool must all be of the week scanned or none")
+    share = unit_now.mean() if len(unit_now) else 0.0
     if share in (0.0, 1.0):
         return []
     rng = np.random.default_rng(seed)
-    graph = nn[:, :K]
-    pairs = mutual_pairs(graph)
-    tails = {k: binom.sf(np.arange(k + 1) - 1, k, share) for k in SCALES}
-    groups = {d: _groups(graph, pairs, now, d, min_volume) for d in (1, -1)}
-    balls = _balls(nn, now, min_volume, tails)
+    ball = np.column_stack([np.arange(len(nn)), nn])
+    pool = _Pool(ball, unit, first_of_their_conversation(unit[ball]), mutual_pairs(nn[:, :K]), float(share))
+    sizes = np.arange(ball.shape[1] + 1)
+    tails = binom.sf(sizes[None, :] - 1, sizes[:, None], share)  # [conversations in all, this week's]
+    groups = {d: _groups(pool, now, d, min_volume) for d in (1, -1)}
+    balls = _balls(pool, now, min_volume, tails)
     live = {1: bool(groups[1]) or len(balls) > 0, -1: bool(groups[-1])}
     if not any(live.values()):
         return []
     null = {1: np.ones((permutations, 2)), -1: np.ones((permutations, 1))}
     for i in range(permutations):
-        shuffled = rng.permutation(now)
+        shuffled = rng.permutation(unit_now)[unit]  # whole conversations change week
         for d in (1, -1):
             if live[d]:
-                null[d][i, 0] = min(
-                    (g.p for g in _groups(graph, pairs, shuffled, d, min_volume)), default=1.0
-                )
+                null[d][i, 0] = min((g.p for g in _groups(pool, shuffled, d, min_volume)), default=1.0)
         if live[1]:
-            null[1][i, 1] = _best_ball_p(nn, shuffled, min_volume, tails)
+            null[1][i, 1] = _best_ball_p(pool, shuffled, min_volume, tails)
     for d in (1, -1):
         for g, f in zip(groups[d], _family_p(null[d], 0, [g.p for g in groups[d]]), strict=True):
             g.family_p = float(f)
     found = {d: sorted(groups[d], key=lambda g: (g.family_p, g.p)) for d in (1, -1)}
     if live[1] and len(balls):
-        family = _family_p(null[1], 1, balls[:, 3])
-        for i in np.lexsort((balls[:, 3], family)):
+        family = _family_p(null[1], 1, balls[:, 4])
+        for i in np.lexsort((balls[:, 4], family)):
             if family[i] > ALPHA:
                 break
-            centre, k, x, p = int(balls[i, 0]), int(balls[i, 1]), int(balls[i, 2]), float(balls[i, 3])
-            rows = np.concatenate([[centre], nn[centre, : k - 1]])
-            found[1].append(Shift(rows, 1, x, k - x, (k - x) * share / (1 - share), p, float(family[i])))
+            centre, k, x, total, p = balls[i, 0:4].astype(int).tolist() + [float(balls[i, 4])]
+            rows = ball[centre, :k]
+            before = total - x
+            expected = before * share / (1 - share)
+            found[1].append(Shift(rows, 1, x, before, expected, p, float(family[i]), int(now[rows].sum())))
     out = []
     for d in (1, -1):
         used = np.zeros(len(nn), dtype=bool)
@@ -226,12 +298,21 @@ def scan(
 
 
 def scan_weeks(
-    X: np.ndarray, week_of: np.ndarray, message_ids: np.ndarray, weeks: list[int], min_volume: int, seed: int
+    X: np.ndarray,
+    week_of: np.ndarray,
+    message_ids: np.ndarray,
+    weeks: list[int],
+    min_volume: int,
+    seed: int,
+    conversation_of: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The significant shifts of each week in ``weeks`` (week ordinals, as ``week_of``), one row per
-    member message: week ordinal, shift number, direction, the group's counts and p-values, and how
-    many of the message's neighbours are this week's (what orders its typical messages). A week is
-    scanned only with a full ``BASELINE_WEEKS`` of earlier weeks."""
+    member message: week ordinal, shift number, direction, the group's counts (this week's messages
+    and conversations, the earlier weeks' conversations, the conversations expected) and p-values, and
+    how many of the message's neighbours are this week's (what orders its typical messages). A week is
+    scanned only with a full ``BASELINE_WEEKS`` of earlier weeks. ``conversation_of``: each message's
+    conversation (none: each message its own); a conversation's messages of different weeks count in
+    each of them."""
     rows = []
     first = int(week_of.min()) if len(week_of) else 0
     for week in sorted(weeks):
@@ -244,9 +325,13 @@ def scan_weeks(
         now = (week_of[pool] == week).astype(np.int64)
         if now.sum() == 0 or len(pool) <= K:
             continue
+        units = None
+        if conversation_of is not None:
+            of_pool = [np.asarray(conversation_of)[pool], week_of[pool]]
+            units = pd.MultiIndex.from_arrays(of_pool).factorize()[0]
         nn = neighbours(X[pool])
         hits = now[nn[:, :K]].sum(axis=1)
-        for number, g in enumerate(scan(nn, now, min_volume, seed + week)):
+        for number, g in enumerate(scan(nn, now, min_volume, seed + week, conversations=units)):
             rows.append(
                 pd.DataFrame(
                     {
@@ -256,7 +341,8 @@ def scan_weeks(
                         "message_id": np.asarray(message_ids)[pool[g.rows]],
                         "this_week": now[g.rows].astype(bool),
                         "neighbours_now": hits[g.rows],
-                        "messages": g.now,
+                        "messages": g.messages,
+                        "conversations": g.now,
                         "before": g.before,
                         "expected": g.expected,
                         "p_value": g.p,
@@ -265,7 +351,7 @@ def scan_weeks(
                 )
             )
     columns = [
-        "week", "shift", "direction", "message_id", "this_week", "neighbours_now", "messages", "before",
-        "expected", "p_value", "family_p",
+        "week", "shift", "direction", "message_id", "this_week", "neighbours_now", "messages",
+        "conversations", "before", "expected", "p_value", "family_p",
     ]  # fmt: skip
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)

@@ -27,7 +27,7 @@ def week_topics(store: Store, week: str) -> pd.DataFrame:
                w.share, w.previous_messages, w.change, w.tested_conversations, w.baseline, w.expected,
                w.change_vs_baseline, w.sentiment, w.sentiment_change, w.sentiment_baseline, w.sentiment_q,
                w.negative_share, w.channels,
-               w.status, w.p_value, w.part_messages, w.part_expected,
+               w.status, w.p_value, w.part_messages, w.part_conversations, w.part_expected,
                w.status_test, w.trend_factor, w.trend_from, w.trend_to, w.trend_weeks, w.trend_q
         FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
         WHERE w.week = CAST(? AS DATE)
@@ -506,8 +506,8 @@ def topic_weeks(store: Store, topic_id: int) -> pd.DataFrame:
     return store.query(
         """
         SELECT strftime(week, '%Y-%m-%d') AS week, messages, conversations, share, tested_conversations,
-               expected, sentiment, negative_share, status, p_value, part_messages, part_expected,
-               status_test, trend_factor, trend_from, trend_to, trend_weeks, trend_q
+               expected, sentiment, negative_share, status, p_value, part_messages, part_conversations,
+               part_expected, status_test, trend_factor, trend_from, trend_to, trend_weeks, trend_q
         FROM weekly_stats WHERE topic_id = ? ORDER BY week
         """,
         [int(topic_id)],

@@ -272,12 +272,15 @@ TABLES: dict[str, tuple[str, str]] = {
             p_value DOUBLE,
             family_p DOUBLE,
             run_id VARCHAR,
+            conversations INTEGER,
             PRIMARY KEY (week, direction, message_id)
         )""",
         "per week, the groups of similar messages (for a rise, also a message and its nearest) whose share "
         "of that week rose or fell significantly "
         "against its 4 earlier weeks, found from nearest neighbours without the topics (see "
-        "pipeline.local_shifts), one row per member message of the week or its baseline weeks; the weekly "
+        "pipeline.local_shifts), one row per member message of the week or its baseline weeks; the test "
+        "counts conversations, each once (conversations: the group's this week, before: in its baseline "
+        "weeks, expected: this week's expected; messages: the group's this week); the weekly "
         "status test flags the topic holding most of a group",
     ),
     "sentiment": (
@@ -326,6 +329,7 @@ TABLES: dict[str, tuple[str, str]] = {
             trend_to DOUBLE,
             trend_weeks INTEGER,
             trend_q DOUBLE,
+            part_conversations INTEGER,
             PRIMARY KEY (week, topic_id)
         )""",
         "one row per ISO week (Monday) and topic from the topic's first week on, zero weeks included: "
@@ -333,12 +337,12 @@ TABLES: dict[str, tuple[str, str]] = {
         "change, messages per channel; the status test's count (tested_conversations: the week's "
         "conversations as the last run's topics count them, see topic_counts), its volume-adjusted baseline"
         " (the 4 weeks before last week), change vs it, status and p-value; where the status comes from a "
-        "local shift in the topic (see week_shifts), that group's count, expected count and typical "
-        "messages (part_*); the topic's mean sentiment over those baseline weeks and the sentiment shift "
-        "test's p- and q-value (see pipeline.sentiment_shift); which test gave the status (status_test: "
-        "week, group or trend) and the trend over the last 8 weeks (trend_*: fitted change per week, fitted"
-        " counts at the window's first week and this week, weeks held, q among the topics the week left "
-        "stable; see pipeline.trend_test)",
+        "local shift in the topic (see week_shifts), that group's conversations, messages, expected "
+        "conversations and typical messages (part_*); the topic's mean sentiment over those baseline weeks "
+        "and the sentiment shift test's p- and q-value (see pipeline.sentiment_shift); which test gave the "
+        "status (status_test: week, group or trend) and the trend over the last 8 weeks (trend_*: fitted "
+        "change per week, fitted counts at the window's first week and this week, weeks held, q among the "
+        "topics the week left stable; see pipeline.trend_test)",
     ),
     "theme_weekly": (
         f"""

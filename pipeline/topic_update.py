@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
-from models.topic_model import TopicModel, encoder_bar, nearest_topic
+from models.topic_model import TopicModel, encoder_bar, nearest_topic, repeated
 from pipeline import drift, embeddings, local_shifts, novelty, overrides, theme_identity, topic_counts, weekly
 from pipeline.store import MESSAGE_WEEK, Store, execute
 from pipeline.topic_identity import (
@@ -188,7 +188,7 @@ def update_topics(
     if mode == "refit":
         texts, languages = _texts(store, messages["message_id"]), messages["language"].fillna("xx").tolist()
         sample = None if exact.all() else np.flatnonzero(exact)  # fast mode: fit on the exact vectors
-        tm = model.fit(X, texts, languages, sample=sample)
+        tm = model.fit(X, texts, languages, sample=sample, groups=messages["conversation_id"].to_numpy())
         capped = tm.capped_
         matching = match_clusters(
             old, tm.labels_, tm.topic_ids_, tm.centroids_, live, highest, tm.params_.min_cluster_size,
@@ -372,22 +372,24 @@ def week_shifts(
 ) -> tuple[list, pd.DataFrame]:
     """The weeks this run scans for local shifts (those of the ``new`` messages, and the weeks whose
     baseline holds them) and the shifts found there (``pipeline.local_shifts``), weeks cut in the store's time
-    zone as the weekly statistics cut them. Earlier weeks keep what earlier runs found: their messages
-    did not change, and a shift does not depend on the topics."""
+    zone as the weekly statistics cut them, counted in conversations as they are. Earlier weeks keep
+    what earlier runs found: their messages did not change, and a shift does not depend on the topics."""
     with store.connect(read_only=True) as con:
         con.register("_shift_ids", pd.DataFrame({"message_id": ids}))
         weeks = con.execute(
-            f"SELECT i.message_id, {MESSAGE_WEEK} AS week "
+            f"SELECT i.message_id, {MESSAGE_WEEK} AS week, m.conversation_id "
             "FROM _shift_ids i JOIN messages m USING (message_id)"
         ).df()
         con.unregister("_shift_ids")
-    days = pd.to_datetime(pd.Series(ids).map(weeks.set_index("message_id")["week"])).to_numpy()
+    weeks = weeks.set_index("message_id").reindex(ids)
+    days = pd.to_datetime(weeks["week"]).to_numpy()
     ordinal = (days.astype("datetime64[D]").astype(np.int64) + 3) // 7  # Mondays, numbered
     present = set(np.unique(ordinal).tolist())
     touched = np.unique(ordinal[new]).tolist()
     scan = sorted({w + d for w in touched for d in range(local_shifts.BASELINE_WEEKS + 1)} & present)
     scan = [w for w in scan if w - local_shifts.BASELINE_WEEKS >= min(present)]  # a full baseline only
-    table = local_shifts.scan_weeks(X, ordinal, ids, scan, weekly.MIN_VOLUME, seed)
+    conversations = weeks["conversation_id"].to_numpy()
+    table = local_shifts.scan_weeks(X, ordinal, ids, scan, weekly.MIN_VOLUME, seed, conversations)
     as_date = {w: (np.datetime64(0, "D") + np.timedelta64(w * 7 - 3, "D")).astype(object) for w in scan}
     table["week"] = table["week"].map(as_date)
     table["run_id"] = run_id
@@ -469,6 +471,16 @@ def _new_themes(
     idx = np.flatnonzero(new & exact)
     earlier_idx = np.flatnonzero(~new)
     group = novelty.min_group(len(idx))
+    conversation = messages["conversation_id"].to_numpy()
+
+    def one_voice(members: np.ndarray) -> bool:
+        """Whether a candidate is a few customers repeating themselves (``repeated``): a theme is what
+        several customers say, and one who writes the same complaint eight times makes a cluster of
+        eight messages, unlike anything before, that every test below would pass."""
+        return bool(repeated(len(pd.unique(conversation[members])), len(members), group))
+
+    too_few = f"fewer than {group} conversations"
+
     if len(idx) < 2 * group or (~new).sum() == 0:
         return pd.DataFrame(), [], {}, []
     params = {
@@ -522,6 +534,9 @@ def _new_themes(
         )  # fmt: skip
         joiners = earlier_idx[verdict.joins]
         joiners = joiners[final[joiners] >= 0]  # outliers joining cost nothing
+        if one_voice(members):
+            log.append(_candidate(members, verdict, too_few))
+            continue
         if verdict.novel:
             kinds[fresh] = "novel"
             detail = (
@@ -599,8 +614,10 @@ def _new_themes(
         rows = rows[~taken[rows]]
         members = idx[rows]
         p_seen, centroid, nearest = measure(members)
-        novel = p_seen < novelty.NEWCOMER_SEEN and len(members) >= group
-        log.append(_newcomers(members, p_seen, nearest, "novel" if novel else "kept in known topics"))
+        few = one_voice(members)
+        novel = p_seen < novelty.NEWCOMER_SEEN and len(members) >= group and not few
+        decision = "novel" if novel else too_few if few else "kept in known topics"
+        log.append(_newcomers(members, p_seen, nearest, decision))
         if novel:
             adopt(
                 rows, centroid,
@@ -617,8 +634,10 @@ def _new_themes(
         if len(members) < group:
             continue
         p_seen, centroid, nearest = measure(members)
-        novel = p_seen < novelty.ALPHA
-        log.append(_rise(members, p_rise, p_seen, nearest, "novel" if novel else "kept in no topic"))
+        few = one_voice(members)
+        novel = p_seen < novelty.ALPHA and not few
+        decision = "novel" if novel else too_few if few else "kept in no topic"
+        log.append(_rise(members, p_rise, p_seen, nearest, decision))
         if novel:
             adopt(
                 np.searchsorted(idx, members), centroid,

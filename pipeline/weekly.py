@@ -45,17 +45,19 @@ test used):
   other topics); later weeks, assigned by nearest centroid, only against its own tracked weeks;
 - a topic the test leaves stable is ``growing`` or ``declining`` when a *local shift* of that week
   says so: a group of similar messages (for a rise, also a message with its nearest), found from
-  their nearest neighbours without the topics, whose share of the week rose (at least
-  ``min_volume`` messages) or fell (from at least ``min_volume`` expected) significantly
+  their nearest neighbours without the topics, whose share of the week's conversations rose (at
+  least ``min_volume`` conversations) or fell (from at least ``min_volume`` expected) significantly
   (``pipeline.local_shifts``: the same conditional test, corrected by permutation over the week's
   groups and balls at ``local_shifts.ALPHA`` per direction) and
   whose messages the topic mostly holds. A stop, surge or new request inside a broad topic moves the
-  whole by less than its other messages' noise. The row then carries the group's count, expected
-  count and p-value, and its typical messages, so the evidence shown is what moved. This replaced a
-  k-means cut of each topic into parts tested as a second family: on the thirty benchmark scenarios,
-  rescored on the same weeks, the shifts flagged 10 and 1 more events than the parts by their week's
-  run (fit seeds 42 and 7) with 1 and 4 more false alarms; the parts kept beside the shifts added 7
-  events for 7 false alarms, and their line moved with the k-means seed (5 events of 120).
+  whole by less than its other messages' noise. The row then carries the group's conversations,
+  messages, expected conversations and p-value, and its typical messages, so the evidence shown is
+  what moved. This replaced a k-means cut of each topic into parts tested as a second family: on
+  the thirty benchmark scenarios, rescored on the same weeks, the shifts flagged 10 and 1 more events
+  than the parts by their week's run (fit seeds 42 and 7) with 1 and 4 more false alarms; the parts
+  kept beside the shifts added 7 events for 7 false alarms, and their line moved with the k-means
+  seed (5 events of 120). Shifts count conversations, each once, as the week's test does: one
+  customer writing one complaint eight times is not a rise.
 - a topic still stable after both is ``growing`` when it rose steadily over the last 8 weeks
   (``pipeline.trend_test``, BH across the topics left stable, this week still at or above the flat
   line): a slow climb never stands out against a baseline that climbs with it. Its row says
@@ -167,7 +169,8 @@ WITH side AS (
     SELECT week, direction, shift, arg_max(topic_id, n) AS topic_id FROM held GROUP BY ALL
 )
 SELECT s.week, s.direction, s.shift, t.topic_id, any_value(s.messages) AS messages,
-       any_value(s.expected) AS expected, any_value(s.family_p) AS family_p,
+       any_value(s.conversations) AS conversations, any_value(s.expected) AS expected,
+       any_value(s.family_p) AS family_p,
        list(s.message_id ORDER BY CASE WHEN s.direction = 'up' THEN -s.neighbours_now
                                         ELSE s.neighbours_now END, s.message_id)[1:10] AS typical
 FROM side s JOIN top t USING (week, direction, shift)
@@ -221,6 +224,7 @@ def status_for_week(frame: pd.DataFrame, shifts: pd.DataFrame, alpha: float, min
     out["p_value"] = np.where(has_base, q, np.nan)
     out["expected"] = np.where(has_base, frame["baseline"] * frame["volume_ratio"], np.nan)
     out["part_messages"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    out["part_conversations"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     out["part_expected"] = np.nan
     out["part_message_ids"] = None
     out["status_test"] = np.where(status != "stable", np.where(quiet, None, "week"), None)
@@ -232,6 +236,8 @@ def status_for_week(frame: pd.DataFrame, shifts: pd.DataFrame, alpha: float, min
         status[i] = "growing" if shift.direction == "up" else "declining"
         out.iat[i, out.columns.get_loc("p_value")] = shift.family_p
         out.iat[i, out.columns.get_loc("part_messages")] = int(shift.messages)
+        if pd.notna(shift.conversations):  # shifts an older voc found counted messages
+            out.iat[i, out.columns.get_loc("part_conversations")] = int(shift.conversations)
         out.iat[i, out.columns.get_loc("part_expected")] = float(shift.expected)
         out.iat[i, out.columns.get_loc("part_message_ids")] = json.dumps(list(shift.typical))
         out.iat[i, out.columns.get_loc("status_test")] = "group"
@@ -463,6 +469,7 @@ def compute_weekly(
         "channels",
         *STATUS_COLUMNS,
         "part_messages",
+        "part_conversations",
         "part_expected",
         "part_message_ids",
     ]

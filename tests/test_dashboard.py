@@ -195,12 +195,13 @@ def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_top
     with store.connect() as con:
         con.execute(
             "UPDATE weekly_stats SET status = 'growing', p_value = 0.004, part_messages = 3, "
-            "part_expected = 0.5, part_message_ids = ? WHERE week = ? AND topic_id = ?",
+            "part_conversations = 2, part_expected = 0.5, part_message_ids = ? "
+            "WHERE week = ? AND topic_id = ?",
             [json.dumps(part["message_id"].tolist()), week, topic],
         )
     at = _page("brief")
     said = [m.value for m in at.markdown if "— growing: a group of similar messages in it" in m.value]
-    assert len(said) == 1 and "3 messages this week against 0.5 expected" in said[0]
+    assert len(said) == 1 and "2 conversations (3 messages) this week against 0.5 expected" in said[0]
     weeks = store.query(
         "SELECT coalesce(tested_conversations, conversations) AS n FROM weekly_stats "
         "WHERE topic_id = ? AND week <= ? ORDER BY week DESC LIMIT 8",
@@ -212,7 +213,8 @@ def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_top
     assert set(part["text"]) <= quoted
     at = _page("topic", topic=str(topic))
     assert any(
-        "by a group of similar messages in the topic, 3 messages against 0.5 expected" in c.value
+        "by a group of similar messages in the topic, 2 conversations (3 messages) against 0.5 expected"
+        in c.value
         for c in at.caption
     )
 

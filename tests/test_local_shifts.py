@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.shift_null import clumped_pool
 from pipeline import local_shifts, topic_update
 from pipeline.store import Store
 from pipeline.weekly import compute_weekly
@@ -193,3 +194,47 @@ def test_a_surge_among_a_sibling_requests_messages_is_found_over_its_neighbourho
         found += any(h >= 0.6 for h in held)
         assert all(h >= 0.5 for h in held) and table[table.direction == "down"].empty
     assert found >= 9
+
+
+def _with_one_customer(repeats: int, one_conversation: bool, seed: int) -> pd.DataFrame:
+    """A steady pool, and ``repeats`` messages of one complaint this week unlike anything before,
+    written in one conversation or in as many."""
+    rng = np.random.default_rng(seed)
+    X, weeks, requests = _pool({r: [30, 29, 31, 30, 30] for r in range(10)}, rng)
+    complaint = _request(np.eye(DIM)[20], repeats, rng, noise=0.02)
+    X = np.vstack([X, complaint]).astype(np.float32)
+    weeks = np.concatenate([weeks, np.full(repeats, 4)])
+    ids = np.asarray([f"m{i}" for i in range(len(X))])
+    conversations = ids.astype(object)
+    if one_conversation:
+        conversations[-repeats:] = "the-same-customer"
+    table = local_shifts.scan_weeks(X, weeks, ids, [4], 5, seed, conversation_of=conversations)
+    table["complaint"] = table["message_id"].isin(ids[-repeats:])
+    return table
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_customer_writing_one_complaint_ten_times_is_not_a_rise(seed):
+    """Shifts count conversations, each once, and shuffle whole conversations between weeks: ten
+    messages from ten customers are a rise; the same ten from one customer are one conversation, under
+    the minimum volume of five. Counted by messages, they were a rise (9 of 10 draws at eight)."""
+    apart = _with_one_customer(10, one_conversation=False, seed=seed)
+    rise = apart[(apart.direction == "up") & apart.complaint]
+    assert len(rise) == 10 and (rise.conversations == 10).all() and (rise.messages == 10).all()
+    alone = _with_one_customer(10, one_conversation=True, seed=seed)
+    assert not (alone.complaint & (alone.direction == "up")).any()
+
+
+def test_a_steady_pool_of_conversations_of_several_messages_has_no_shift():
+    """Twelve steady requests, each conversation 1-3 messages (50/30/20%) its customer wrote alike
+    (``bench.shift_null``). Shuffling messages split each conversation over weeks, so a customer's
+    messages, always of one week and close to one another, looked like a change (4 shifts in these
+    four steady weeks); shuffling conversations, none."""
+    by_messages, by_conversations = 0, 0
+    for seed in range(4):
+        X, weeks, conversations = clumped_pool(seed, [0.5, 0.3, 0.2], alike=True)
+        ids = np.asarray([f"m{i}" for i in range(len(X))])
+        by_messages += local_shifts.scan_weeks(X, weeks, ids, [4], 5, seed).groupby("shift").ngroups
+        found = local_shifts.scan_weeks(X, weeks, ids, [4], 5, seed, conversation_of=conversations)
+        by_conversations += found.groupby("shift").ngroups
+    assert by_messages == 4 and by_conversations == 0

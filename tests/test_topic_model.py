@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -328,3 +329,27 @@ def test_themes_gather_topics_of_one_domain_on_any_encoder(shared, language, mod
     assert len(set(themes)) == round(np.sqrt(len(intents)))
     assert max(np.bincount(themes)) <= 0.4 * len(intents)
     assert normalized_mutual_info_score(scenarios, themes) >= 0.65
+
+
+def test_a_cluster_one_customer_wrote_is_not_a_topic(banking):
+    """Ten messages of one request, every one from the same customer (one conversation), beside
+    eleven requests of forty customers each: clustered alone they make a topic; told the
+    conversations, the fit leaves them outliers, and a cluster of as many customers as messages is
+    not touched."""
+    texts, intents, X = banking
+    intents = np.asarray(intents)
+    lone = sorted(set(intents))[0]
+    keep = np.flatnonzero(intents != lone)
+    keep = np.sort(np.concatenate([keep, np.flatnonzero(intents == lone)[:10]]))
+    X, intents = X[keep], intents[keep]
+    customers = np.asarray([f"c{i}" for i in range(len(X))], dtype=object)
+    customers[intents == lone] = "one-customer"
+    plain = TopicModel(seed=7).fit_clusters(X).labels_
+    told = TopicModel(seed=7).fit_clusters(X, customers).labels_
+    alike = TopicModel(seed=7).fit_clusters(X, np.arange(len(X))).labels_
+    held = pd.Series(plain[intents == lone]).value_counts()
+    assert held.index[0] != OUTLIER and held.iloc[0] >= 8  # a topic of its own (or nearly)
+    assert (pd.Series(plain)[plain == held.index[0]].index.isin(np.flatnonzero(intents == lone))).mean() > 0.8
+    assert (told[intents == lone] == OUTLIER).mean() >= 0.8
+    assert len(set(told) - {OUTLIER}) == len(set(plain) - {OUTLIER}) - 1
+    assert np.array_equal(alike, plain)

@@ -78,11 +78,14 @@ def weeks(tmp_path_factory):
     return path, frame[~first].reset_index(drop=True), X[~first]
 
 
-def _week_five(weeks, tmp_path, keep: int) -> tuple[Store, pd.DataFrame]:
-    """A copy of the fitted store with the fifth week loaded, ``keep`` of the new request's twelve."""
+def _week_five(weeks, tmp_path, keep: int, one_customer: bool = False) -> tuple[Store, pd.DataFrame]:
+    """A copy of the fitted store with the fifth week loaded, ``keep`` of the new request's twelve
+    (``one_customer``: all written in one conversation)."""
     path, frame, X = weeks
     store_path = tmp_path / "voc.duckdb"
     shutil.copy(path, store_path)
+    if one_customer:
+        frame = frame.assign(conversation_id=frame["conversation_id"].where(frame["request"] != NEW, "c-one"))
     rows = (frame["request"] != NEW).to_numpy() | (frame.groupby("request").cumcount() < keep).to_numpy()
     store = Store(store_path)
     _load(store, frame[rows], X[rows])
@@ -149,3 +152,26 @@ def test_a_new_request_only_the_local_shifts_find_becomes_a_topic_with_all_its_m
     )["detail"]
     assert len(detail) == 1 and "local rise" in detail.iloc[0]
     assert _status(store, topic) == "emerging"
+
+
+def test_a_new_request_from_one_customer_is_no_new_theme(weeks, tmp_path):
+    """The twelve messages of the new request, written by one customer in one conversation: every
+    route to a new theme would take them (unlike anything before, a local rise by messages), but a
+    theme is what several customers say. No topic is created, no topic is flagged for them, and the
+    run's record says why; the same twelve from twelve customers make a topic (above)."""
+    store, frame = _week_five(weeks, tmp_path, keep=12, one_customer=True)
+    counts = _run(store, "run-2")
+    assert store.query("SELECT * FROM topic_lineage WHERE event = 'created' AND run_id = 'run-2'").empty
+    group = novelty.min_group(len(frame))
+    said = [c for c in counts["new_theme_candidates"] if c["decision"] == f"fewer than {group} conversations"]
+    assert said and all(c["messages"] >= group for c in said)
+    rises = store.query(
+        "SELECT * FROM week_shifts WHERE direction = 'up' AND message_id IN "
+        "(SELECT message_id FROM messages WHERE conversation_id = 'c-one')"
+    )
+    assert rises.empty
+    placed = _where(store, frame)
+    held = placed.loc[placed["request"] == NEW, "topic_id"]
+    table = compute_weekly(store)
+    last = table[table["week"] == table["week"].max()].set_index("topic_id")
+    assert (last.loc[last.index.isin(held), "status"] == "stable").all()

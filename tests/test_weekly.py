@@ -195,7 +195,7 @@ def _store_with_shifts(tmp_path, counts: dict[tuple[int, int], list[int]], moved
     shifts["shift"] = shifts["part"]
     now = shifts.groupby("part")["this_week"].transform("sum")
     shifts = shifts.assign(
-        week=(MONDAY + timedelta(weeks=last)).date(), neighbours_now=1, messages=now,
+        week=(MONDAY + timedelta(weeks=last)).date(), neighbours_now=1, messages=now, conversations=now,
         before=shifts.groupby("part")["this_week"].transform("size") - now, p_value=1e-6, family_p=0.005,
         run_id="r",
     )  # fmt: skip
@@ -240,10 +240,10 @@ def test_a_surge_or_a_stop_inside_a_broad_topic_is_called_by_its_local_shift(tmp
 
     _, brief = build_digest(store, str(table.week.max()))
     growing = brief.split("### topic 0 (growing)")[1].split("###")[0]
-    assert "a group of similar messages in it (quoted): 30 messages this week" in growing
+    assert "a group of similar messages in it (quoted): 30 conversations this week" in growing
     assert "> part 1 says" in growing and "> part 0 says" not in growing
     fallen = brief.split("### topic 1 (declining)")[1].split("\n## ")[0]
-    assert "a group of similar messages in it (quoted): 0 messages" in fallen
+    assert "a group of similar messages in it (quoted): 0 conversations" in fallen
     # what stopped is quoted from the weeks before, not the topic's steady part
     assert "> part 3 says" in fallen and "> part 2 says" not in fallen
     # earlier weeks have no shift: they stay as their totals' test says
@@ -574,6 +574,10 @@ def test_the_brief_says_conversations_and_the_messages_behind_them():
     assert digest.tested_count(30, 12, "themes") == "12 conversations in its topics (30 messages)"
     assert digest.tested_count(30, 12, "channels") == "12 conversations"
     assert digest.tested_count(30, None, "topics", 10) == "30 messages"  # a store tested on messages
+    # a local shift's group, tested on its conversations too
+    assert digest.group_count(17, 14) == "14 conversations (17 messages)"
+    assert digest.group_count(5, 5) == "5 conversations"
+    assert digest.group_count(8, None) == "8 messages"  # a shift an older voc found
 
 
 def test_a_change_counted_under_the_current_topics_is_still_flagged(tmp_path):
