@@ -285,7 +285,7 @@ def sentiment_moves(topics: pd.DataFrame) -> pd.DataFrame:
 
 def theme_sentiment_lines(themes: pd.DataFrame) -> list[str]:
     """The week's significant theme sentiment shifts (``pipeline.theme_weekly``: the topics' test, on
-    the theme's messages), each with how much of the move its topics' own customers made and how much
+    the theme's conversations), each with how much of the move its topics' own customers made and how much
     the mix of its topics: a complaint topic growing moves its theme's mean with no customer sounding
     different, and the two call for different work."""
     if themes.empty or "sentiment_q" not in themes:
@@ -314,6 +314,15 @@ def closers_words(closers: pd.DataFrame) -> str:
     )
 
 
+def _scored(row) -> str:
+    """What a topic's sentiment test compared this week: its conversations, and the messages they
+    wrote where there are more."""
+    messages, conversations = int(row.messages), getattr(row, "conversations", None)
+    if pd.isna(conversations) or int(conversations) == messages:
+        return f"{messages} messages" if pd.isna(conversations) else f"{messages} conversations"
+    return f"{messages} messages from {int(conversations)} conversations"
+
+
 def sentiment_lines(topics: pd.DataFrame) -> list[str]:
     """The week's significant sentiment shifts (``pipeline.sentiment_shift``: q at most its alpha and a
     move of ``SHIFT_MIN`` or more against the baseline weeks), largest first; or a line saying there
@@ -323,8 +332,8 @@ def sentiment_lines(topics: pd.DataFrame) -> list[str]:
     if len(shifts):
         return [
             f"- **{r.topic}**: {'better' if r.move > 0 else 'worse'}, {_num(r.sentiment_baseline)} over "
-            f"{baseline_words()} → {_num(r.sentiment)} this week ({r.messages} messages; "
-            f"q = {r.sentiment_q:.2g})"
+            f"{baseline_words()} → {_num(r.sentiment)} this week "
+            f"({_scored(r)}; q = {r.sentiment_q:.2g})"
             for r in shifts.head(5).itertuples()
         ]
     line = f"No topic's sentiment moved significantly against {baseline_words()}."
@@ -333,7 +342,7 @@ def sentiment_lines(topics: pd.DataFrame) -> list[str]:
         r = next(big.itertuples())
         line += (
             f" The largest move, within chance: **{r.topic}**, {_num(r.sentiment_baseline)} → "
-            f"{_num(r.sentiment)} ({r.messages} messages; q = {r.sentiment_q:.2g})."
+            f"{_num(r.sentiment)} ({_scored(r)}; q = {r.sentiment_q:.2g})."
         )
     return [line]
 
@@ -451,7 +460,7 @@ def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
     )
 
 
-def group_count(messages, conversations) -> str:
+def count_words(messages, conversations) -> str:
     """A local shift's count in words (``pipeline.local_shifts``): the conversations it was tested
     on, and the messages behind them where there are more. Shifts an older voc found counted
     messages only."""
@@ -482,7 +491,7 @@ def evidence(row, units: str = "topics") -> str:
     if pd.notna(getattr(row, "part_messages", None)):  # from a local shift, not the topic's total
         return (
             "a group of similar messages in it (quoted): "
-            f"{group_count(row.part_messages, getattr(row, 'part_conversations', None))} this week "
+            f"{count_words(row.part_messages, getattr(row, 'part_conversations', None))} this week "
             f"against {_num(row.part_expected, '.1f')} expected from the last {BASELINE_WEEKS} weeks "
             f"(adjusted for total volume; p = {row.p_value:.2g} over the week's groups); the whole topic "
             f"{tested_words(row)} against {_num(row.expected, '.1f')}"

@@ -150,7 +150,7 @@ ORDER BY g.topic_id, g.week
 # each scored customer message in a topic, for the sentiment shift test; rounded, so that one text
 # scored in two batches (last digits apart) ties with itself in the rank test
 SCORES_SQL = f"""
-SELECT a.topic_id, {MESSAGE_WEEK} AS week, round(s.score, 3) AS score
+SELECT a.topic_id, {MESSAGE_WEEK} AS week, m.conversation_id, round(s.score, 3) AS score
 FROM assignments a JOIN messages m USING (message_id) JOIN sentiment s USING (message_id)
 WHERE a.topic_id >= 0 AND s.score IS NOT NULL
 """

@@ -74,6 +74,7 @@ def test_the_weekly_table_and_the_brief_carry_the_test(tmp_path):
         {
             "topic": ["x"],
             "messages": [6],
+            "conversations": [5],
             "sentiment": [-0.3],
             "sentiment_baseline": [0.1],
             "sentiment_q": [0.4],
@@ -81,5 +82,28 @@ def test_the_weekly_table_and_the_brief_carry_the_test(tmp_path):
     )
     assert sentiment_lines(chance) == [
         "No topic's sentiment moved significantly against the 4 weeks before last week. The largest "
-        "move, within chance: **x**, +0.10 → -0.30 (6 messages; q = 0.4)."
+        "move, within chance: **x**, +0.10 → -0.30 (6 messages from 5 conversations; q = 0.4)."
     ]
+
+
+def test_a_few_customers_writing_many_angry_messages_are_a_few_customers():
+    """The test compares conversations, each by its messages' mean: this week two of seventeen
+    customers write five furious messages each. Counted as messages (each its own conversation),
+    10 of 25 messages are furious and the topic's customers look worse off; counted as customers,
+    2 of 17 are, within what the baseline weeks hold. The baseline mean shown is the messages'."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for week in WEEKS:
+        calm = 15 if week == WEEKS[-1] else 20
+        rows += [
+            (0, week, f"w{week}-c{i}", s) for i, s in enumerate(np.clip(rng.normal(0.2, 0.3, calm), -1, 1))
+        ]
+        rows += [
+            (0, week, f"w{week}-x{i}", -0.5) for i in range(2) if week < WEEKS[-1]
+        ]  # some unhappy before
+    rows += [(0, WEEKS[-1], f"angry-{c}", -0.9) for c in range(2) for _ in range(5)]
+    scores = pd.DataFrame(rows, columns=["topic_id", "week", "conversation_id", "score"])
+    by_customer = sentiment_tests(scores, WEEKS, 4, 1).set_index("week")
+    by_message = sentiment_tests(scores.drop(columns="conversation_id"), WEEKS, 4, 1).set_index("week")
+    assert by_message.loc[6, "sentiment_q"] < 0.05 < by_customer.loc[6, "sentiment_q"]
+    assert by_customer.loc[6, "sentiment_baseline"] == by_message.loc[6, "sentiment_baseline"]

@@ -155,12 +155,14 @@ def test_a_new_request_only_the_local_shifts_find_becomes_a_topic_with_all_its_m
 
 
 def test_a_new_request_from_one_customer_is_no_new_theme(weeks, tmp_path):
-    """The twelve messages of the new request, written by one customer in one conversation: every
-    route to a new theme would take them (unlike anything before, a local rise by messages), but a
-    theme is what several customers say. No topic is created, no topic is flagged for them, and the
-    run's record says why; the same twelve from twelve customers make a topic (above)."""
+    """The twelve messages of the new request, written by one customer in one conversation: the
+    re-fit their drift calls would make them a topic, and every route to a new theme would take them
+    (unlike anything before, a local rise by messages), but a theme is what several customers say.
+    No topic is created, no topic is flagged for them, and the run's record says why; the same twelve
+    from twelve customers make a topic (above)."""
     store, frame = _week_five(weeks, tmp_path, keep=12, one_customer=True)
     counts = _run(store, "run-2")
+    assert counts["mode"] == "refit"  # twelve outliers: drift re-fits, and the fit's cluster is theirs
     assert store.query("SELECT * FROM topic_lineage WHERE event = 'created' AND run_id = 'run-2'").empty
     group = novelty.min_group(len(frame))
     said = [c for c in counts["new_theme_candidates"] if c["decision"] == f"fewer than {group} conversations"]

@@ -575,9 +575,9 @@ def test_the_brief_says_conversations_and_the_messages_behind_them():
     assert digest.tested_count(30, 12, "channels") == "12 conversations"
     assert digest.tested_count(30, None, "topics", 10) == "30 messages"  # a store tested on messages
     # a local shift's group, tested on its conversations too
-    assert digest.group_count(17, 14) == "14 conversations (17 messages)"
-    assert digest.group_count(5, 5) == "5 conversations"
-    assert digest.group_count(8, None) == "8 messages"  # a shift an older voc found
+    assert digest.count_words(17, 14) == "14 conversations (17 messages)"
+    assert digest.count_words(5, 5) == "5 conversations"
+    assert digest.count_words(8, None) == "8 messages"  # a shift an older voc found
 
 
 def test_a_change_counted_under_the_current_topics_is_still_flagged(tmp_path):

@@ -192,11 +192,14 @@ def _sentiment_shifts(week: str, table: pd.DataFrame) -> None:
         return
     st.caption(
         f"The largest moves against {baseline_words()}; significant: q at most {SENTIMENT_ALPHA:.0%} "
-        f"(two-sided Mann-Whitney U on the messages' scores, false discovery rate across topics) and a "
-        f"move of {SHIFT_MIN} or more"
+        "(two-sided Mann-Whitney U on the conversations' mean scores, false discovery rate across topics) "
+        f"and a move of {SHIFT_MIN} or more"
     )
     st.dataframe(
-        moves[["topic", "messages", "sentiment_baseline", "sentiment", "move", "sentiment_q", "significant"]],
+        moves[
+            ["topic", "conversations", "messages", "sentiment_baseline", "sentiment", "move", "sentiment_q"]
+            + ["significant"]
+        ],
         hide_index=True,
         width="stretch",
         key="sentiment_shifts",

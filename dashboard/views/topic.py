@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipeline.digest import group_count, tested_words, trend_words
+from pipeline.digest import count_words, tested_words, trend_words
 from pipeline.overrides import OverrideError, record_decision
 from pipeline.store import StoreError
 
@@ -171,7 +171,7 @@ with state.store_errors_as_messages():
             for _, row in by_shift.iloc[::-1].iterrows():  # newest first
                 st.caption(
                     f"Week of {row['week']}: {row['status']} by a group of similar messages in the topic, "
-                    f"{group_count(row['part_messages'], row['part_conversations'])} against "
+                    f"{count_words(row['part_messages'], row['part_conversations'])} against "
                     f"{row['part_expected']:.1f} expected "
                     f"(p = {row['p_value']:.2g} over the week's groups); the whole topic "
                     f"{tested_words(row)} against {row['expected']:.1f}."
