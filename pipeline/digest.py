@@ -318,8 +318,10 @@ def _scored(row) -> str:
     """What a topic's sentiment test compared this week: its conversations, and the messages they
     wrote where there are more."""
     messages, conversations = int(row.messages), getattr(row, "conversations", None)
-    if pd.isna(conversations) or int(conversations) == messages:
-        return f"{messages} messages" if pd.isna(conversations) else f"{messages} conversations"
+    if pd.isna(conversations):
+        return f"{messages} messages"
+    if int(conversations) == messages:
+        return f"{messages} conversations"
     return f"{messages} messages from {int(conversations)} conversations"
 
 

@@ -147,7 +147,7 @@ def _groups(pool: _Pool, now: np.ndarray, direction: int, min_volume: int) -> li
     conditional-test p-value (not yet corrected for the choice)."""
     share = pool.share
     graph = pool.graph
-    hits = (now[graph] * pool.counted).sum(axis=1) if not pool.single else now[graph].sum(axis=1)
+    hits = now[graph].sum(axis=1) if pool.single else (now[graph] * pool.counted).sum(axis=1)
     p_msg = one_sided_p(hits, pool.neighbours, share, direction)
     chosen = p_msg < MESSAGE_ALPHA
     if chosen.sum() < 2:
