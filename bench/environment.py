@@ -4,7 +4,7 @@ topics, and the CPU.
 The weekly scenario's topics come from UMAP, HDBSCAN and k-means over transformer vectors. The same
 code, data and seeds on another install (other releases from the registry, another CPU's instruction
 set) can draw a border elsewhere, and the events flagged follow: on a fresh install the table's
-seeds 1-3 gave 15 of 36 events by their week's run where the install that made it gave 20 (README,
+seeds 1-3 gave 15 of 36 events by their week's run where the install that made it gave 20 (bench/WEEKLY.md,
 "How much of the table is noise"). A result that does not say where it was measured cannot be
 compared with another one.
 """

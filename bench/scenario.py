@@ -38,7 +38,7 @@ topics (their granularity) or to the rule.
 Writes bench/results/scenario-<source>-<seed>.json (oracle-<source>-<seed>.json) and prints a summary.
 Each result says where it was measured (``environment``: package releases and CPU) and, for a run,
 the topic model's seed (``topic_seed``): the same code and scenario on another install, or with
-another seed for the fit, flags other events (README, "How much of the table is noise").
+another seed for the fit, flags other events (bench/WEEKLY.md, "How much of the table is noise").
 """
 
 from __future__ import annotations

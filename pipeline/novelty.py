@@ -223,7 +223,7 @@ def newcomer_groups(
     "card payment fee charged", which the week's clustering kept in a known topic, is one group). On
     MASSIVE in French (multilingual-e5-small) neighbours are too mixed for it: over two fit seeds of
     the thirty benchmark scenarios it gained one new request there; its other groups were requests the
-    clustering had found already (README, "New requests found by their neighbours").
+    clustering had found already (bench/WEEKLY.md, "New requests found by their neighbours").
 
     Returns each group's rows of ``new``."""
     from scipy.sparse import csr_matrix

@@ -132,7 +132,7 @@ def test_topics_follow_the_customers_intents(fast_runs):
     projected = normalized_mutual_info_score(truth[~exact], got["topic_id"][~exact])
     # the fit follows the intents on the transformer's own vectors; the projected messages almost as
     # well: a static model alone clusters 0.08-0.12 NMI worse (README, fast mode). Not one bar on the
-    # whole: the same code gave 0.67 on one install, and the fit's chance moves such figures (README,
+    # whole: the same code gave 0.67 on one install, and the fit's chance moves such figures (bench/WEEKLY.md,
     # "How much of the table is noise"); what fast mode adds is the projection's loss
     assert on_sample > 0.7
     assert projected > on_sample - 0.1
