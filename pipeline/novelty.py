@@ -24,12 +24,13 @@ members do. On MASSIVE in English (MiniLM), new requests such as "set a calendar
 messages of such a cluster, its centroid 0.58 from a known topic where the bar was 0.45) stayed
 outliers, unflagged. Such an *uncovered* cluster is new when it was not seen before (as above) *and*
 its region grew: the messages at least as similar to its centroid as its median member (each member
-measured against the centroid of the others, ``held_out_similarity``) hold significantly more now
-than the earlier weeks' rate predicts (the status rule's conditional test for two Poisson rates,
-Bonferroni as above). The nearest-paraphrase test alone is fooled by loose messages: a recurring
-group of outliers has far nearest neighbours every week (replaying the ten MASSIVE-en scenarios'
-weeks, 87 clusters that were no planted event would have passed it; with the region test as well, the
-same 10 as distinctness passes).
+measured against the centroid of the others, ``held_out_similarity``) hold significantly more
+conversations now than the earlier weeks' rate predicts (the status rule's conditional test for two
+Poisson rates, Bonferroni as above; each conversation once, as the status rule counts). The
+nearest-paraphrase test alone is fooled by loose messages: a recurring group of outliers has far
+nearest neighbours every week (replaying the ten MASSIVE-en scenarios' weeks, 87 clusters that were
+no planted event would have passed it; with the region test as well, the same 10 as distinctness
+passes).
 The region test was measured as a route for clusters that topics cover, and rejected: a request
 that appeared last week, or a surge, looked new again. An uncovered cluster cannot be either: last
 week's new topic, or the surging topic, would have taken its messages.
@@ -81,8 +82,8 @@ class Region:
     """A candidate's region: the messages at least as similar to its centroid as its median member."""
 
     radius: float
-    now: int  # this run's new messages in it
-    before_per_week: float  # earlier messages in it, per earlier week
+    now: int  # this run's new conversations in it
+    before_per_week: float  # earlier conversations in it, per earlier week
     p_up: float  # one-sided p that it holds more now than the earlier weeks' rate predicts
 
 
@@ -137,17 +138,31 @@ def held_out_similarity(members: np.ndarray) -> np.ndarray:
 
 
 def region(
-    member_sim: np.ndarray, new_sim: np.ndarray, earlier_sim: np.ndarray, earlier_weeks: int
+    member_sim: np.ndarray,
+    new_sim: np.ndarray,
+    earlier_sim: np.ndarray,
+    earlier_weeks: int,
+    conversations: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Region:
     """Count the region now and before, and test it as the status rule tests a topic
-    (``pipeline.rate_test``, this run's volume against an earlier week's mean).
+    (``pipeline.rate_test``, this run's volume against an earlier week's mean), in conversations as it
+    counts them: each conversation once, so a few customers repeating themselves weigh as a few.
 
     ``*_sim``: the members' (held out), this run's new messages' and the earlier messages' similarity
-    to the candidate's centroid."""
+    to the candidate's centroid; ``conversations``: the new and the earlier messages' conversations
+    (integer codes; none: each message its own)."""
+    new_of, earlier_of = conversations if conversations is not None else (None, None)
+
+    def count(inside: np.ndarray | None, of: np.ndarray | None, n: int) -> int:
+        if of is None:
+            return n if inside is None else int(inside.sum())
+        return len(np.unique(of if inside is None else of[inside]))
+
     radius = float(np.median(member_sim)) if len(member_sim) else 1.0
-    now, before = int((new_sim >= radius).sum()), int((earlier_sim >= radius).sum())
+    now = count(new_sim >= radius, new_of, len(new_sim))
+    before = count(earlier_sim >= radius, earlier_of, len(earlier_sim))
     k = max(earlier_weeks, 1)
-    ratio = len(new_sim) / max(len(earlier_sim) / k, 1.0)
+    ratio = count(None, new_of, len(new_sim)) / max(count(None, earlier_of, len(earlier_sim)) / k, 1.0)
     p_up = float(rate_test.p_up_down(now, before, k, ratio)[0])
     return Region(radius, now, before / k, p_up)
 

@@ -522,11 +522,13 @@ def _new_themes(
         nn_earlier[chunk] = (X[chunk] @ reference_t).max(axis=1)
     new_to_cand = X[idx] @ cand_c.T  # this run's (sampled) new messages against each candidate
     earlier_exact = exact[earlier_idx]  # in fast mode, the earlier messages of the same sample
+    codes = pd.factorize(conversation)[0]  # regions count conversations (``novelty.region``)
+    region_of = (codes[idx], codes[earlier_idx[earlier_exact]])
     for j, (t, members) in enumerate(zip(week.topic_ids_, clusters, strict=True)):
         held_out = novelty.held_out_similarity(X[members])  # as any other message: not in the centroid
         new_sim = new_to_cand[:, j].copy()
         new_sim[week.labels_ == t] = held_out
-        area = novelty.region(held_out, new_sim, to_cand[earlier_exact, j], earlier_weeks)
+        area = novelty.region(held_out, new_sim, to_cand[earlier_exact, j], earlier_weeks, region_of)
         verdict = novelty.check(
             X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold,
             nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), bar,
@@ -542,11 +544,11 @@ def _new_themes(
             detail = (
                 f"new theme in this run's messages (nearest topic {verdict.nearest_topic_similarity:.2f}, "
                 f"{verdict.earlier_per_week:.1f} earlier messages a week would have joined it; "
-                f"{verdict.region.now} like them now against {verdict.region.before_per_week:.1f} a week "
-                f"before, p={verdict.region.p_up:.1g})"
+                f"{verdict.region.now} conversations like them now against "
+                f"{verdict.region.before_per_week:.1f} a week before, p={verdict.region.p_up:.1g})"
                 if verdict.distinct
                 else f"new theme in this run's messages, most of them in no topic ({verdict.region.now} "
-                f"like them now against {verdict.region.before_per_week:.1f} a week before, "
+                f"conversations like them now against {verdict.region.before_per_week:.1f} a week before, "
                 f"p={verdict.region.p_up:.1g}; nearest topic {verdict.nearest_topic_similarity:.2f})"
             )
             event = _event(run_id, "created", fresh, None, len(members), detail)
@@ -714,7 +716,7 @@ def _candidate(members: np.ndarray, verdict: novelty.NoveltyCheck, decision: str
         "earlier_per_week": round(verdict.earlier_per_week, 2),
         "p_seen_before": float(f"{verdict.p_seen:.3g}"),
         "uncovered": verdict.uncovered,
-        "region_messages": verdict.region.now,
+        "region_conversations": verdict.region.now,
         "region_earlier_per_week": round(verdict.region.before_per_week, 2),
         "p_region": float(f"{verdict.region.p_up:.3g}"),
         "decision": decision,

@@ -252,3 +252,29 @@ def test_a_surge_of_messages_in_no_topic_is_not_a_new_theme():
     up = shifts[shifts["direction"] == "up"]
     assert len(up) and up["before"].iloc[0] > 20  # the scan found the surge: 41 of its messages earlier
     assert rises == []
+
+
+def test_a_region_counts_conversations_each_once():
+    """A request seen before (12 earlier messages over 4 weeks, 2 of them in the candidate's region),
+    and this week a cluster of 12 messages, 6 of them in its region (the median member's similarity
+    draws it): from twelve customers the region grew; from three customers writing four each, those
+    6 are 3 conversations, within what the earlier weeks give, each conversation counted once as the
+    status rule counts them."""
+    rng = np.random.default_rng(5)
+    dim = 16
+    a, b, c = np.eye(dim)[0], np.eye(dim)[1], np.eye(dim)[2]
+    earlier = np.vstack([_around(a, 60, rng), _around(b, 60, rng), _around(c, 12, rng)])
+    others = np.vstack([_around(a, 20, rng), _around(b, 20, rng)])
+    members = _around(c, 12, rng)
+    centroid = members.mean(axis=0) / np.linalg.norm(members.mean(axis=0))
+    held_out = novelty.held_out_similarity(members)
+    new_sim, earlier_sim = np.r_[held_out, others @ centroid], earlier @ centroid
+    earlier_of = np.arange(len(earlier))
+    apart = np.arange(len(new_sim)) + 1000
+    together = apart.copy()
+    together[:12] = 2000 + np.arange(12) // 4  # three customers, four messages each
+    by_twelve = novelty.region(held_out, new_sim, earlier_sim, 4, (apart, earlier_of))
+    by_three = novelty.region(held_out, new_sim, earlier_sim, 4, (together, earlier_of))
+    assert by_twelve == novelty.region(held_out, new_sim, earlier_sim, 4)  # one message each: as before
+    assert by_twelve.now == 6 and by_twelve.p_up < 0.01
+    assert by_three.now == 3 and by_three.p_up > 0.05
