@@ -285,8 +285,8 @@ def sentiment_moves(topics: pd.DataFrame) -> pd.DataFrame:
 
 def theme_sentiment_lines(themes: pd.DataFrame) -> list[str]:
     """The week's significant theme sentiment shifts (``pipeline.theme_weekly``: the topics' test, on
-    the theme's conversations), each with how much of the move its topics' own customers made and how much
-    the mix of its topics: a complaint topic growing moves its theme's mean with no customer sounding
+    the theme's conversations), each with how much of the move its topics' own customers made and how
+    much the mix of its topics: a complaint topic growing moves its theme's mean with no customer sounding
     different, and the two call for different work."""
     if themes.empty or "sentiment_q" not in themes:
         return []
@@ -298,7 +298,8 @@ def theme_sentiment_lines(themes: pd.DataFrame) -> list[str]:
         way = "better" if r.move > 0 else "worse"
         lines.append(
             f"- Theme **{r.theme}**: {way}, {_num(r.sentiment_baseline)} over "
-            f"{baseline_words()} → {_num(r.sentiment)} this week ({r.messages} messages; q = "
+            f"{baseline_words()} → {_num(r.sentiment)} this week "
+            f"({_scored(r.messages, getattr(r, 'sentiment_conversations', None))}; q = "
             f"{r.sentiment_q:.2g}); of the {_num(r.move)}, its topics' own customers account for {_num(own)} "
             f"and the mix of its topics for {_num(mix)}"
         )
@@ -314,11 +315,11 @@ def closers_words(closers: pd.DataFrame) -> str:
     )
 
 
-def _scored(row) -> str:
-    """What a topic's sentiment test compared this week: its conversations, and the messages they
-    wrote where there are more."""
-    messages, conversations = int(row.messages), getattr(row, "conversations", None)
-    if pd.isna(conversations):
+def _scored(messages, conversations) -> str:
+    """What a sentiment test compared this week: the conversations, and the messages they wrote where
+    there are more (a store an older voc tested: its messages)."""
+    messages = int(messages)
+    if conversations is None or pd.isna(conversations):
         return f"{messages} messages"
     if int(conversations) == messages:
         return f"{messages} conversations"
@@ -335,7 +336,7 @@ def sentiment_lines(topics: pd.DataFrame) -> list[str]:
         return [
             f"- **{r.topic}**: {'better' if r.move > 0 else 'worse'}, {_num(r.sentiment_baseline)} over "
             f"{baseline_words()} → {_num(r.sentiment)} this week "
-            f"({_scored(r)}; q = {r.sentiment_q:.2g})"
+            f"({_scored(r.messages, getattr(r, 'conversations', None))}; q = {r.sentiment_q:.2g})"
             for r in shifts.head(5).itertuples()
         ]
     line = f"No topic's sentiment moved significantly against {baseline_words()}."
@@ -344,7 +345,8 @@ def sentiment_lines(topics: pd.DataFrame) -> list[str]:
         r = next(big.itertuples())
         line += (
             f" The largest move, within chance: **{r.topic}**, {_num(r.sentiment_baseline)} → "
-            f"{_num(r.sentiment)} ({_scored(r)}; q = {r.sentiment_q:.2g})."
+            f"{_num(r.sentiment)} ({_scored(r.messages, getattr(r, 'conversations', None))}; "
+            f"q = {r.sentiment_q:.2g})."
         )
     return [line]
 

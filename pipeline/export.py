@@ -34,7 +34,7 @@ THEMES_SQL = """
 SELECT strftime(week, '%Y-%m-%d') AS week, theme_id, theme_label, messages, tested_conversations,
        previous_messages, baseline, expected, change_vs_baseline, status, status_test, p_value,
        trend_factor, trend_from, trend_to, trend_weeks, trend_q, sentiment, sentiment_baseline, sentiment_q,
-       sentiment_within
+       sentiment_within, sentiment_conversations
 FROM theme_weekly
 ORDER BY week, messages DESC, theme_id
 """

@@ -129,7 +129,7 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
         SELECT s.* REPLACE (coalesce(tw.sentiment, s.sentiment) AS sentiment),
                tw.status, tw.status_test, tw.p_value, tw.tested_conversations, tw.expected,
                tw.trend_factor, tw.trend_from, tw.trend_to, tw.trend_weeks,
-               tw.sentiment_baseline, tw.sentiment_q, tw.sentiment_within
+               tw.sentiment_baseline, tw.sentiment_q, tw.sentiment_within, tw.sentiment_conversations
         FROM themes s
         LEFT JOIN theme_weekly tw ON tw.week = CAST($week AS DATE) AND tw.theme_id = s.theme_id
         ORDER BY s.messages DESC, s.theme

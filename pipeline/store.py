@@ -360,6 +360,7 @@ TABLES: dict[str, tuple[str, str]] = {
             sentiment_q DOUBLE,
             sentiment_within DOUBLE,
             run_id VARCHAR,
+            sentiment_conversations INTEGER,
             PRIMARY KEY (week, theme_id)
         )""",
         "one row per ISO week and theme (the topics' themes as the last run left them, closing topics left "
@@ -367,8 +368,9 @@ TABLES: dict[str, tuple[str, str]] = {
         " topics it touched), baseline, expected count, status and q from the same tests as topics (the "
         "week against the 4 weeks before last week, BH across themes; then the steady-rise test, see "
         "pipeline.theme_weekly); the theme's mean sentiment, its baseline weeks' mean, the shift test's p "
-        "and q across themes, and the part of the move its topics' own customers made (sentiment_within; "
-        "the rest is the mix)",
+        "and q across themes (on its conversations, each by its messages' mean score: "
+        "sentiment_conversations this week), and the part of the move its topics' own customers made "
+        "(sentiment_within; the rest is the mix)",
     ),
     "channel_weekly": (
         f"""

@@ -27,7 +27,10 @@ import pandas as pd
 from pipeline import sentiment_shift, trend_test, weekly
 from pipeline.store import MESSAGE_WEEK, Store
 
-SENTIMENT_COLUMNS = ["sentiment", "sentiment_baseline", "sentiment_p", "sentiment_q", "sentiment_within"]
+SENTIMENT_COLUMNS = [
+    "sentiment", "sentiment_baseline", "sentiment_p", "sentiment_q", "sentiment_within",
+    "sentiment_conversations",
+]  # fmt: skip
 # per week and theme, the (topic, conversation) pairs its topics hold and the distinct conversations
 # among them: how often a theme's conversations touch several of its topics
 _PAIRS_SQL = f"""
@@ -149,6 +152,11 @@ def _sentiment(
     args = (weeks, weekly.BASELINE_WEEKS, guard_weeks)
     tests = sentiment_shift.sentiment_tests(scores, *args, alpha, min_volume, unit="theme_id")
     moves = sentiment_shift.within_moves(scores, *args)
+    # the conversations the test compared this week (each by its messages' mean score)
+    voices = scores.groupby(["week", "theme_id"])["conversation_id"].nunique()
+    moves = moves.merge(
+        voices.rename("sentiment_conversations").reset_index(), on=["week", "theme_id"], how="left"
+    ).astype({"sentiment_conversations": "Int64"})
     return moves.merge(tests, on=["week", "theme_id"], how="left")[["week", "theme_id", *SENTIMENT_COLUMNS]]
 
 

@@ -155,6 +155,7 @@ def test_unhappiness_spread_over_a_themes_topics_is_a_theme_shift_and_a_mix_chan
     assert final.loc[0, "sentiment_baseline"] == pytest.approx(0, abs=1e-9)
     assert final.loc[0, "sentiment_q"] < 0.02
     assert final.loc[0, "sentiment_within"] == pytest.approx(-0.3)
+    assert final.loc[0, "sentiment_conversations"] == 36  # the test's units, one message each here
     # theme 1 moved from -0.16 to -0.4 with every customer sounding as before: the mix of its topics
     assert final.loc[1, "sentiment"] == pytest.approx(-0.4)
     assert final.loc[1, "sentiment_baseline"] == pytest.approx(-0.16)
@@ -171,7 +172,7 @@ def test_unhappiness_spread_over_a_themes_topics_is_a_theme_shift_and_a_mix_chan
     section = text.split("## Sentiment shifts")[1].split("\n## ")[0]
     assert (
         "- Theme **card / arrive**: worse, +0.00 over the 4 weeks before last week → -0.30 this week "
-        "(36 messages; q = " in section
+        "(36 conversations; q = " in section
     )
     assert (
         "of the -0.30, its topics' own customers account for -0.30 and the mix of its topics for +0.00"
