@@ -452,7 +452,7 @@ def tested_count(messages, tested, units: str = "topics", conversations=None) ->
         return f"{n} conversations in its topics{behind}"
     if conversations is None or pd.isna(conversations) or int(conversations) != n:
         return f"{n} conversations as the current topics count them ({int(messages)} messages assigned to it)"
-    return f"{n} conversations{behind}"
+    return count_words(messages, n)
 
 
 def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:

@@ -90,6 +90,21 @@ class Region:
 NO_REGION = Region(1.0, 0, 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class Voices:
+    """The conversations of a run's new and earlier messages (integer codes), and how many distinct
+    ones each side holds: what every candidate's region counts in, computed once per run."""
+
+    new: np.ndarray
+    earlier: np.ndarray
+    new_total: int
+    earlier_total: int
+
+    @classmethod
+    def of(cls, new: np.ndarray, earlier: np.ndarray) -> Voices:
+        return cls(new, earlier, len(np.unique(new)), len(np.unique(earlier)))
+
+
 @dataclass
 class NoveltyCheck:
     distinct: bool
@@ -142,27 +157,25 @@ def region(
     new_sim: np.ndarray,
     earlier_sim: np.ndarray,
     earlier_weeks: int,
-    conversations: tuple[np.ndarray, np.ndarray] | None = None,
+    voices: Voices | None = None,
 ) -> Region:
     """Count the region now and before, and test it as the status rule tests a topic
     (``pipeline.rate_test``, this run's volume against an earlier week's mean), in conversations as it
     counts them: each conversation once, so a few customers repeating themselves weigh as a few.
 
     ``*_sim``: the members' (held out), this run's new messages' and the earlier messages' similarity
-    to the candidate's centroid; ``conversations``: the new and the earlier messages' conversations
-    (integer codes; none: each message its own)."""
-    new_of, earlier_of = conversations if conversations is not None else (None, None)
-
-    def count(inside: np.ndarray | None, of: np.ndarray | None, n: int) -> int:
-        if of is None:
-            return n if inside is None else int(inside.sum())
-        return len(np.unique(of if inside is None else of[inside]))
-
+    to the candidate's centroid; ``voices``: the new and the earlier messages' conversations (none:
+    each message its own)."""
     radius = float(np.median(member_sim)) if len(member_sim) else 1.0
-    now = count(new_sim >= radius, new_of, len(new_sim))
-    before = count(earlier_sim >= radius, earlier_of, len(earlier_sim))
+    inside_now, inside_before = new_sim >= radius, earlier_sim >= radius
+    if voices is None:
+        now, before = int(inside_now.sum()), int(inside_before.sum())
+        volume_now, volume_before = len(new_sim), len(earlier_sim)
+    else:
+        now, before = len(np.unique(voices.new[inside_now])), len(np.unique(voices.earlier[inside_before]))
+        volume_now, volume_before = voices.new_total, voices.earlier_total
     k = max(earlier_weeks, 1)
-    ratio = count(None, new_of, len(new_sim)) / max(count(None, earlier_of, len(earlier_sim)) / k, 1.0)
+    ratio = volume_now / max(volume_before / k, 1.0)
     p_up = float(rate_test.p_up_down(now, before, k, ratio)[0])
     return Region(radius, now, before / k, p_up)
 

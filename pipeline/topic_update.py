@@ -471,13 +471,13 @@ def _new_themes(
     idx = np.flatnonzero(new & exact)
     earlier_idx = np.flatnonzero(~new)
     group = novelty.min_group(len(idx))
-    conversation = messages["conversation_id"].to_numpy()
+    conversation = pd.factorize(messages["conversation_id"])[0]  # codes: what is counted, once
 
     def one_voice(members: np.ndarray) -> bool:
         """Whether a candidate is a few customers repeating themselves (``repeated``): a theme is what
         several customers say, and one who writes the same complaint eight times makes a cluster of
         eight messages, unlike anything before, that every test below would pass."""
-        return bool(repeated(len(pd.unique(conversation[members])), len(members), group))
+        return bool(repeated(len(np.unique(conversation[members])), len(members), group))
 
     too_few = f"fewer than {group} conversations"
 
@@ -522,13 +522,12 @@ def _new_themes(
         nn_earlier[chunk] = (X[chunk] @ reference_t).max(axis=1)
     new_to_cand = X[idx] @ cand_c.T  # this run's (sampled) new messages against each candidate
     earlier_exact = exact[earlier_idx]  # in fast mode, the earlier messages of the same sample
-    codes = pd.factorize(conversation)[0]  # regions count conversations (``novelty.region``)
-    region_of = (codes[idx], codes[earlier_idx[earlier_exact]])
+    voices = novelty.Voices.of(conversation[idx], conversation[earlier_idx[earlier_exact]])
     for j, (t, members) in enumerate(zip(week.topic_ids_, clusters, strict=True)):
         held_out = novelty.held_out_similarity(X[members])  # as any other message: not in the centroid
         new_sim = new_to_cand[:, j].copy()
         new_sim[week.labels_ == t] = held_out
-        area = novelty.region(held_out, new_sim, to_cand[earlier_exact, j], earlier_weeks, region_of)
+        area = novelty.region(held_out, new_sim, to_cand[earlier_exact, j], earlier_weeks, voices)
         verdict = novelty.check(
             X[members], known_c, to_cand[:, j], best, earlier_weeks, model.reassign_threshold,
             nn_earlier[members], nn_earlier[np.setdiff1d(idx, members)], len(week.topic_ids_), bar,

@@ -273,8 +273,8 @@ def test_a_region_counts_conversations_each_once():
     apart = np.arange(len(new_sim)) + 1000
     together = apart.copy()
     together[:12] = 2000 + np.arange(12) // 4  # three customers, four messages each
-    by_twelve = novelty.region(held_out, new_sim, earlier_sim, 4, (apart, earlier_of))
-    by_three = novelty.region(held_out, new_sim, earlier_sim, 4, (together, earlier_of))
+    by_twelve = novelty.region(held_out, new_sim, earlier_sim, 4, novelty.Voices.of(apart, earlier_of))
+    by_three = novelty.region(held_out, new_sim, earlier_sim, 4, novelty.Voices.of(together, earlier_of))
     assert by_twelve == novelty.region(held_out, new_sim, earlier_sim, 4)  # one message each: as before
     assert by_twelve.now == 6 and by_twelve.p_up < 0.01
     assert by_three.now == 3 and by_three.p_up > 0.05
