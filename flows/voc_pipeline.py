@@ -169,8 +169,10 @@ def sentiment_stage(
 
 
 @task(name="insights", cache_policy=NO_CACHE)
-def insights_task(store_path: str, timezone: str, run_id: str) -> dict[str, int]:
-    return refresh_insights(Store(store_path, timezone=timezone), run_id)
+def insights_task(
+    store_path: str, timezone: str, run_id: str, spacy_models: dict[str, str] | None = None
+) -> dict[str, int]:
+    return refresh_insights(Store(store_path, timezone=timezone), run_id, spacy_models)
 
 
 @flow(name="voc_pipeline", task_runner=ThreadPoolTaskRunner(max_workers=1))
@@ -232,7 +234,7 @@ def voc_pipeline(
         stage("topics", topics_task, store_path, encoder, params, run_id)
         sentiment = cfg.run_sentiment_model
         stage("sentiment", sentiment_stage, store_path, sentiment, batch, precision, cfg.fast)
-        stage("insights", insights_task, store_path, cfg.business_timezone, run_id)
+        stage("insights", insights_task, store_path, cfg.business_timezone, run_id, dict(cfg.spacy_models))
     except Exception as exc:
         finish("failed", "".join(traceback.format_exception_only(exc)).strip())
         raise

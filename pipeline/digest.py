@@ -27,6 +27,7 @@ from pipeline.weekly import ALPHA, BASELINE_WEEKS, GUARD_WEEKS, MIN_VOLUME, base
 
 TOP_TOPICS = 10
 CLOSING_NOTE = "; how customers close conversations"  # a mover that is a closing turn, not a request
+COURTESY_NOTE = "; a courtesy turn: yes, thanks, sounds good"  # a mover customers say, not ask about
 SHIFT_MIN = 0.2  # a sentiment move (on the -1..+1 scale) worth a line
 
 
@@ -86,6 +87,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     topics = queries.week_topics(store, week)
     topics = topics[topics["topic_id"] >= 0]
     closing = queries.closing_topic_ids(store)
+    courteous = queries.courtesy_topic_ids(store)
     lines = [f"# Voice of the customer: week of {week} to {end}", ""]
 
     def change(now, before):
@@ -136,14 +138,12 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         ]
         lines += [""] if len(moved) else []
 
-    raised = topics[(topics["messages"] > 0) & ~topics["topic_id"].isin(closing)]
-    closers = topics[(topics["messages"] > 0) & topics["topic_id"].isin(closing)]
-    if len(closers) and (len(themes) or len(raised)):
-        lines += [
-            f"{closers_words(closers)} are left out of the themes and topics here; they are under "
-            "*How conversations ended*.",
-            "",
-        ]
+    active = topics["messages"] > 0
+    raised = topics[active & ~topics["topic_id"].isin([*closing, *courteous])]
+    closers = topics[active & topics["topic_id"].isin(closing)]
+    polite = topics[active & topics["topic_id"].isin(courteous)]
+    if (len(closers) or len(polite)) and (len(themes) or len(raised)):
+        lines += [f"{set_aside_words(closers, polite)}.", ""]
     top = raised.head(TOP_TOPICS)
     if len(top):
         lines += ["## Top topics", ""]
@@ -165,7 +165,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         trail = queries.recent_counts(store, week, movers["topic_id"].tolist())
         for row in movers.itertuples():
             lines += [
-                f"### {row.topic} ({row.status}{CLOSING_NOTE if row.topic_id in closing else ''})",
+                f"### {row.topic} ({row.status}{note_for(row.topic_id, closing, courteous)})",
                 "",
                 f"{evidence(row)}; sentiment {_num(row.sentiment)}; channels: {_channels(row.channels)}.",
                 "",
@@ -181,7 +181,7 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         trail = queries.recent_counts(store, week, fallen["topic_id"].tolist())
         for row in fallen.itertuples():
             quotes = before[before["topic_id"] == row.topic_id]["text"]
-            note = CLOSING_NOTE if row.topic_id in closing else ""
+            note = note_for(row.topic_id, closing, courteous)
             lines += [f"### {row.topic} (declining{note})", "", f"{evidence(row)}.", ""]
             lines += [trail_words(trail.get(row.topic_id, [])), ""]
             if len(quotes):  # what customers were saying, that they say less now
@@ -306,6 +306,26 @@ def theme_sentiment_lines(themes: pd.DataFrame) -> list[str]:
             f"and the mix of its topics for {_num(mix)}"
         )
     return lines
+
+
+def note_for(topic_id: int, closing, courteous) -> str:
+    """What a mover is when it is no request: a closing turn, or a courtesy turn; else nothing."""
+    if topic_id in closing:
+        return CLOSING_NOTE
+    return COURTESY_NOTE if topic_id in courteous else ""
+
+
+def set_aside_words(closers: pd.DataFrame, polite: pd.DataFrame) -> str:
+    """The sentence saying what the themes and topics leave out (``closers``, ``polite``: the week's
+    rows of the closing and of the courtesy topics), and where the closing turns are read instead."""
+    parts = [closers_words(closers)] if len(closers) else []
+    if len(polite):
+        parts.append(
+            f"{'their' if parts else 'The'} courtesy turns ({int(polite['messages'].sum())} messages this "
+            f"week: {', '.join(polite['topic'].head(6))})"
+        )
+    where = "; the closing turns are under *How conversations ended*" if len(closers) else ""
+    return f"{' and '.join(parts)} are left out of the themes and topics here{where}"
 
 
 def closers_words(closers: pd.DataFrame) -> str:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from pipeline import endings
+from pipeline import courtesy, endings
 from pipeline.store import MESSAGE_WEEK, Store
 
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -100,16 +100,19 @@ def headline(store: Store, week: str) -> dict[str, float | int | None]:
 
 
 _CLOSING = "SELECT DISTINCT closing_topic_id FROM conversation_endings WHERE closing_topic_id IS NOT NULL"
+_COURTESY = courtesy.COURTESY_IDS
+# what customers did not come about: how they close conversations, and their courtesy turns
+SET_ASIDE = f"{_CLOSING} UNION {_COURTESY}"
 
 
 def theme_summary(store: Store, week: str) -> pd.DataFrame:
     """Themes of one week: topics, its largest topics this week, customer messages, change vs last week,
     volume-weighted sentiment. A theme is named by the words its messages use most; where its topics
     share few words (e.g. a theme of one language's small requests), its largest topics say what is
-    in it. The turns customers close conversations with are left out (see ``endings_by_week``): they
-    say how a conversation went, not what it was about. Each theme's status this week and the test
-    behind it, and its sentiment against its baseline weeks with that shift's test, come from
-    ``theme_weekly`` (``pipeline.theme_weekly``)."""
+    in it. The turns customers close conversations with (see ``endings_by_week``) and their courtesy
+    turns (``pipeline.courtesy``) are left out: they say how a conversation went, not what it was
+    about. Each theme's status this week and the test behind it, and its sentiment against its
+    baseline weeks with that shift's test, come from ``theme_weekly`` (``pipeline.theme_weekly``)."""
     return store.query(
         f"""
         WITH themes AS (
@@ -123,7 +126,7 @@ def theme_summary(store: Store, week: str) -> pd.DataFrame:
                        AS sentiment
             FROM weekly_stats w LEFT JOIN topics t USING (topic_id)
             WHERE w.week = CAST($week AS DATE) AND w.topic_id >= 0 AND w.messages > 0
-              AND w.topic_id NOT IN ({_CLOSING})
+              AND w.topic_id NOT IN ({SET_ASIDE})
             GROUP BY 1, 2
         )
         SELECT s.* REPLACE (coalesce(tw.sentiment, s.sentiment) AS sentiment),
@@ -206,6 +209,14 @@ def closing_topic_ids(store: Store) -> list[int]:
     return sorted(int(t) for t in store.query(f"SELECT * FROM ({_CLOSING}) t(topic_id)")["topic_id"])
 
 
+def courtesy_topic_ids(store: Store) -> list[int]:
+    """The topics of customers' courtesy turns ("yes, that's correct", "sounds good"; see
+    pipeline.courtesy) that close no conversation, as the last run found them."""
+    return sorted(
+        int(t) for t in store.query(f"SELECT * FROM ({_COURTESY} EXCEPT {_CLOSING}) t(topic_id)")["topic_id"]
+    )
+
+
 def endings_by_week(store: Store, week: str, weeks: int = 6) -> pd.DataFrame:
     """How conversations ended, per week for the ``weeks`` weeks up to ``week`` (oldest first): those
     whose last customer turn fell in the week, those where the customer wrote more than once (who could
@@ -226,17 +237,18 @@ def endings_by_week(store: Store, week: str, weeks: int = 6) -> pd.DataFrame:
 
 
 def request_endings(store: Store, week: str, weeks: int = endings.WINDOW_WEEKS) -> pd.DataFrame:
-    """Per request (a topic customers raised, not one they close with), over the ``weeks`` weeks up to
-    ``week``: its conversations where the customer wrote more than once, how many thanked and ended
-    unhappy, and the test of its unhappy share against the rest's (``endings.compare_requests``); the
-    requests that end unhappy significantly more often first, then by share."""
+    """Per request (a topic customers raised, not one they close with nor a courtesy turn), over the
+    ``weeks`` weeks up to ``week``: its conversations where the customer wrote more than once, how
+    many thanked and ended unhappy, and the test of its unhappy share against the rest's
+    (``endings.compare_requests``); the requests that end unhappy significantly more often first, then
+    by share."""
     first = pd.Timestamp(week).date() - timedelta(weeks=weeks - 1)
     counts = store.query(
         f"""
         WITH e AS (
             SELECT conversation_id, ending FROM conversation_endings
             WHERE customer_turns > 1 AND week BETWEEN CAST($first AS DATE) AND CAST($week AS DATE)
-        ), raised AS ({endings.raised_sql(_CLOSING)})
+        ), raised AS ({endings.raised_sql(SET_ASIDE)})
         SELECT r.topic_id, coalesce(t.label, 'topic ' || r.topic_id) AS topic, count(*) AS conversations,
                count(*) FILTER (e.ending = 'thanked') AS thanked,
                count(*) FILTER (e.ending = 'unhappy') AS unhappy

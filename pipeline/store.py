@@ -247,6 +247,19 @@ TABLES: dict[str, tuple[str, str]] = {
         "neutral (the sentiment of a closing turn: the last of several, in a topic customers close "
         "conversations with) or none",
     ),
+    "courtesy_topics": (
+        """
+        CREATE TABLE IF NOT EXISTS courtesy_topics (
+            topic_id INTEGER PRIMARY KEY,
+            sampled INTEGER,
+            content_free INTEGER,
+            courtesy BOOLEAN,
+            run_id VARCHAR
+        )""",
+        "per topic: of a sample of its customer messages, how many say nothing but courtesy words "
+        "(yes, thanks, sounds good, merci...), and whether that is a third or more: a courtesy topic, left "
+        "out of themes, topics tables, impact and the requests' endings as closing topics are",
+    ),
     "assignments": (
         """
         CREATE TABLE IF NOT EXISTS assignments (
@@ -363,9 +376,10 @@ TABLES: dict[str, tuple[str, str]] = {
             sentiment_conversations INTEGER,
             PRIMARY KEY (week, theme_id)
         )""",
-        "one row per ISO week and theme (the topics' themes as the last run left them, closing topics left "
-        "out): messages its topics hold, the count tested (its conversations, each once however many of its"
-        " topics it touched), baseline, expected count, status and q from the same tests as topics (the "
+        "one row per ISO week and theme (the topics' themes as the last run left them, closing and courtesy "
+        "topics left out): messages its topics hold, the count tested (its conversations, each once "
+        "however many of its topics it touched), baseline, expected count, status and q from the same "
+        "tests as topics (the "
         "week against the 4 weeks before last week, BH across themes; then the steady-rise test, see "
         "pipeline.theme_weekly); the theme's mean sentiment, its baseline weeks' mean, the shift test's p "
         "and q across themes (on its conversations, each by its messages' mean score: "

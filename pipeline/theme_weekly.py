@@ -52,7 +52,7 @@ WHERE topic_id >= 0 AND theme_id IS NOT NULL AND coalesce(state, '') <> 'merged'
 def compute_theme_weekly(
     store: Store,
     topic_weeks: pd.DataFrame,
-    closing: list[int],
+    set_aside: list[int],
     alpha: float = weekly.ALPHA,
     min_volume: int = weekly.MIN_VOLUME,
     guard_weeks: int = weekly.GUARD_WEEKS,
@@ -60,9 +60,10 @@ def compute_theme_weekly(
 ) -> pd.DataFrame:
     """One row per theme and week from ``topic_weeks`` (``weekly.compute_weekly``'s table): the
     theme's messages, the count tested, its baseline and expected count, status, the test that gave
-    it and its q, and the trend over the window (``trend_*``), as for topics."""
+    it and its q, and the trend over the window (``trend_*``), as for topics; ``set_aside``: the
+    closing and courtesy topics, which are no request and left out."""
     themes = store.query(_THEMES_SQL)
-    themes = themes[~themes["topic_id"].isin(closing)]
+    themes = themes[~themes["topic_id"].isin(set_aside)]  # closing and courtesy turns: no request
     if topic_weeks.empty or themes.empty:
         return pd.DataFrame()
     rows = topic_weeks[topic_weeks["topic_id"] >= 0]

@@ -41,7 +41,7 @@ def test_a_rise_spread_over_sibling_topics_makes_their_theme_grow(tmp_path):
     topics = compute_weekly(store)
     last = topics[topics["week"] == topics["week"].max()].set_index("topic_id")
     assert (last.loc[[0, 1, 2], "status"] == "stable").all()  # no sibling moves enough alone
-    themes = theme_weekly.compute_theme_weekly(store, topics, closing=[15])
+    themes = theme_weekly.compute_theme_weekly(store, topics, set_aside=[15])
     final = themes[themes["week"] == themes["week"].max()].set_index("theme_id")
     assert final.loc[0, "status"] == "growing" and final.loc[0, "status_test"] == "week"
     assert final.loc[0, "messages"] == 60 and final.loc[0, "p_value"] < 0.05  # the closer left out
@@ -67,7 +67,7 @@ def test_a_theme_counts_each_conversation_once_however_many_of_its_topics_it_tou
     last = topics[topics["week"] == topics["week"].max()].set_index("topic_id")
     assert (last.loc[[0, 1, 2], "status"] == "stable").all()
     assert (last.loc[[0, 1, 2], "conversations"] == 30).all()
-    themes = theme_weekly.compute_theme_weekly(store, topics, closing=[])
+    themes = theme_weekly.compute_theme_weekly(store, topics, set_aside=[])
     card = themes[themes["theme_id"] == 0].sort_values("week")
     assert card["tested_conversations"].tolist() == [30] * 9 + [90]
     # expected: 30 scaled by the week's volume, which its 60 new customers swell
@@ -148,7 +148,7 @@ def test_unhappiness_spread_over_a_themes_topics_is_a_theme_shift_and_a_mix_chan
     # each of theme 0's topics moved from 0 to -0.3 on 12 messages: within chance for a topic alone
     assert last.loc[[0, 1, 2], "sentiment"].round(6).eq(-0.3).all()
     assert (last.loc[[0, 1, 2], "sentiment_q"] > 0.05).all()
-    themes = theme_weekly.compute_theme_weekly(store, topics, closing=[])
+    themes = theme_weekly.compute_theme_weekly(store, topics, set_aside=[])
     final = themes[themes["week"] == last_week].set_index("theme_id")
     # the theme's 36 messages against its 144 are a shift, and all of it its topics' own customers
     assert final.loc[0, "sentiment"] == pytest.approx(-0.3)

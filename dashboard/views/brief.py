@@ -8,13 +8,14 @@ import streamlit as st
 
 from dashboard import state
 from pipeline.digest import (
-    CLOSING_NOTE,
     SHIFT_MIN,
     closers_words,
     closing_found,
     ending_words,
     evidence,
+    note_for,
     sentiment_moves,
+    set_aside_words,
     theme_sentiment_lines,
     to_html,
     trail_words,
@@ -158,7 +159,8 @@ def _themes(week: str, topics: pd.DataFrame) -> None:
 
 def _movers(week: str, table: pd.DataFrame) -> None:
     movers = table[table["status"].isin(["emerging", "growing"]) & (table["topic_id"] >= 0)]
-    closing = set(state.closing_topic_ids())  # a closing turn that rises is said to be one
+    closing = set(state.closing_topic_ids())  # a closing or courtesy turn that rises is said to be one
+    courteous = set(state.courtesy_topic_ids())
     st.subheader("Emerging and growing")
     if movers.empty:
         st.caption(f"No topic rose significantly this week (tested against {baseline_words()}, FDR 5%).")
@@ -169,7 +171,7 @@ def _movers(week: str, table: pd.DataFrame) -> None:
         with st.container(border=True):
             st.markdown(
                 f"**{state.STATUS_ICONS.get(row['status'], '')} {row['topic']}** — {row['status']}"
-                f"{CLOSING_NOTE if row['topic_id'] in closing else ''}: "
+                f"{note_for(row['topic_id'], closing, courteous)}: "
                 f"{evidence(row)}, sentiment {row['sentiment']:+.2f}"
             )
             st.caption(trail_words(trails.get(int(row["topic_id"]), [])))
@@ -360,7 +362,11 @@ with state.store_errors_as_messages():
         _headline(week)
         table = state.week_topics(week)
         closing = table["topic_id"].isin(state.closing_topic_ids())  # under "How conversations ended"
-        _themes(week, table[(table["topic_id"] >= 0) & ~closing])
+        courteous = table["topic_id"].isin(state.courtesy_topic_ids())  # what customers say, not ask
+        _themes(week, table[(table["topic_id"] >= 0) & ~closing & ~courteous])
+        polite = table[courteous & (table["messages"] > 0)]
+        if len(polite):
+            st.caption(f"{set_aside_words(polite.iloc[:0], polite)}.")
         _movers(week, table)
         _sentiment_shifts(week, table)
         _endings(week, table[closing & (table["messages"] > 0)])

@@ -1,0 +1,133 @@
+"""Courtesy turns ("Yes, that's correct.", "Sounds good.") are read as such, not as what customers came
+about: left out of themes, topics, the requests' endings and CSAT impact."""
+
+import pytest
+
+from models.topic_model import DEFAULT_SPACY
+from pipeline import queries
+from pipeline.courtesy import content_free
+from pipeline.digest import build_digest
+from pipeline.insights import refresh_insights
+from pipeline.store import Store
+from tests.conversation_store import conversation_store
+
+CARD, REFUND, PIN, TOP_UP, THANKS, FRUSTRATED, YES = 0, 1, 2, 3, 10, 11, 20
+LABELS = {
+    CARD: "card not arrived",
+    REFUND: "refund",
+    PIN: "change pin",
+    TOP_UP: "top up failed",
+    THANKS: "thanks",
+    FRUSTRATED: "frustrating",
+    YES: "that's correct",
+}
+SAID = {THANKS: ("positive", 0.9, 0.02), FRUSTRATED: ("negative", -0.9, 0.95)}
+# what customers answer an agent's "Shall I send a new card to your address on file?"
+REPLIES = [
+    "Yes, that's correct.",
+    "Sounds good.",
+    "Okay, thank you.",
+    "Yes please!",
+    "Perfect, thanks.",
+    "Ok",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "free"),
+    [
+        ("Yes, that's correct.", "en", True),
+        ("Sounds good to me, thanks a lot!", "en", True),
+        ("No, not now.", "en", True),
+        ("Hi there", "en", True),
+        ("Oui, merci beaucoup.", "fr", True),
+        ("D'accord, c'est parfait.", "fr", True),
+        ("Yes, my card still hasn't arrived.", "en", False),
+        ("I need to check my balance", "en", False),
+        ("Thanks. Can you block my card?", "en", False),
+        ("[NAME].", "en", False),  # answers the agent's question with a (redacted) name
+        ("Je veux annuler ma commande", "fr", False),
+        ("Merci, et pour le virement ?", "fr", False),
+    ],
+)
+def test_a_turn_of_courtesy_words_alone_is_content_free(text, language, free):
+    assert content_free([text], [language], DEFAULT_SPACY).tolist() == [free]
+
+
+def _store(tmp_path, weeks: int = 2) -> Store:
+    """Each week, 15 conversations per request: the request, a courtesy reply to the agent, then thanks
+    or (3 of 15; 9 for late cards) frustration, with a CSAT of 5 or 1. The courtesy turn is in every
+    conversation, so read as a request it would lead the requests that end unhappy."""
+    conversations = []
+    for week in range(weeks):
+        for request, unhappy in ((CARD, 9), (REFUND, 3), (PIN, 3), (TOP_UP, 3)):
+            conversations += [(week, [request, YES, FRUSTRATED], {"csat": 1})] * unhappy
+            conversations += [(week, [request, YES, THANKS], {"csat": 5})] * (15 - unhappy)
+    store = conversation_store(tmp_path / "courtesy.duckdb", conversations, LABELS, SAID)
+    ids = store.query(
+        "SELECT message_id FROM assignments WHERE topic_id = $t ORDER BY message_id", {"t": YES}
+    )["message_id"]
+    with store.connect() as con:
+        for k, mid in enumerate(ids):
+            con.execute("UPDATE messages SET text = ? WHERE message_id = ?", [REPLIES[k % len(REPLIES)], mid])
+        # the courtesy turns share a theme with late cards, as a fit on their vectors may group them
+        themes = {CARD: 0, YES: 0, REFUND: 1, TOP_UP: 1, PIN: 2, THANKS: 3, FRUSTRATED: 3}
+        for topic, theme in themes.items():
+            con.execute(
+                "UPDATE topics SET theme_id = ?, theme_label = ?, state = 'active' WHERE topic_id = ?",
+                [
+                    theme,
+                    ["card / arrive", "refund / top", "pin / change", "thank / frustrating"][theme],
+                    topic,
+                ],
+            )
+    return store
+
+
+def test_courtesy_turns_are_left_out_of_themes_requests_impact_and_the_brief(tmp_path):
+    store = _store(tmp_path)
+    counts = refresh_insights(store, "test", DEFAULT_SPACY)
+    assert (counts["closing_topics"], counts["courtesy_topics"]) == (2, 1)
+
+    read = store.query("SELECT * FROM courtesy_topics").set_index("topic_id")
+    assert read.loc[YES, "courtesy"] and read.loc[YES, "content_free"] == read.loc[YES, "sampled"] == 60
+    assert not read.drop(YES)["courtesy"].any() and read.loc[[CARD, REFUND, PIN], "content_free"].eq(0).all()
+    assert queries.courtesy_topic_ids(store) == [YES]
+
+    # the requests that end unhappy: late cards lead, and "that's correct" is no request
+    requests = queries.request_endings(store, "2026-09-14").set_index("topic_id")
+    assert set(requests.index) == {CARD, REFUND, PIN, TOP_UP}
+    assert requests.index[0] == CARD and requests.loc[CARD, "more_unhappy"]
+
+    impact = store.query("SELECT DISTINCT topic_id FROM topic_impact")["topic_id"]
+    assert YES not in set(impact) and CARD in set(impact)
+
+    # the late cards' theme holds late cards only: 15 conversations, not 30 messages
+    themes = queries.theme_summary(store, "2026-09-14").set_index("theme")
+    assert themes.loc["card / arrive", "topics"] == 1 and themes.loc["card / arrive", "messages"] == 15
+    tested = store.query("SELECT theme_id, tested_conversations FROM theme_weekly WHERE week = '2026-09-14'")
+    assert dict(zip(tested["theme_id"], tested["tested_conversations"], strict=True))[0] == 15
+
+    _, brief = build_digest(store, "2026-09-14")
+    assert "| that's correct |" not in brief  # not among the top topics
+    assert "and their courtesy turns (60 messages this week: that's correct) are left out" in brief
+
+
+def test_a_merge_keeps_the_courtesy_topics_the_last_run_found(tmp_path):
+    """A person's merge refreshes the insights without spaCy: the stored reading stands."""
+    store = _store(tmp_path, weeks=1)
+    refresh_insights(store, "run", DEFAULT_SPACY)
+    refresh_insights(store, "merge")
+    assert queries.courtesy_topic_ids(store) == [YES]
+    requests = queries.request_endings(store, "2026-09-07")
+    assert YES not in set(requests["topic_id"])
+
+
+def test_a_store_of_requests_alone_has_no_courtesy_topic(tmp_path):
+    """One-message conversations of requests (the scenario benchmarks' shape): nothing is set aside."""
+    store = conversation_store(
+        tmp_path / "requests.duckdb", [(0, [t], None) for t in (CARD, REFUND, PIN) for _ in range(12)], LABELS
+    )
+    counts = refresh_insights(store, "test", DEFAULT_SPACY)
+    assert counts["courtesy_topics"] == 0
+    assert not store.query("SELECT courtesy FROM courtesy_topics")["courtesy"].any()
