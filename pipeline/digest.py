@@ -324,7 +324,8 @@ def set_aside_words(closers: pd.DataFrame, polite: pd.DataFrame) -> str:
             f"{'their' if parts else 'The'} courtesy turns ({int(polite['messages'].sum())} messages this "
             f"week: {', '.join(polite['topic'].head(6))})"
         )
-    where = "; the closing turns are under *How conversations ended*" if len(closers) else ""
+    where = f"; {'the closing turns' if len(polite) else 'they'} are under *How conversations ended*"
+    where = where if len(closers) else ""
     return f"{' and '.join(parts)} are left out of the themes and topics here{where}"
 
 

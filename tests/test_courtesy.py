@@ -131,3 +131,23 @@ def test_a_store_of_requests_alone_has_no_courtesy_topic(tmp_path):
     counts = refresh_insights(store, "test", DEFAULT_SPACY)
     assert counts["courtesy_topics"] == 0
     assert not store.query("SELECT courtesy FROM courtesy_topics")["courtesy"].any()
+
+
+def test_the_dashboard_brief_leaves_courtesy_turns_out_and_says_so(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    store = _store(tmp_path)
+    refresh_insights(store, "test", DEFAULT_SPACY)
+    monkeypatch.setenv("VOC_STORE", str(store.path))
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.query_params["week"] = "2026-09-14"
+    at.switch_page("views/brief.py")
+    at.run()
+    assert not at.exception and not at.error
+    themes, topics = at.dataframe[0].value, at.dataframe[1].value
+    assert themes.set_index("theme").loc["card / arrive", "messages"] == 15
+    assert set(topics["topic"]) == {"card not arrived", "refund", "change pin", "top up failed"}
+    captions = "\n".join(c.value for c in at.caption)
+    assert "The courtesy turns (60 messages this week: that's correct) are left out" in captions
