@@ -319,6 +319,9 @@ class Filters:
     themes: list[str] = field(default_factory=list)
     metadata: dict[str, list[str]] = field(default_factory=dict)
     search: str = ""
+    # leave out the turns customers close conversations with and their courtesy turns, unless
+    # topics are picked by name: what they came about, which is what a product team filters for
+    requests_only: bool = False
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["m.is_customer"], []
@@ -340,6 +343,8 @@ class Filters:
         if self.topic_ids:
             clauses.append("a.topic_id IN (SELECT unnest(?))")
             params.append([int(t) for t in self.topic_ids])
+        if self.requests_only and not self.topic_ids:
+            clauses.append(f"coalesce(a.topic_id, -1) NOT IN ({SET_ASIDE})")
         if self.themes:
             clauses.append("coalesce(t.theme_label, '(unassigned)') IN (SELECT unnest(?))")
             params.append(list(self.themes))

@@ -151,3 +151,34 @@ def test_the_dashboard_brief_leaves_courtesy_turns_out_and_says_so(tmp_path, mon
     assert set(topics["topic"]) == {"card not arrived", "refund", "change pin", "top up failed"}
     captions = "\n".join(c.value for c in at.caption)
     assert "The courtesy turns (60 messages this week: that's correct) are left out" in captions
+
+
+def test_the_explorer_shows_requests_unless_asked_for_every_turn(tmp_path, monkeypatch):
+    """Product teams filter what customers came about: closing and courtesy turns are left out of the
+    explorer's topics by default, shown with the toggle off (and in a shared link), and shown when
+    picked by name."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    store = _store(tmp_path)
+    refresh_insights(store, "test", DEFAULT_SPACY)
+    requests = {"card not arrived", "refund", "change pin", "top up failed"}
+    every = requests | {"that's correct", "thanks", "frustrating"}
+    assert set(queries.filtered_topics(store, queries.Filters(requests_only=True))["topic"]) == requests
+    assert set(queries.filtered_topics(store, queries.Filters())["topic"]) == every
+    picked = queries.Filters(requests_only=True, topic_ids=[YES])
+    assert set(queries.filtered_messages(store, picked)["text"]) == set(REPLIES)
+
+    monkeypatch.setenv("VOC_STORE", str(store.path))
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.switch_page("views/explorer.py")
+    at.run()
+    assert not at.exception and set(at.dataframe[0].value["topic"]) == requests
+    at.toggle(key="requests_only").set_value(False).run()
+    assert set(at.dataframe[0].value["topic"]) == every and at.query_params["turns"] == "all"
+    shared = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    shared.query_params["turns"] = "all"
+    shared.switch_page("views/explorer.py")
+    shared.run()
+    assert set(shared.dataframe[0].value["topic"]) == every

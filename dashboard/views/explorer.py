@@ -80,6 +80,14 @@ with state.store_errors_as_messages():
                 key="topic",
             )
             search = st.text_input("Search text", value=st.query_params.get("q", ""), key="q")
+            requests_only = st.toggle(
+                "Requests only",
+                value=st.query_params.get("turns", "") != "all",
+                key="requests_only",
+                help="Leave out the turns customers close conversations with and their courtesy turns "
+                '("Yes, that\'s correct.", "Sounds good."): what they came about. Topics picked by '
+                "name are shown whatever they are.",
+            )
             metadata: dict[str, list[str]] = {}
             for name, values in state.metadata_fields().items():
                 metadata[name] = st.multiselect(
@@ -99,6 +107,7 @@ with state.store_errors_as_messages():
                 "theme": chosen_themes,
                 "topic": [str(t) for t in chosen],
                 "q": search,
+                **({} if requests_only else {"turns": "all"}),
                 **{f"meta.{name}": values for name, values in metadata.items() if values},
             }
         )
@@ -112,6 +121,7 @@ with state.store_errors_as_messages():
             themes=chosen_themes,
             metadata=metadata,
             search=search,
+            requests_only=requests_only,
         )
 
         summary = state.filtered_topics(filters)
