@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control, mannwhitneyu
 
-from pipeline import endings
+from pipeline import courtesy, endings
 from pipeline.store import Store
 
 METRICS = {
@@ -84,17 +84,21 @@ def significance(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_impact(
-    store: Store, metrics: dict[str, str] | None = None, closing: list[int] | None = None
+    store: Store, metrics: dict[str, str] | None = None, set_aside: list[int] | None = None
 ) -> pd.DataFrame:
     """Impact rows for every score field present in conversation metadata (none: an empty table), one
-    per topic a customer raised (``closing``, the closing topics, left out; found here when not given)."""
+    per topic a customer raised (``set_aside``, the closing and courtesy topics, left out; when not
+    given, the closing topics found here and the courtesy topics the last run stored)."""
     parts = []
-    closing = endings.closing_topics(store) if closing is None else closing
+    if set_aside is None:
+        polite = store.query(courtesy.COURTESY_IDS)["topic_id"]
+        set_aside = sorted({*endings.closing_topics(store), *(int(t) for t in polite)})
     with store.connect(read_only=True) as con:
         for field, value in (metrics or METRICS).items():
-            frame = con.execute(_IMPACT_SQL.format(field=field, value=value), {"closing": closing}).df()
+            aside = {"closing": set_aside}  # the SQL's name for the topics no conversation raised
+            frame = con.execute(_IMPACT_SQL.format(field=field, value=value), aside).df()
             if not frame.empty:
-                values = con.execute(_VALUES_SQL.format(field=field, value=value), {"closing": closing}).df()
+                values = con.execute(_VALUES_SQL.format(field=field, value=value), aside).df()
                 parts.append(frame.merge(significance(values), on="topic_id", how="left"))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 

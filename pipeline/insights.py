@@ -33,7 +33,7 @@ def refresh_insights(
     theme_rows = theme_weekly.save_theme_weekly(store, themes, run_id)
     channels = channel_weekly.compute_channel_weekly(store)
     channel_rows = channel_weekly.save_channel_weekly(store, channels, run_id)
-    impact_rows = impact.save_impact(store, impact.compute_impact(store, closing=aside), run_id)
+    impact_rows = impact.save_impact(store, impact.compute_impact(store, set_aside=aside), run_id)
     ending_rows = endings.save_endings(store, endings.compute_endings(store, closing), run_id)
     return {
         "weekly_rows": rows,
