@@ -9,7 +9,9 @@ so its mean is the usual NPS. A conversation counts for every topic one of its c
 except *closing* topics (``pipeline.endings``): how customers end conversations ("thanks, that solved
 it", "this is the third time I ask"), said when the score is given and so its echo, not its cause.
 Counted in, the demo's five closing complaints were its whole list of what drags CSAT down, and the
-requests it makes end badly twice as often came after them. Closing topics get no impact row.
+requests it makes end badly twice as often came after them. Closing topics get no impact row, nor do
+courtesy topics (``pipeline.courtesy``: "Yes, that's correct.", "Sounds good."), which are in every
+kind of conversation and say nothing about why it scored as it did.
 
 Whether a topic's conversations score differently from the others' at all is tested (two-sided
 Mann-Whitney U, Benjamini-Hochberg across topics): an impact of -0.02 from 13 conversations is as
