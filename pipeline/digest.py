@@ -108,9 +108,11 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
     ]
     counts = topics[topics["messages"] > 0]["status"].value_counts()
     flagged = ", ".join(f"{counts[s]} {s}" for s in ("emerging", "growing", "declining") if s in counts)
-    lines += [
-        f"- {len(topics[topics['messages'] > 0])} topics active; {flagged or 'no significant movers'}",
-    ]
+    active = topics[topics["messages"] > 0]
+    closed, polite = (int(active["topic_id"].isin(ids).sum()) for ids in (closing, courteous))
+    turns = " and ".join(kind for kind, n in (("closing", closed), ("courtesy", polite)) if n)
+    apart = f" (and {closed + polite} of {turns} turns)" if turns else ""  # left out of the tables below
+    lines += [f"- {len(active) - closed - polite} topics active{apart}; {flagged or 'no significant movers'}"]
     ended = queries.endings_by_week(store, week)  # the headline's line and the endings section
     if closing_found(ended, week):
         lines += [f"- {ending_words(ended)}"]

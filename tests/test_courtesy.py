@@ -110,6 +110,7 @@ def test_courtesy_turns_are_left_out_of_themes_requests_impact_and_the_brief(tmp
 
     _, brief = build_digest(store, "2026-09-14")
     assert "| that's correct |" not in brief  # not among the top topics
+    assert "- 4 topics active (and 3 of closing and courtesy turns);" in brief
     assert "and their courtesy turns (60 messages this week: that's correct) are left out" in brief
 
 
