@@ -394,3 +394,32 @@ def test_a_page_waits_out_a_writer_instead_of_failing(own_store):
     holder.wait(timeout=30)
     assert time.monotonic() - t0 > 1  # it really waited for the writer
     assert at.dataframe[0].value["status"].eq("completed").any()
+
+
+def test_health_shows_the_last_pull_while_a_run_is_in_progress(own_store):
+    """A scheduled run records its counts when it ends: while one runs (and after a run started by
+    hand), the page still shows what the schedule last pulled."""
+    from datetime import UTC, datetime
+
+    from pipeline import runs as run_records
+
+    store = Store(own_store)
+    pulled = {
+        "pull": {"/data/chats.jsonl": {"read": 12, "stored": 10, "quarantined": 2, "unchanged_files": 0}}
+    }
+    run_records.record_run(
+        store,
+        "run-scheduled",
+        status="completed",
+        started_at=datetime(2099, 1, 5, 6, tzinfo=UTC),
+        ended_at=datetime(2099, 1, 5, 6, 1, tzinfo=UTC),
+        counts=pulled,
+    )
+    run_records.record_run(
+        store, "run-in-progress", status="running", started_at=datetime(2099, 1, 12, 6, tzinfo=UTC)
+    )
+    assert json.loads(store.query("SELECT counts FROM runs WHERE run_id = 'run-scheduled'")["counts"][0])
+    at = _page("health")
+    assert not at.exception
+    pulls = at.dataframe[0].value
+    assert pulls["source"].tolist() == ["/data/chats.jsonl"] and pulls["quarantined"].tolist() == [2]

@@ -72,7 +72,9 @@ with state.store_errors_as_messages():
         if len(failed):
             latest = failed.iloc[0]
             st.error(f"Run {latest['run_id']} ({latest['started']}) failed: {latest['error']}")
-        pulls = _pulls(runs.iloc[0])
+        # the newest run that recorded a pull: one in progress records its counts when it ends, and
+        # one started by hand pulls nothing, so neither hides what the schedule last took
+        pulls = next((p for p in map(_pulls, (r for _, r in runs.iterrows())) if p is not None), None)
         if pulls is not None:
             broken = pulls[pulls["error"].notna()] if "error" in pulls else pulls.iloc[0:0]
             for row in broken.itertuples():
