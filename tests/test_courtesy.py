@@ -183,3 +183,22 @@ def test_the_explorer_shows_requests_unless_asked_for_every_turn(tmp_path, monke
     shared.switch_page("views/explorer.py")
     shared.run()
     assert set(shared.dataframe[0].value["topic"]) == every
+
+
+def test_the_topic_page_says_what_a_courtesy_or_closing_topic_is(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    store = _store(tmp_path, weeks=1)
+    refresh_insights(store, "test", DEFAULT_SPACY)
+    monkeypatch.setenv("VOC_STORE", str(store.path))
+    said = {}
+    for topic in (YES, THANKS, CARD):
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+        at.query_params["topic"] = str(topic)
+        at.switch_page("views/topic.py")
+        at.run()
+        assert not at.exception
+        said[topic] = " ".join(i.value for i in at.info)
+    assert "courtesy turns" in said[YES] and "close conversations" in said[THANKS] and not said[CARD]

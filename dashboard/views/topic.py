@@ -141,6 +141,17 @@ with state.store_errors_as_messages():
                 else ""
             )
         )
+        if topic_id in state.closing_topic_ids():
+            st.info(
+                "Customers close conversations with these turns: the brief reads them under *How "
+                "conversations ended*, not among the themes, topics and CSAT drivers."
+            )
+        elif topic_id in state.courtesy_topic_ids():
+            st.info(
+                'These are courtesy turns ("Yes, that\'s correct.", "Sounds good."): what customers '
+                "say to an agent, not what they came about. The brief leaves them out of its themes, "
+                "topics, CSAT drivers and the requests' endings."
+            )
         keywords = list(detail["keywords"]) if detail["keywords"] is not None else []
         st.markdown("**Keywords:** " + (", ".join(keywords) if keywords else "–"))
 
