@@ -10,18 +10,12 @@ from pipeline.digest import build_digest
 from pipeline.insights import refresh_insights
 from pipeline.store import Store
 from tests.conversation_store import conversation_store
+from tests.test_endings import CARD_LATE as CARD
+from tests.test_endings import FRUSTRATED, PIN, REFUND, SAID, THANKS, TOP_UP
+from tests.test_endings import LABELS as ENDINGS
 
-CARD, REFUND, PIN, TOP_UP, THANKS, FRUSTRATED, YES = 0, 1, 2, 3, 10, 11, 20
-LABELS = {
-    CARD: "card not arrived",
-    REFUND: "refund",
-    PIN: "change pin",
-    TOP_UP: "top up failed",
-    THANKS: "thanks",
-    FRUSTRATED: "frustrating",
-    YES: "that's correct",
-}
-SAID = {THANKS: ("positive", 0.9, 0.02), FRUSTRATED: ("negative", -0.9, 0.95)}
+YES = 20
+LABELS = {**{t: ENDINGS[t] for t in (CARD, REFUND, PIN, TOP_UP, THANKS, FRUSTRATED)}, YES: "that's correct"}
 # what customers answer an agent's "Shall I send a new card to your address on file?"
 REPLIES = [
     "Yes, that's correct.",
