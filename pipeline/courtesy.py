@@ -3,7 +3,7 @@
 In a conversation of several turns the customer answers the agent as often as they ask: "Yes, that's
 correct.", "Sounds good.", "Okay, thank you.", "No, not now." Such turns are many and alike, so they
 form topics, and in the SGD dialogues (``../shared/data/sgd_banking_dialogues``, 1,021 dialogues) they
-filled a quarter of the themes a CCO reads ("good / fine", "correct / right", six "thank" topics) and
+filled four of the ten themes a CCO read ("good / fine", "correct / right", six "thank" topics) and
 the requests whose conversations end unhappy ("good", "sounds fine"). Closing turns
 (``pipeline.endings``) are only the last of them.
 
@@ -30,8 +30,8 @@ import pandas as pd
 from pipeline.redact import PLACEHOLDERS
 from pipeline.store import Store
 
-COURTESY_SHARE = 1 / 3  # SGD: acknowledgements 0.38-1.0, requests at most 0.07 (here and on 13 other stores)
-SAMPLE = 60  # customer messages read per topic: the share within about ±0.13 (95%) at 0.5
+COURTESY_SHARE = 1 / 3  # SGD: courtesy topics 0.38-1.0, others at most 0.28; 13 other stores at most 0.05
+SAMPLE = 60  # customer messages read per topic: the share within about ±0.12 (95%) at a third
 MIN_MESSAGES = 10
 
 # Lemmas of acknowledgements, confirmations, thanks and greetings per language (spaCy's stop words are
