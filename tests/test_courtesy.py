@@ -48,15 +48,17 @@ def test_a_turn_of_courtesy_words_alone_is_content_free(text, language, free):
     assert content_free([text], [language], DEFAULT_SPACY).tolist() == [free]
 
 
-def _store(tmp_path, weeks: int = 2) -> Store:
+def _store(tmp_path, weeks: int = 2, conversations: list | None = None) -> Store:
     """Each week, 15 conversations per request: the request, a courtesy reply to the agent, then thanks
     or (3 of 15; 9 for late cards) frustration, with a CSAT of 5 or 1. The courtesy turn is in every
-    conversation, so read as a request it would lead the requests that end unhappy."""
-    conversations = []
-    for week in range(weeks):
-        for request, unhappy in ((CARD, 9), (REFUND, 3), (PIN, 3), (TOP_UP, 3)):
-            conversations += [(week, [request, YES, FRUSTRATED], {"csat": 1})] * unhappy
-            conversations += [(week, [request, YES, THANKS], {"csat": 5})] * (15 - unhappy)
+    conversation, so read as a request it would lead the requests that end unhappy. ``conversations``
+    (week, turns, metadata) replace these."""
+    if conversations is None:
+        conversations = []
+        for week in range(weeks):
+            for request, unhappy in ((CARD, 9), (REFUND, 3), (PIN, 3), (TOP_UP, 3)):
+                conversations += [(week, [request, YES, FRUSTRATED], {"csat": 1})] * unhappy
+                conversations += [(week, [request, YES, THANKS], {"csat": 5})] * (15 - unhappy)
     store = conversation_store(tmp_path / "courtesy.duckdb", conversations, LABELS, SAID)
     ids = store.query(
         "SELECT message_id FROM assignments WHERE topic_id = $t ORDER BY message_id", {"t": YES}
@@ -106,6 +108,21 @@ def test_courtesy_turns_are_left_out_of_themes_requests_impact_and_the_brief(tmp
     assert "| that's correct |" not in brief  # not among the top topics
     assert "- 4 topics active (and 3 of closing and courtesy turns);" in brief
     assert "and their courtesy turns (60 messages this week: that's correct) are left out" in brief
+
+
+def test_a_courtesy_turn_that_rises_is_a_mover_said_to_be_one(tmp_path):
+    """Customers answer "yes, that's correct" in 10 of 60 conversations a week, then in 40: the topic is
+    flagged like any other, and the brief says it is a courtesy turn, not a request."""
+    conversations = []
+    for week in range(6):
+        replies = 40 if week == 5 else 10
+        for k in range(60):
+            request = (CARD, REFUND, PIN, TOP_UP)[k % 4]
+            conversations.append((week, [request, YES, THANKS] if k < replies else [request, THANKS], None))
+    store = _store(tmp_path, conversations=conversations)
+    refresh_insights(store, "test", DEFAULT_SPACY)
+    _, brief = build_digest(store, "2026-10-12")
+    assert "### that's correct (growing; a courtesy turn: yes, thanks, sounds good)" in brief
 
 
 def test_a_merge_keeps_the_courtesy_topics_the_last_run_found(tmp_path):
