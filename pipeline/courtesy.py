@@ -97,6 +97,12 @@ def courtesy_topics(store: Store, spacy_models: Mapping[str, str]) -> pd.DataFra
     return out.astype({"topic_id": int, "sampled": int, "content_free": int, "courtesy": bool})
 
 
+def set_aside(store: Store, closing: list[int]) -> list[int]:
+    """The topics customers did not come about: ``closing`` (``pipeline.endings.closing_topics``) and
+    the courtesy topics the last run stored."""
+    return sorted({*closing, *(int(t) for t in store.query(COURTESY_IDS)["topic_id"])})
+
+
 def save_courtesy(store: Store, topics: pd.DataFrame, run_id: str) -> int:
     """Replace the courtesy table (a pure function of the topics' messages)."""
     return store.replace_all("courtesy_topics", topics.assign(run_id=run_id))

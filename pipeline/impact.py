@@ -93,11 +93,10 @@ def compute_impact(
     given, the closing topics found here and the courtesy topics the last run stored)."""
     parts = []
     if set_aside is None:
-        polite = store.query(courtesy.COURTESY_IDS)["topic_id"]
-        set_aside = sorted({*endings.closing_topics(store), *(int(t) for t in polite)})
+        set_aside = courtesy.set_aside(store, endings.closing_topics(store))
+    aside = {"closing": set_aside}  # the SQL's name for the topics no conversation raised
     with store.connect(read_only=True) as con:
         for field, value in (metrics or METRICS).items():
-            aside = {"closing": set_aside}  # the SQL's name for the topics no conversation raised
             frame = con.execute(_IMPACT_SQL.format(field=field, value=value), aside).df()
             if not frame.empty:
                 values = con.execute(_VALUES_SQL.format(field=field, value=value), aside).df()

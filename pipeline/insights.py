@@ -27,8 +27,7 @@ def refresh_insights(
     closing = endings.closing_topics(store)
     if spacy_models is not None:
         courtesy.save_courtesy(store, courtesy.courtesy_topics(store, spacy_models), run_id)
-    polite = [int(t) for t in store.query(courtesy.COURTESY_IDS)["topic_id"]]
-    aside = sorted(set(closing) | set(polite))  # what customers did not come about
+    aside = courtesy.set_aside(store, closing)
     themes = theme_weekly.compute_theme_weekly(store, table, aside)
     theme_rows = theme_weekly.save_theme_weekly(store, themes, run_id)
     channels = channel_weekly.compute_channel_weekly(store)
@@ -42,6 +41,6 @@ def refresh_insights(
         "channel_weekly_rows": channel_rows,
         "impact_rows": impact_rows,
         "closing_topics": len(closing),
-        "courtesy_topics": len(set(polite) - set(closing)),
+        "courtesy_topics": len(aside) - len(closing),
         "conversation_endings": ending_rows,
     }
