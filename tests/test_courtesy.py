@@ -146,18 +146,12 @@ def test_a_store_of_requests_alone_has_no_courtesy_topic(tmp_path):
 
 
 def test_the_dashboard_brief_leaves_courtesy_turns_out_and_says_so(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
+    from tests.test_dashboard import _page  # the app on a page, no exception nor error shown
 
     store = _store(tmp_path)
     refresh_insights(store, "test", DEFAULT_SPACY)
     monkeypatch.setenv("VOC_STORE", str(store.path))
-    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
-    at.query_params["week"] = "2026-09-14"
-    at.switch_page("views/brief.py")
-    at.run()
-    assert not at.exception and not at.error
+    at = _page("brief", week="2026-09-14")
     themes, topics = at.dataframe[0].value, at.dataframe[1].value
     assert themes.set_index("theme").loc["card / arrive", "messages"] == 15
     assert set(topics["topic"]) == {"card not arrived", "refund", "change pin", "top up failed"}
@@ -169,9 +163,7 @@ def test_the_explorer_shows_requests_unless_asked_for_every_turn(tmp_path, monke
     """Product teams filter what customers came about: closing and courtesy turns are left out of the
     explorer's topics by default, shown with the toggle off (and in a shared link), and shown when
     picked by name."""
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
+    from tests.test_dashboard import _page  # the app on a page, no exception nor error shown
 
     store = _store(tmp_path)
     refresh_insights(store, "test", DEFAULT_SPACY)
@@ -183,33 +175,20 @@ def test_the_explorer_shows_requests_unless_asked_for_every_turn(tmp_path, monke
     assert set(queries.filtered_messages(store, picked)["text"]) == set(REPLIES)
 
     monkeypatch.setenv("VOC_STORE", str(store.path))
-    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
-    at.switch_page("views/explorer.py")
-    at.run()
-    assert not at.exception and set(at.dataframe[0].value["topic"]) == requests
+    at = _page("explorer")
+    assert set(at.dataframe[0].value["topic"]) == requests
     at.toggle(key="requests_only").set_value(False).run()
     assert set(at.dataframe[0].value["topic"]) == every and at.query_params["turns"] == "all"
-    shared = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
-    shared.query_params["turns"] = "all"
-    shared.switch_page("views/explorer.py")
-    shared.run()
-    assert set(shared.dataframe[0].value["topic"]) == every
+    assert set(_page("explorer", turns="all").dataframe[0].value["topic"]) == every
 
 
 def test_the_topic_page_says_what_a_courtesy_or_closing_topic_is(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
+    from tests.test_dashboard import _page  # the app on a page, no exception nor error shown
 
     store = _store(tmp_path, weeks=1)
     refresh_insights(store, "test", DEFAULT_SPACY)
     monkeypatch.setenv("VOC_STORE", str(store.path))
     said = {}
     for topic in (YES, THANKS, CARD):
-        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
-        at.query_params["topic"] = str(topic)
-        at.switch_page("views/topic.py")
-        at.run()
-        assert not at.exception
-        said[topic] = " ".join(i.value for i in at.info)
+        said[topic] = " ".join(i.value for i in _page("topic", topic=str(topic)).info)
     assert "courtesy turns" in said[YES] and "close conversations" in said[THANKS] and not said[CARD]
