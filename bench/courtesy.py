@@ -8,6 +8,11 @@ whether it is a closing topic already (``pipeline.endings``). Reported per store
 beside the closing ones and the customer messages they hold, the lowest share among them, and the
 highest share among the topics left as they were, with the topics above 10% named. The rule has no
 labelled answer to score against; the margin between the two groups is what these figures show.
+
+And the themes the store's fit gave: how many hold requests beside closing or courtesy topics
+(``mixed_themes``), and which theme of requests bears a name word that none of its requests has among
+its label and keywords but a closing or courtesy topic has (``borrowed_names``: as the demo's "account
+/ ask" took "ask" from "the third time I ask").
 Writes bench/results/courtesy.json.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from bench import environment
@@ -33,6 +39,7 @@ def read_store(path: str) -> dict:
         "SELECT a.topic_id, count(*) AS n FROM assignments a JOIN messages m USING (message_id) "
         "WHERE m.is_customer GROUP BY 1"
     ).set_index("topic_id")["n"]
+    themes = _themes(store, {*closing, *topics.loc[topics["courtesy"], "topic_id"].astype(int)})
     topics["share"] = topics["content_free"] / topics["sampled"]
     topics["closing"] = topics["topic_id"].isin(closing)
     polite = topics[topics["courtesy"] & ~topics["closing"]]
@@ -56,7 +63,37 @@ def read_store(path: str) -> dict:
             str(labels.get(r.topic_id, r.topic_id)): round(float(r.share), 3)
             for r in polite.sort_values("share").itertuples()
         },
+        **themes,
     }
+
+
+def _words(topics) -> set[str]:
+    said = " ".join([*topics["label"], *(" ".join(k) for k in topics["keywords"])]).lower()
+    return set(re.findall(r"\w+", said))
+
+
+def _themes(store: Store, aside: set[int]) -> dict:
+    """Themes holding requests beside set-aside topics, and theme names with a set-aside topic's word
+    that none of the theme's requests has."""
+    topics = store.query(
+        "SELECT topic_id, label, keywords, theme_label FROM topics "
+        "WHERE topic_id >= 0 AND state != 'merged' AND theme_label IS NOT NULL"
+    )
+    topics["aside"] = topics["topic_id"].isin(aside)
+    theirs = _words(topics[topics["aside"]])
+    mixed, borrowed = [], {}
+    for name, group in topics.groupby("theme_label"):
+        requests = group[~group["aside"]]
+        if requests.empty:
+            continue
+        if group["aside"].any():
+            mixed.append(str(name))
+        ours = _words(requests)
+        missing = [w for w in re.findall(r"\w+", str(name).lower()) if w in theirs and w not in ours]
+        if missing:
+            borrowed[str(name)] = missing
+    request_themes = topics.loc[~topics["aside"], "theme_label"].nunique()
+    return {"request_themes": int(request_themes), "mixed_themes": mixed, "borrowed_names": borrowed}
 
 
 def main() -> None:
@@ -71,7 +108,9 @@ def main() -> None:
             f"{path}: {result['courtesy_topics']} courtesy topics beside {result['closing_topics']} closing "
             f"({result['courtesy_messages']} of {result['customer_messages']} customer messages); lowest "
             f"courtesy share {result['lowest_courtesy_share']}, "
-            f"highest other {result['highest_other_share']}",
+            f"highest other {result['highest_other_share']}; {len(result['mixed_themes'])} of "
+            f"{result['request_themes']} themes of requests hold set-aside topics too; names with a "
+            f"set-aside topic's word: {result['borrowed_names']}",
             flush=True,
         )
         results.append(result)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -418,6 +419,45 @@ class TopicModel:
         order = {old: new for new, old in enumerate(np.lexsort((np.arange(len(sizes)), -sizes)))}
         return {t: order[g] for t, g in zip(topics, theme_of, strict=True)}
 
+    def group_themes(self, apart: Iterable[int] = ()) -> TopicModel:
+        """Group the fitted topics into themes and name them (``topics_``'s ``theme_id``, ``theme_label``).
+
+        ``apart``: topics that are not requests (the turns customers close conversations with, their
+        courtesy turns: ``pipeline.topic_update`` reads them after the fit). They are grouped among
+        themselves, the other topics among themselves, so a theme of requests is not named by a
+        closer's words (the demo's "account / ask": "delete my account" beside "the third time I
+        ask"). Names are c-TF-IDF across all themes, so no two are alike."""
+        if not hasattr(self, "term_counts_"):
+            raise RuntimeError("themes are named from a fit's words: fit or describe first (a loaded model "
+                               "keeps the themes it was saved with)")  # fmt: skip
+        topics = self.topic_ids_.tolist()
+        centroids = dict(zip(topics, self.centroids_, strict=True))
+        apart = set(apart)
+        aside = [t for t in topics if t in apart]
+        requests = [t for t in topics if t not in apart]
+        theme_of = self._themes(requests, centroids)
+        first = max(theme_of.values(), default=-1) + 1
+        theme_of.update({t: first + g for t, g in self._themes(aside, centroids).items()})
+        names: dict[int, str] = {}
+        if self.term_counts_ is not None and theme_of:
+            n_themes = max(theme_of.values()) + 1
+            theme_counts = np.vstack(
+                [
+                    self.term_counts_[[i for i, t in enumerate(topics) if theme_of[t] == g]].sum(axis=0)
+                    for g in range(n_themes)
+                ]
+            )
+            weights = c_tf_idf(theme_counts, n_themes)
+            labels = [self._keywords(weights, self.terms_, g) for g in range(n_themes)]
+            names = dict(enumerate(distinct_labels(labels, 2)))
+        real = self.topics_["topic_id"] != OUTLIER
+        ids = self.topics_.loc[real, "topic_id"].map(theme_of)
+        self.topics_["theme_id"] = self.topics_["theme_id"].astype(object)
+        self.topics_["theme_label"] = self.topics_["theme_label"].astype(object)
+        self.topics_.loc[real, "theme_id"] = ids.astype(int).to_numpy()
+        self.topics_.loc[real, "theme_label"] = ids.map(lambda g: names.get(g, "")).to_numpy()
+        return self
+
     # -- estimator API ----------------------------------------------------------------------------
     def fit(
         self,
@@ -494,19 +534,7 @@ class TopicModel:
         tokens = [a.lemmas for a in analyses]
         counts, terms = self._term_counts(tokens, labels[sample], topics) if topics else (None, [])
         weights = c_tf_idf(counts, len(topics)) if counts is not None else None
-        theme_of = self._themes(topics, centroids)
-        theme_labels = {}
-        if counts is not None and theme_of:
-            n_themes = max(theme_of.values()) + 1
-            theme_counts = np.vstack(
-                [
-                    counts[[i for i, t in enumerate(topics) if theme_of[t] == g]].sum(axis=0)
-                    for g in range(n_themes)
-                ]
-            )
-            theme_weights = c_tf_idf(theme_counts, n_themes)
-            names = distinct_labels([self._keywords(theme_weights, terms, g) for g in range(n_themes)], 2)
-            theme_labels = dict(enumerate(names))
+        self.term_counts_, self.terms_ = counts, terms
 
         coords = {}
         if len(topics) >= 2:
@@ -534,8 +562,8 @@ class TopicModel:
                     "centroid": centroids[t].astype(np.float32),
                     "x": coords.get(t, (0.0, 0.0))[0],
                     "y": coords.get(t, (0.0, 0.0))[1],
-                    "theme_id": int(theme_of[t]),
-                    "theme_label": theme_labels.get(theme_of[t], ""),
+                    "theme_id": None,
+                    "theme_label": None,
                 }
             )
         n_out = int((labels == OUTLIER).sum())
@@ -554,7 +582,7 @@ class TopicModel:
             }
         )
         self.topics_ = pd.DataFrame(rows)
-        return self
+        return self.group_themes()
 
     def fit_transform(
         self, X: np.ndarray, texts: list[str], languages: list[str] | None = None

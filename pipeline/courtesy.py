@@ -18,6 +18,8 @@ demo's closing "perfect" passes 5%.
 
 Courtesy topics are left out of themes, the topics tables, CSAT impact and the requests' endings, as
 closing topics are (``queries.SET_ASIDE``); they stay topics, with their weekly counts.
+A re-fit reads both kinds on its assignments before storing them (``read_set_aside``) and groups them
+into themes apart from the requests (``models.topic_model.TopicModel.group_themes``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from pipeline.endings import closing_topics
 from pipeline.redact import PLACEHOLDERS
 from pipeline.store import Store
 
@@ -56,7 +59,7 @@ SELECT topic_id, text, coalesce(language, 'en') AS language
 FROM (
     SELECT a.topic_id, m.text, m.language,
            row_number() OVER (PARTITION BY a.topic_id ORDER BY hash(m.message_id), m.message_id) AS k
-    FROM messages m JOIN assignments a USING (message_id)
+    FROM messages m JOIN {assignments} a USING (message_id)
     WHERE m.is_customer AND a.topic_id >= 0
 )
 WHERE k <= $sample
@@ -82,10 +85,16 @@ def content_free(texts: list[str], languages: list[str], spacy_models: Mapping[s
     return np.array(free, dtype=bool)
 
 
-def courtesy_topics(store: Store, spacy_models: Mapping[str, str]) -> pd.DataFrame:
+def courtesy_topics(
+    store: Store, spacy_models: Mapping[str, str], assignments: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per topic read: ``topic_id``, ``sampled`` (customer messages read), ``content_free``
-    (how many of them say nothing but courtesy words) and ``courtesy`` (at least ``COURTESY_SHARE``)."""
-    sample = store.query(_SAMPLE_SQL, {"sample": SAMPLE})
+    (how many of them say nothing but courtesy words) and ``courtesy`` (at least ``COURTESY_SHARE``).
+
+    ``assignments`` (``message_id``, ``topic_id``): read the topics of a fit not stored yet."""
+    sql = _SAMPLE_SQL.format(assignments="assignments" if assignments is None else "fit_assignments")
+    frames = {} if assignments is None else {"fit_assignments": assignments[["message_id", "topic_id"]]}
+    sample = store.query(sql, {"sample": SAMPLE}, frames=frames)
     if sample.empty:
         return pd.DataFrame({"topic_id": [], "sampled": [], "content_free": [], "courtesy": []})
     sample["free"] = content_free(sample["text"].tolist(), sample["language"].tolist(), spacy_models)
@@ -101,6 +110,14 @@ def set_aside(store: Store, closing: list[int]) -> list[int]:
     """The topics customers did not come about: ``closing`` (``pipeline.endings.closing_topics``) and
     the courtesy topics the last run stored."""
     return sorted({*closing, *(int(t) for t in store.query(COURTESY_IDS)["topic_id"])})
+
+
+def read_set_aside(store: Store, assignments: pd.DataFrame, spacy_models: Mapping[str, str]) -> list[int]:
+    """The closing and courtesy topics of a fit not stored yet (``assignments``: ``message_id``,
+    ``topic_id`` for every customer message), read as a run's insights will read them once stored."""
+    read = courtesy_topics(store, spacy_models, assignments)
+    found = read.loc[read["courtesy"], "topic_id"]
+    return sorted({*closing_topics(store, assignments), *(int(t) for t in found)})
 
 
 def save_courtesy(store: Store, topics: pd.DataFrame, run_id: str) -> int:

@@ -46,12 +46,12 @@ _TURNS = """
     SELECT m.conversation_id, m.message_id, a.topic_id, {week} AS week,
            row_number() OVER (PARTITION BY m.conversation_id ORDER BY m.sent_at, m.message_id) AS k,
            count(*) OVER (PARTITION BY m.conversation_id) AS n
-    FROM messages m JOIN assignments a USING (message_id)
+    FROM messages m JOIN {assignments} a USING (message_id)
     WHERE m.is_customer
 """
 
 _CLOSING_SQL = f"""
-WITH turns AS ({_TURNS.format(week=MESSAGE_WEEK)}), with_opener AS (
+WITH turns AS ({_TURNS.format(week=MESSAGE_WEEK, assignments="{assignments}")}), with_opener AS (
     SELECT t.*, o.topic_id AS opener
     FROM turns t JOIN turns o ON o.conversation_id = t.conversation_id AND o.k = 1
 ), openers AS (
@@ -67,7 +67,7 @@ HAVING avg(CASE WHEN w.n > 1 AND w.k = w.n THEN 1.0 ELSE 0.0 END) >= $closing
 """
 
 _ENDINGS_SQL = f"""
-WITH turns AS ({_TURNS.format(week=MESSAGE_WEEK)})
+WITH turns AS ({_TURNS.format(week=MESSAGE_WEEK, assignments="assignments")})
 SELECT t.conversation_id, t.week, CAST(t.n AS INTEGER) AS customer_turns,
        CASE WHEN closes THEN t.message_id END AS closing_message_id,
        CASE WHEN closes THEN t.topic_id END AS closing_topic_id,
@@ -89,9 +89,14 @@ def raised_sql(closing: str) -> str:
     """
 
 
-def closing_topics(store: Store) -> list[int]:
-    """Topics that are how customers end conversations rather than what they came about."""
-    frame = store.query(_CLOSING_SQL, {"closing": CLOSING_SHARE, "opener": OPENER_SHARE})
+def closing_topics(store: Store, assignments: pd.DataFrame | None = None) -> list[int]:
+    """Topics that are how customers end conversations rather than what they came about.
+
+    ``assignments`` (``message_id``, ``topic_id``): read the topics of a fit not stored yet instead of
+    the stored ones (``pipeline.topic_update`` groups themes apart from closing topics)."""
+    sql = _CLOSING_SQL.format(assignments="assignments" if assignments is None else "fit_assignments")
+    frames = {} if assignments is None else {"fit_assignments": assignments[["message_id", "topic_id"]]}
+    frame = store.query(sql, {"closing": CLOSING_SHARE, "opener": OPENER_SHARE}, frames=frames)
     return sorted(int(t) for t in frame["topic_id"])
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -680,8 +680,18 @@ class Store:
         table of VARCHARs) cannot assign to a ``json`` column. DuckDB's JSON functions read both."""
         return ddl if self.path is not None else re.sub(r"\bJSON\b", "VARCHAR", ddl)
 
-    def query(self, sql: str, params: list | dict | None = None, *, read_only: bool = True) -> pd.DataFrame:
+    def query(
+        self,
+        sql: str,
+        params: list | dict | None = None,
+        *,
+        read_only: bool = True,
+        frames: Mapping[str, pd.DataFrame] | None = None,
+    ) -> pd.DataFrame:
+        """``sql``'s result; ``frames``: tables it reads by name beside the store's (not stored)."""
         with self.connect(read_only=read_only) as con:
+            for name, frame in (frames or {}).items():
+                con.register(name, frame)
             return con.execute(sql, params or []).df()
 
     def upsert(self, table: str, frame: pd.DataFrame, *, con: duckdb.DuckDBPyConnection | None = None) -> int:

@@ -17,7 +17,18 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
 from models.topic_model import TopicModel, encoder_bar, nearest_topic, repeated
-from pipeline import drift, embeddings, local_shifts, novelty, overrides, theme_identity, topic_counts, weekly
+from pipeline import (
+    courtesy,
+    drift,
+    embeddings,
+    endings,
+    local_shifts,
+    novelty,
+    overrides,
+    theme_identity,
+    topic_counts,
+    weekly,
+)
 from pipeline.store import MESSAGE_WEEK, Store, execute
 from pipeline.topic_identity import (
     MAX_CHURN,
@@ -60,6 +71,10 @@ def _at_most(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
     if len(rows) <= n:
         return rows
     return np.sort(np.random.default_rng(seed).choice(rows, n, replace=False))
+
+
+def _assigned(messages: pd.DataFrame, topics: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"message_id": messages["message_id"].to_numpy(), "topic_id": topics.astype(int)})
 
 
 def _texts(store: Store, message_ids: pd.Series) -> list[str]:
@@ -184,6 +199,7 @@ def update_topics(
         mode, reason = ("refit", report.reason) if report.refit else ("assign", report.reason)
 
     matching = Matching()
+    aside: list[int] | None = None  # closing and courtesy topics, read where themes are given
     capped = False  # whether the re-fit's clusters were capped (models.topic_model: max_cluster_share)
     if mode == "refit":
         texts, languages = _texts(store, messages["message_id"]), messages["language"].fillna("xx").tolist()
@@ -201,6 +217,9 @@ def update_topics(
         else:  # first fit: every message takes its cluster's topic
             to_nearest = np.asarray([matching.mapping.get(int(f), OUTLIER) for f in tm.labels_], dtype=int)
         final = resolve_assignments(old, tm.labels_, matching, to_nearest)
+        # themes group requests apart from the turns customers close with or answer the agent with
+        aside = courtesy.read_set_aside(store, _assigned(messages, final), spacy_models)
+        tm.group_themes(c for c, t in matching.mapping.items() if t in set(aside))
         fresh = matching.created + [new for _, new, _ in matching.splits]
         prob = np.where(
             final == old, old_prob, np.where(np.isin(final, fresh), tm.probabilities_, sim_nearest)
@@ -273,7 +292,11 @@ def update_topics(
             matching.created += [int(t) for t in novel_rows["topic_id"]]
             events += novel_events
             kinds.update(novel_kinds)
-    table, state_events = _topic_table(previous, fit_rows, X, final, times, run_id, kinds, mode == "refit")
+    if aside is None and len(fit_rows):  # new topics join a theme: of requests, not of closing turns
+        aside = courtesy.set_aside(store, endings.closing_topics(store))
+    table, state_events = _topic_table(
+        previous, fit_rows, X, final, times, run_id, kinds, mode == "refit", set(aside or ())
+    )
     events += state_events
     changed = (final != old) | new
     rows = pd.DataFrame(
@@ -764,8 +787,11 @@ def _topic_table(
     run_id: str,
     kinds: dict[int, str],
     refit: bool,
+    aside: set[int],
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Every topic ever found, described by this fit where it has one, measured on its members now.
+    A topic the fit did not describe joins the theme of its nearest topic of the same kind (``aside``:
+    closing and courtesy topics; the others are requests).
 
     A topic created after the first run is a new theme when its quiet past is real: ``kinds`` holds
     that verdict for every topic this run created ("novel"; made by ``pipeline.novelty`` for the new
@@ -820,7 +846,7 @@ def _topic_table(
         )
         rows.append(row)
     table = pd.DataFrame(rows, columns=TOPIC_COLUMNS)
-    _place(table)
+    _place(table, aside)
     if refit and len(prev):
         table = theme_identity.carry_over(previous, table)
     outliers = {c: None for c in TOPIC_COLUMNS}
@@ -837,8 +863,9 @@ def _unit_matrix(vectors: pd.Series) -> np.ndarray:
     return normalize(np.vstack([np.asarray(c, dtype=np.float32) for c in vectors]))
 
 
-def _place(table: pd.DataFrame) -> None:
-    """2-D map positions for every topic with a centroid, and a theme for topics the fit did not see."""
+def _place(table: pd.DataFrame, aside: set[int]) -> None:
+    """2-D map positions for every topic with a centroid, and a theme for topics the fit did not see:
+    the nearest themed topic's of the same kind (``aside`` or not), or of any where none is."""
     has = table["centroid"].notna() & (table["state"] != "merged")
     if has.sum() >= 2:
         C = _unit_matrix(table.loc[has, "centroid"])
@@ -846,10 +873,12 @@ def _place(table: pd.DataFrame) -> None:
         table.loc[has, "x"] = xy[:, 0]
         table.loc[has, "y"] = xy[:, 1]
         themed = table["theme_id"].notna() & has
-        orphan = has & ~themed
-        if orphan.any() and themed.any():
-            T = _unit_matrix(table.loc[themed, "centroid"])
-            orphans = _unit_matrix(table.loc[orphan, "centroid"])
-            nearest = (orphans @ T.T).argmax(axis=1)
-            table.loc[orphan, "theme_id"] = table.loc[themed, "theme_id"].to_numpy()[nearest]
-            table.loc[orphan, "theme_label"] = table.loc[themed, "theme_label"].to_numpy()[nearest]
+        apart = table["topic_id"].isin(aside)
+        for kind in (apart, ~apart):
+            orphan = has & ~themed & kind
+            among = themed & kind if (themed & kind).any() else themed
+            if orphan.any() and among.any():
+                T = _unit_matrix(table.loc[among, "centroid"])
+                nearest = (_unit_matrix(table.loc[orphan, "centroid"]) @ T.T).argmax(axis=1)
+                table.loc[orphan, "theme_id"] = table.loc[among, "theme_id"].to_numpy()[nearest]
+                table.loc[orphan, "theme_label"] = table.loc[among, "theme_label"].to_numpy()[nearest]

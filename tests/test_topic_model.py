@@ -1,5 +1,6 @@
 """Topic model on real banking queries: agrees with the intents, few outliers, readable, deterministic."""
 
+import copy
 import csv
 
 import numpy as np
@@ -69,6 +70,25 @@ def test_topics_are_grouped_into_a_handful_of_named_themes(fitted):
     assert 2 <= n_themes <= 12 and n_themes < len(real)
     assert (real["theme_label"].str.len() > 0).all()
     assert (real.groupby("theme_label")["theme_id"].nunique() == 1).all()  # one name, one theme
+
+
+def test_topics_set_apart_are_grouped_and_named_among_themselves(fitted):
+    """Closing and courtesy turns (``apart``, known after the fit) get themes of their own; the other
+    topics are grouped as if they were alone, and no two themes share a name."""
+    model = copy.deepcopy(fitted)
+    real = model.topics_[model.topics_["topic_id"] >= 0]
+    apart = set(real.nsmallest(3, "size")["topic_id"])
+    requests = [t for t in real["topic_id"] if t not in apart]
+    themes = model.group_themes(apart).topics_.query("topic_id >= 0").set_index("topic_id")
+    assert set(themes.loc[list(apart), "theme_id"]).isdisjoint(themes.loc[requests, "theme_id"])
+    assert themes.loc[requests, "theme_id"].nunique() == round(np.sqrt(len(requests)))
+    alone = model._themes(requests, dict(zip(model.topic_ids_, model.centroids_, strict=True)))
+    assert normalized_mutual_info_score([alone[t] for t in requests], themes.loc[requests, "theme_id"]) == 1
+    assert themes.drop_duplicates("theme_id")["theme_label"].is_unique
+    assert (themes["theme_label"].str.len() > 0).all()
+    # nothing set apart: the themes the fit gave
+    columns = ["theme_id", "theme_label"]
+    pd.testing.assert_frame_equal(model.group_themes().topics_[columns], fitted.topics_[columns])
 
 
 def test_same_input_same_seed_same_topics(banking, fitted):

@@ -177,3 +177,64 @@ def test_a_new_request_from_one_customer_is_no_new_theme(weeks, tmp_path):
     table = compute_weekly(store)
     last = table[table["week"] == table["week"].max()].set_index("topic_id")
     assert (last.loc[last.index.isin(held), "status"] == "stable").all()
+
+
+# A request's words, and what customers answer the agent with and close with: requests 5 and 7 sit beside
+# requests 4 and 6 (``_pool``'s siblings), as "I want to close my account" sits beside "delete my account"
+SAYINGS = {
+    0: "My card has not arrived yet",
+    1: "How long does a transfer take",
+    2: "I want a refund for my order",
+    3: "What is the fee for a cash withdrawal",
+    4: "I forgot my password and cannot log in",
+    5: "Yes, that's correct.",
+    6: "Please delete my account",
+    7: "This is useless, the third time I ask, very disappointed",
+}
+ASIDE = {5: "courtesy", 7: "closing"}
+
+
+def test_a_refit_groups_requests_into_themes_apart_from_courtesy_and_closing_turns(tmp_path):
+    """Themes are grouped and named from the topics customers came about. Each conversation is a
+    request, a courtesy reply to the agent (request 5), then a complaint as its last turn (request 7);
+    the reply and the complaint lie next to "forgot my password" and "delete my account" (cosine ~0.9),
+    so grouped with every topic they shared those requests' themes and lent them their words (the
+    demo's "account / ask" held "delete my account" beside "the third time I ask")."""
+    requests = [0, 1, 2, 3, 4, 6]
+    X, _, pool = _pool({r: [20] for r in requests} | {5: [120], 7: [120]}, np.random.default_rng(5))
+    order = np.concatenate([np.flatnonzero(pool == r) for r in requests])  # 120 conversations
+    turns = np.column_stack([order, np.flatnonzero(pool == 5), np.flatnonzero(pool == 7)])
+    rows = []
+    for c, conversation in enumerate(turns):
+        for k, i in enumerate(conversation):
+            rows.append(
+                {
+                    "message_id": f"m{i:04d}",
+                    "conversation_id": f"c{c:03d}",
+                    "author_role": "customer",
+                    "text": SAYINGS[int(pool[i])],
+                    "text_hash": f"h-{i}",
+                    "is_customer": True,
+                    "language": "en",
+                    "sent_at": MONDAY + timedelta(hours=c, minutes=k),
+                }
+            )
+    frame = pd.DataFrame(rows).sort_values("message_id").reset_index(drop=True)
+    store = Store(tmp_path / "voc.duckdb").init()
+    _load(store, frame.assign(request=0), X)
+    assert _run(store, "run-1")["mode"] == "refit"
+
+    topics = store.query("SELECT topic_id, theme_id, theme_label FROM topics WHERE topic_id >= 0")
+    placed = frame.assign(request=pool[frame["message_id"].str[1:].astype(int)]).merge(
+        store.query("SELECT message_id, topic_id FROM assignments"), on="message_id"
+    )
+    topic_of = placed.groupby("request")["topic_id"].agg(lambda t: t.mode()[0])
+    assert topic_of.is_unique and (placed["topic_id"] == placed["request"].map(topic_of)).mean() > 0.95
+    theme = topics.set_index("topic_id")["theme_id"].astype(int)
+    name = topics.set_index("topic_id")["theme_label"]
+    aside_themes = {theme[topic_of[r]] for r in ASIDE}
+    assert aside_themes.isdisjoint(theme[topic_of[r]] for r in requests)
+    request_words = {w for r in requests for w in SAYINGS[r].lower().split()}
+    for r in requests:
+        words = set(name[topic_of[r]].replace("/", " ").split())
+        assert words <= request_words, f"{name[topic_of[r]]!r} borrows a word of a courtesy or closing turn"
