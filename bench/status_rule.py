@@ -13,13 +13,16 @@ by up to ±15%. Planted beside it, one topic each:
 - ``gradual``: 2.4 a week in week 1, rising in a line to 12 in week 10 (the demo's card delays);
 - ``appear``: none until week 7, 12 a week from week 8 (the scenario's new request);
 - ``surge``: 10 a week, four times that in week 9 (the scenario's);
-- ``stop``: 14 a week, none after week 5 (the scenario's).
+- ``stop``: 14 a week, none after week 5 (the scenario's);
+- ``fade``: 14 a week in week 1, falling in a line to 3 in week 10 (the demo's exchange-rate
+  questions, 14 to 2).
 
 Reports, per pattern and week, the share of replicates whose status that week is in the pattern's
-direction (emerging/growing for rises, declining/dormant for the stop), the share of replicates in
-which the gradual rise was flagged in some week, what the week after the surge was called, and the
-steady topics' alarms per replicate (all tested weeks): the rule's false alarms where nothing
-changed. Writes bench/results/status-rule.json.
+direction (emerging/growing for rises, declining/dormant for the stop and the fade), the share of
+replicates in which the gradual rise (and the fade) was flagged in some week, what the week after
+the surge was called, and the steady topics' alarms per replicate (all tested weeks): the rule's
+false alarms where nothing changed (``steady_falls``: of them, declines by the trend test).
+Writes bench/results/status-rule.json.
 
 ``--clump P1,P2,...``: customers write 1, 2, ... messages about a topic in one conversation with
 these probabilities (the demo's 0.86,0.14; the rates stay messages a week, so conversations come at
@@ -50,6 +53,7 @@ MONDAY = datetime(2026, 1, 5, 12, tzinfo=UTC)
 STEADY = 25
 UP, DOWN = ("emerging", "growing"), ("declining", "dormant")
 ALARMS = ("emerging", "growing", "declining")
+PLANTED_FALLS = [("stop", DOWN), ("fade", DOWN)]
 
 
 def planted_rates(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -64,6 +68,7 @@ def planted_rates(rng: np.random.Generator) -> dict[str, np.ndarray]:
         "appear": np.where(np.arange(1, WEEKS + 1) >= 8, 12.0, 0.0),
         "surge": surge,
         "stop": stop,
+        "fade": np.linspace(14.0, 3.0, WEEKS),
     }
     rates.update({f"steady-{k}": np.full(WEEKS, rng.uniform(6, 18)) for k in range(STEADY)})
     return rates
@@ -109,7 +114,7 @@ def statuses(store: Store, guard: int, trend_weeks: int = TREND_WEEKS) -> pd.Dat
     first = pd.Timestamp(MONDAY.date())
     table["w"] = ((pd.to_datetime(table["week"]) - first).dt.days // 7 + 1).astype(int)
     table["tested"] = table["p_value"].notna()
-    return table[["w", "topic_id", "status", "tested"]]
+    return table[["w", "topic_id", "status", "status_test", "tested"]]
 
 
 def conversation_sizes(rng: np.random.Generator, rate: float, clump) -> list[int]:
@@ -163,25 +168,38 @@ def measure(
     out = {}
     for rule, g in frame.groupby("rule", sort=False):
         per_week = {}
-        for name, direction in [("wave", UP), ("gradual", UP), ("appear", UP), ("surge", UP), ("stop", DOWN)]:
+        patterns = [
+            ("wave", UP),
+            ("gradual", UP),
+            ("appear", UP),
+            ("surge", UP),
+            ("stop", DOWN),
+            ("fade", DOWN),
+        ]
+        for name, direction in patterns:
             p = g[g["pattern"] == name]
             flagged = p.groupby("w")["status"].apply(lambda s, d=direction: float(s.isin(d).mean()))
             per_week[name] = {int(w): round(v, 3) for w, v in flagged.items()}
         gradual = g[g["pattern"] == "gradual"]
         found = gradual.groupby("rep")["status"].apply(lambda s: bool(s.isin(UP).any()))
+        fade = g[g["pattern"] == "fade"]
+        faded = fade.groupby("rep")["status"].apply(lambda s: bool(s.isin(DOWN).any()))
         after_surge = g[(g["pattern"] == "surge") & (g["w"] == 10)]["status"].value_counts()
         steady = g[g["pattern"].str.startswith("steady") & g["tested"]]
         alarms = steady[steady["status"].isin(ALARMS)].groupby("rep").size()
         alarms = alarms.reindex(range(replicates), fill_value=0)
+        falls = steady[(steady["status"] == "declining") & (steady["status_test"] == "trend")]
         out[rule] = {
             "flagged_share_by_week": per_week,
             "gradual_flagged_in_some_week": round(float(found.mean()), 3),
+            "fade_flagged_in_some_week": round(float(faded.mean()), 3),
             "week_after_surge": {str(k): int(v) for k, v in after_surge.items()},
             "steady_false_alarms_per_replicate": {
                 "mean": round(float(alarms.mean()), 3),
                 "max": int(alarms.max()),
                 "tested_topic_weeks": int(len(steady) / replicates),
                 "per_tested_topic_week": round(float(alarms.sum() / max(len(steady), 1)), 4),
+                "steady_falls": round(len(falls) / replicates, 3),  # of the mean: trend declines
             },
         }
     return out
@@ -223,6 +241,8 @@ def main() -> None:
             f"{name}: wave w8-10 {[weeks['wave'].get(w) for w in (8, 9, 10)]}, "
             f"appear w8-10 {[weeks['appear'].get(w) for w in (8, 9, 10)]}, surge w9 {weeks['surge'].get(9)}, "
             f"stop w6 {weeks['stop'].get(6)}, gradual in some week {r['gradual_flagged_in_some_week']}, "
+            f"fade in some week {r['fade_flagged_in_some_week']} "
+            f"(w6-10 {[weeks['fade'].get(w) for w in range(6, 11)]}), "
             f"week after surge {r['week_after_surge']}, "
             f"steady alarms {r['steady_false_alarms_per_replicate']}"
         )

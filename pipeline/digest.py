@@ -23,7 +23,7 @@ from pipeline.sentiment_shift import ALPHA as SENTIMENT_ALPHA
 from pipeline.sentiment_shift import MIN_VOLUME as SENTIMENT_MIN
 from pipeline.store import Store
 from pipeline.trend_test import TREND_WEEKS
-from pipeline.weekly import ALPHA, BASELINE_WEEKS, GUARD_WEEKS, MIN_VOLUME, baseline_words
+from pipeline.weekly import ALPHA, BASELINE_WEEKS, FALL_TO, GUARD_WEEKS, MIN_VOLUME, baseline_words
 
 TOP_TOPICS = 10
 CLOSING_NOTE = "; how customers close conversations"  # a mover that is a closing turn, not a request
@@ -260,7 +260,9 @@ def build_digest(store: Store, week: str | None = None) -> tuple[str, str]:
         f"steadily over the last {TREND_WEEKS} weeks (a test for a log-linear trend in its counts, scaled to "
         "each week's volume and to how much topics' weekly counts vary beyond chance, false discovery "
         f"rate {ALPHA:.0%} across the topics left stable) and this week is still at or above the flat "
-        "line. Themes are tested the same way on their conversations, each once however many of their "
+        f"line; declining when it fell steadily, its fitted line ending at {FALL_TO:.0%} or less of where "
+        f"it began (from at least {MIN_VOLUME} conversations), and this week is at or below the flat line. "
+        "Themes are tested the same way on their conversations, each once however many of their "
         "topics it touched (the turns customers "
         "close conversations with left out), false discovery rate across themes; channels on their "
         "conversations (a customer picks the channel once per conversation, then writes one to many "
@@ -479,11 +481,12 @@ def tested_count(messages, tested, units: str = "topics", conversations=None) ->
 
 
 def trend_words(weeks, start, end, factor, q, units: str = "topics") -> str:
-    """A steady rise (``pipeline.trend_test``) in words: the fitted line's ends and the test
+    """A steady rise or fall (``pipeline.trend_test``) in words: the fitted line's ends and the test
     (``units``: what its false discovery rate was controlled across, topics or themes)."""
+    move = "rise" if factor > 1 else "fall"
     return (
-        f"a steady rise over the last {int(weeks)} weeks, from about {start:.1f} to {end:.1f} conversations "
-        "a week on "
+        f"a steady {move} over the last {int(weeks)} weeks, from about {start:.1f} to {end:.1f} "
+        "conversations a week on "
         f"the fitted line (at this week's volume; {factor - 1:+.0%} a week, q = {q:.2g} among the {units} "
         "the week's own test left stable), which no single week's count made significant"
     )
@@ -509,7 +512,7 @@ def evidence(row, units: str = "topics") -> str:
     """The test behind a status, in words (a row of ``queries.week_topics``, or of
     ``queries.theme_summary`` with ``units="themes"``, as a named tuple or a Series; the brief and the
     dashboard say it alike): the count, the group of messages in it that moved (a local shift), or
-    its steady rise over the trend window."""
+    its steady rise or fall over the trend window."""
     if getattr(row, "status_test", None) == "trend":
         fit = (row.trend_weeks, row.trend_from, row.trend_to, row.trend_factor, row.p_value)
         return (

@@ -60,8 +60,11 @@ test used):
   customer writing one complaint eight times is not a rise.
 - a topic still stable after both is ``growing`` when it rose steadily over the last 8 weeks
   (``pipeline.trend_test``, BH across the topics left stable, this week still at or above the flat
-  line): a slow climb never stands out against a baseline that climbs with it. Its row says
-  ``status_test = 'trend'`` and carries the fitted line (``trend_*``).
+  line): a slow climb never stands out against a baseline that climbs with it; ``declining`` when it
+  fell steadily to at most ``FALL_TO`` of where its fitted line began (from at least ``min_volume``
+  conversations, this week at or below the flat line): a fade week after week never stands out
+  against the baseline either. Its row says ``status_test = 'trend'`` and carries the fitted line
+  (``trend_*``).
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ MIN_BASELINE_WEEKS = 2  # one earlier week: the test allows it, but rescored it 
 GUARD_WEEKS = 1
 ALPHA = 0.05
 MIN_VOLUME = 5
+# A steady fall is declining when its fitted line ends at most at this share of where it began: while a
+# new request takes a fifth of the volume for weeks, every other topic's line ends near 0.8 of its start
+FALL_TO = 0.5
 # a status, the test that gave it and its q, and the steady-rise test's fit: topics' and themes' rows
 STATUS_COLUMNS = [
     "status",
@@ -253,11 +259,13 @@ def _steady_trends(out: pd.DataFrame, status: np.ndarray, topics: np.ndarray, al
     (``bench.status_rule``, 60 replicates, before the farthest-week check of ``trend_test``: steady
     topics' trend alarms 7 with them in, 5 without).
     The rise must still be there: this week at least its no-trend expectation, and ``min_volume``,
-    so the week after a one-week surge, which tilts the window's fit, is no "growth". Rises only: a
-    steady fall is what every other topic shows while a new request takes a share of the volume for
-    weeks (counts are scaled by the week's explained volume); on the same bench, trend declines
-    flagged 20 steady topics in 60 replicates, as many as every other alarm together (0.54 alarms
-    per replicate against 0.40 on 100 replicates with the farthest-week check)."""
+    so the week after a one-week surge, which tilts the window's fit, is no "growth".
+
+    A fall is ``declining`` only when its fitted line ends at most at ``FALL_TO`` of where it began,
+    from at least ``min_volume``, and this week is at most its no-trend expectation. A mild steady
+    fall is what every other topic shows while a new request takes a share of the volume for weeks
+    (counts are scaled by the week's explained volume): with no floor, trend declines flagged 20
+    steady topics in 60 replicates of the same bench, as many as every other alarm together."""
     p = out["trend_p"].to_numpy(dtype=float)
     tested = topics & ~np.isnan(p) & (status == "stable")
     q = np.full(len(out), np.nan)
@@ -272,9 +280,19 @@ def _steady_trends(out: pd.DataFrame, status: np.ndarray, topics: np.ndarray, al
         & (n >= min_volume)
         & (n >= out["trend_flat"].to_numpy(dtype=float))
     )
+    start = out["trend_from"].to_numpy(dtype=float)
+    falling = (
+        tested
+        & (q < alpha)
+        & (out["trend_to"].to_numpy(dtype=float) <= FALL_TO * start)
+        & (start >= min_volume)
+        & (n <= out["trend_flat"].to_numpy(dtype=float))
+    )
     status[rising] = "growing"
-    out.loc[rising, "p_value"] = q[rising]
-    out["status_test"] = np.where(rising, "trend", out["status_test"])
+    status[falling] = "declining"
+    moved = rising | falling
+    out.loc[moved, "p_value"] = q[moved]
+    out["status_test"] = np.where(moved, "trend", out["status_test"])
 
 
 def baseline_words() -> str:

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pipeline import queries
 from pipeline.store import Store
 from tests.conftest import ROOT, voc
 
@@ -252,6 +253,46 @@ def test_a_steady_rise_says_its_fitted_line_on_the_brief_and_the_topic_page(own_
     at = _page("topic", topic=str(topic))
     assert any(
         "growing by a steady rise over the last 8 weeks, from about 16.1" in c.value for c in at.caption
+    )
+
+
+def test_a_steady_fall_is_a_declining_card_with_what_customers_said_before(own_store):
+    """Where the trend test called a topic declining, the brief shows it under "Declining" as the
+    digest does: the fitted line, the last weeks' counts and two messages from the weeks before (what
+    customers have stopped saying); the topic page says the line too. Before, the dashboard brief
+    listed rises only."""
+    store = Store(own_store)
+    week = store.query("SELECT max(week) AS w FROM weekly_stats")["w"][0]
+    topic = int(
+        store.query(
+            "SELECT topic_id FROM weekly_stats WHERE week = ? AND topic_id >= 0 "
+            "ORDER BY messages DESC LIMIT 1",
+            [week],
+        )["topic_id"][0]
+    )
+    with store.connect() as con:
+        con.execute("UPDATE weekly_stats SET status = 'stable' WHERE week = ?", [week])
+        con.execute(
+            "UPDATE weekly_stats SET status = 'declining', status_test = 'trend', p_value = 0.004, "
+            "trend_q = 0.004, trend_factor = 0.8, trend_from = 20.5, trend_to = 4.4, trend_weeks = 8 "
+            "WHERE week = ? AND topic_id = ?",
+            [week, topic],
+        )
+    at = _page("brief")
+    assert "Declining" in [h.value for h in at.subheader]
+    said = [m.value for m in at.markdown if "— declining: a steady fall over the last 8 weeks" in m.value]
+    assert (
+        len(said) == 1
+        and "from about 20.5 to 4.4 conversations a week" in said[0]
+        and "-20% a week" in said[0]
+    )
+    assert "Before, over the last 4 weeks:" in [c.value for c in at.caption]
+    before = queries.week_verbatims(store, str(week), [topic], 2, 4)["text"].tolist()
+    quoted = [m.value for m in at.markdown if m.value.startswith("> ")]
+    assert before and all(f"> {text}" in quoted for text in before)
+    at = _page("topic", topic=str(topic))
+    assert any(
+        "declining by a steady fall over the last 8 weeks, from about 20.5" in c.value for c in at.caption
     )
 
 

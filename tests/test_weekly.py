@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import digest, overrides
 from pipeline.store import Store
-from pipeline.weekly import compute_weekly
+from pipeline.weekly import FALL_TO, compute_weekly
 
 MONDAY = datetime(2026, 9, 7, 12, tzinfo=UTC)
 
@@ -646,7 +646,7 @@ def test_a_steady_rise_no_single_week_makes_significant_is_growing_by_its_trend(
     """A request climbing by 3 a week (10 to 37) beside eight steady ones never stands out against the
     weeks before last, which climb with it; the trend test over the last 8 weeks calls it growing in
     weeks 9 and 10, and the brief says the fitted line. A one-week surge does not make the week
-    after it a trend, and a steady fall is not flagged (rises only)."""
+    after it a trend, and a gentle fall (14 to 5 over ten weeks, in a window of 8) is within chance."""
     steady = {t: [40 + ((t * 7 + w * 3) % 9) - 4 for w in range(10)] for t in range(8)}
     counts = {
         **steady,
@@ -673,3 +673,34 @@ def test_a_steady_rise_no_single_week_makes_significant_is_growing_by_its_trend(
     said = digest.evidence(last)
     assert said.startswith("a steady rise over the last 8 weeks, from about ")
     assert f"q = {last['p_value']:.2g}" in said and "this week 37 conversations against" in said
+
+
+def test_a_steady_fade_is_declining_by_its_trend_and_a_share_given_up_to_a_new_request_is_not(tmp_path):
+    """A request fading from 20 to 4 a week (the demo's exchange-rate questions, 14 to 2) never falls
+    far below the weeks before last, which fall with it; the trend test calls it declining in the
+    last three weeks and the brief says the fitted line. Meanwhile a new request takes a fifth of the
+    volume: every other topic's share falls steadily to about 0.8 of where it was, so significantly
+    that with no floor on the fall all eight would be declining in two weeks; a fall must end at
+    half or less of where its line began. A mild fade (16 to 12) stays stable too."""
+    steady = {t: [120 + ((t * 7 + w * 3) % 9) - 4 for w in range(10)] for t in range(8)}
+    counts = {
+        **steady,
+        12: [16, 16, 15, 15, 14, 14, 13, 13, 12, 12],
+        13: [20, 18, 16, 14, 12, 10, 8, 7, 5, 4],
+        14: [0, 0, 0, 0, 1, 60, 120, 180, 220, 240],
+    }
+    store = _store_with_counts(tmp_path, counts)
+    table = compute_weekly(store)
+    week_test_only = compute_weekly(store, trend_weeks=0)
+    fade = table[table["topic_id"] == 13].reset_index(drop=True)
+    assert list(fade["status"].iloc[-4:]) == ["stable", "declining", "declining", "declining"]
+    assert (fade["status_test"].iloc[-3:] == "trend").all()
+    assert (week_test_only[week_test_only["topic_id"] == 13]["status"] == "stable").all()
+    last = fade.iloc[-1]
+    assert last["p_value"] == last["trend_q"] < 0.01 and last["trend_to"] <= FALL_TO * last["trend_from"]
+    assert (table[table["topic_id"] <= 12]["status"] == "stable").all()
+    ratio = table[table["topic_id"] < 8].eval("trend_to / trend_from").dropna()
+    assert ratio.min() > 0.7 and ratio.max() < 1.1  # the share the new request took
+    said = digest.evidence(last)
+    assert said.startswith("a steady fall over the last 8 weeks, from about ")
+    assert "this week 4 conversations against" in said

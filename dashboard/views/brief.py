@@ -24,7 +24,7 @@ from pipeline.endings import ALPHA as ENDINGS_ALPHA
 from pipeline.endings import MIN_CONVERSATIONS, WINDOW_WEEKS
 from pipeline.queries import default_week
 from pipeline.sentiment_shift import ALPHA as SENTIMENT_ALPHA
-from pipeline.weekly import baseline_words
+from pipeline.weekly import BASELINE_WEEKS, baseline_words
 
 
 def _delta(now, before, pct: bool = False, inverse: bool = False) -> dict:
@@ -157,16 +157,23 @@ def _themes(week: str, topics: pd.DataFrame) -> None:
     )
 
 
-def _movers(week: str, table: pd.DataFrame) -> None:
-    movers = table[table["status"].isin(["emerging", "growing"]) & (table["topic_id"] >= 0)]
-    closing = set(state.closing_topic_ids())  # a closing or courtesy turn that rises is said to be one
+def _movers(week: str, table: pd.DataFrame, direction: str = "up") -> None:
+    """The topics flagged this week, with the test behind each, their last weeks' counts and customers'
+    words: rises (``up``: emerging and growing, from this week) or falls (``down``: declining, from the
+    weeks before, what customers have stopped saying), as the digest lists them."""
+    rises = direction == "up"
+    flagged = ["emerging", "growing"] if rises else ["declining"]
+    movers = table[table["status"].isin(flagged) & (table["topic_id"] >= 0)]
+    closing = set(state.closing_topic_ids())  # a closing or courtesy turn that moves is said to be one
     courteous = set(state.courtesy_topic_ids())
-    st.subheader("Emerging and growing")
+    st.subheader("Emerging and growing" if rises else "Declining")
     if movers.empty:
-        st.caption(f"No topic rose significantly this week (tested against {baseline_words()}, FDR 5%).")
+        moved = "rose" if rises else "fell"
+        st.caption(f"No topic {moved} significantly this week (tested against {baseline_words()}, FDR 5%).")
         return
-    reps = state.week_verbatims(week, movers["topic_id"].tolist(), 3)
-    trails = state.recent_counts(week, movers["topic_id"].tolist())
+    ids = movers["topic_id"].tolist()
+    reps = state.week_verbatims(week, ids, 3) if rises else state.week_verbatims(week, ids, 2, BASELINE_WEEKS)
+    trails = state.recent_counts(week, ids)
     for _, row in movers.iterrows():
         with st.container(border=True):
             st.markdown(
@@ -175,7 +182,10 @@ def _movers(week: str, table: pd.DataFrame) -> None:
                 f"{evidence(row)}, sentiment {row['sentiment']:+.2f}"
             )
             st.caption(trail_words(trails.get(int(row["topic_id"]), [])))
-            for text in reps[reps["topic_id"] == row["topic_id"]]["text"]:
+            quotes = reps[reps["topic_id"] == row["topic_id"]]["text"]
+            if not rises and len(quotes):
+                st.caption(f"Before, over the last {BASELINE_WEEKS} weeks:")
+            for text in quotes:
                 st.markdown(f"> {text}")
             st.page_link("views/topic.py", label="Topic detail", query_params={"topic": int(row["topic_id"])})
 
@@ -368,6 +378,7 @@ with state.store_errors_as_messages():
         if len(polite):
             st.caption(f"{set_aside_words(polite.iloc[:0], polite)}.")
         _movers(week, table)
+        _movers(week, table, "down")
         _sentiment_shifts(week, table)
         _endings(week, table[closing & (table["messages"] > 0)])
         _channels(week)

@@ -176,8 +176,7 @@ with state.store_errors_as_messages():
             by_trend = weekly[weekly["status_test"] == "trend"]
             for _, row in by_trend.iloc[::-1].iterrows():  # newest first
                 fit = row[["trend_weeks", "trend_from", "trend_to", "trend_factor", "p_value"]]
-                rise = trend_words(*fit)
-                st.caption(f"Week of {row['week']}: growing by {rise}.")
+                st.caption(f"Week of {row['week']}: {row['status']} by {trend_words(*fit)}.")
             by_shift = weekly[weekly["part_messages"].notna()]
             for _, row in by_shift.iloc[::-1].iterrows():  # newest first
                 st.caption(
