@@ -68,9 +68,9 @@ def planted_rates(rng: np.random.Generator) -> dict[str, np.ndarray]:
         "appear": np.where(np.arange(1, WEEKS + 1) >= 8, 12.0, 0.0),
         "surge": surge,
         "stop": stop,
-        "fade": np.linspace(14.0, 3.0, WEEKS),
     }
     rates.update({f"steady-{k}": np.full(WEEKS, rng.uniform(6, 18)) for k in range(STEADY)})
+    rates["fade"] = np.linspace(14.0, 3.0, WEEKS)  # drawn last: the other patterns' draws stay as they were
     return rates
 
 

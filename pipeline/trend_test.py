@@ -101,9 +101,18 @@ def _one_week(counts: np.ndarray, volume: np.ndarray) -> dict[str, np.ndarray]:
     z_all = score / np.sqrt(np.where(info > 0, info, 1.0) * dispersion)
     z_kept = score_kept / np.sqrt(np.where(info_kept > 0, info_kept, 1.0) * dispersion)
     robust = np.where(np.sign(z_all) == np.sign(z_kept), np.minimum(np.abs(z_all), np.abs(z_kept)), 0.0)
+    # a fall must hold without the window's first week too: a topic's first tracked week can hold many
+    # of the fit's members and the weeks after it few, a step down that reads as a fall (the scenarios
+    # gave 8 false declines of such topics, 9 → 1, 1, 2, 0, 1, 0, on 30 runs)
+    first = np.argmax(valid, axis=0)
+    later = valid.copy()
+    later[first, np.arange(n.shape[1])] = False
+    score_later, info_later, _, _ = _score(n, later, volume)
+    z_later = score_later / np.sqrt(np.where(info_later > 0, info_later, 1.0) * dispersion)
+    holds = (np.sign(z_later) == np.sign(z_all)) & (info_later > 0)
+    robust = np.where(z_all < 0, np.where(holds, np.minimum(robust, np.abs(z_later)), 0.0), robust)
     z = np.where(tested & (info_kept > 0), robust, 0.0)
     last = len(volume) - 1
-    first = np.argmax(valid, axis=0)
     # the fitted counts at the window's first tracked week and at this week, at this week's volume
     units = np.arange(x.shape[1])
 
