@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipeline.endings import closing_topics
+from pipeline.endings import assignments_relation, closing_topics
 from pipeline.redact import PLACEHOLDERS
 from pipeline.store import Store
 
@@ -92,9 +92,8 @@ def courtesy_topics(
     (how many of them say nothing but courtesy words) and ``courtesy`` (at least ``COURTESY_SHARE``).
 
     ``assignments`` (``message_id``, ``topic_id``): read the topics of a fit not stored yet."""
-    sql = _SAMPLE_SQL.format(assignments="assignments" if assignments is None else "fit_assignments")
-    frames = {} if assignments is None else {"fit_assignments": assignments[["message_id", "topic_id"]]}
-    sample = store.query(sql, {"sample": SAMPLE}, frames=frames)
+    table, frames = assignments_relation(assignments)
+    sample = store.query(_SAMPLE_SQL.format(assignments=table), {"sample": SAMPLE}, frames=frames)
     if sample.empty:
         return pd.DataFrame({"topic_id": [], "sampled": [], "content_free": [], "courtesy": []})
     sample["free"] = content_free(sample["text"].tolist(), sample["language"].tolist(), spacy_models)

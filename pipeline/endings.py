@@ -89,13 +89,21 @@ def raised_sql(closing: str) -> str:
     """
 
 
+def assignments_relation(assignments: pd.DataFrame | None) -> tuple[str, dict[str, pd.DataFrame]]:
+    """The table a query reads topics from, and the frames it needs: the stored assignments, or those
+    of a fit not stored yet (``message_id``, ``topic_id``; see ``Store.query``'s ``frames``)."""
+    if assignments is None:
+        return "assignments", {}
+    return "fit_assignments", {"fit_assignments": assignments[["message_id", "topic_id"]]}
+
+
 def closing_topics(store: Store, assignments: pd.DataFrame | None = None) -> list[int]:
     """Topics that are how customers end conversations rather than what they came about.
 
     ``assignments`` (``message_id``, ``topic_id``): read the topics of a fit not stored yet instead of
     the stored ones (``pipeline.topic_update`` groups themes apart from closing topics)."""
-    sql = _CLOSING_SQL.format(assignments="assignments" if assignments is None else "fit_assignments")
-    frames = {} if assignments is None else {"fit_assignments": assignments[["message_id", "topic_id"]]}
+    table, frames = assignments_relation(assignments)
+    sql = _CLOSING_SQL.format(assignments=table)
     frame = store.query(sql, {"closing": CLOSING_SHARE, "opener": OPENER_SHARE}, frames=frames)
     return sorted(int(t) for t in frame["topic_id"])
 

@@ -219,7 +219,7 @@ def update_topics(
         final = resolve_assignments(old, tm.labels_, matching, to_nearest)
         # themes group requests apart from the turns customers close with or answer the agent with
         aside = courtesy.read_set_aside(store, _assigned(messages, final), spacy_models)
-        tm.group_themes(c for c, t in matching.mapping.items() if t in set(aside))
+        tm.group_themes(c for c, t in matching.mapping.items() if t in aside)
         fresh = matching.created + [new for _, new, _ in matching.splits]
         prob = np.where(
             final == old, old_prob, np.where(np.isin(final, fresh), tm.probabilities_, sim_nearest)

@@ -220,18 +220,18 @@ def test_a_status_from_a_local_shift_shows_its_messages_on_the_brief_and_the_top
     )
 
 
+def _largest_topic(store: Store) -> tuple:
+    """The newest week and its largest topic: where a test plants a status."""
+    week = store.query("SELECT max(week) AS w FROM weekly_stats")["w"][0]
+    sql = "SELECT topic_id FROM weekly_stats WHERE week = ? AND topic_id >= 0 ORDER BY messages DESC LIMIT 1"
+    return week, int(store.query(sql, [week])["topic_id"][0])
+
+
 def test_a_steady_rise_says_its_fitted_line_on_the_brief_and_the_topic_page(own_store):
     """Where the trend test called a topic growing (pipeline.trend_test), the brief's card and the
     topic page say the fitted line over the window and its q, not the week's count test."""
     store = Store(own_store)
-    week = store.query("SELECT max(week) AS w FROM weekly_stats")["w"][0]
-    topic = int(
-        store.query(
-            "SELECT topic_id FROM weekly_stats WHERE week = ? AND topic_id >= 0 "
-            "ORDER BY messages DESC LIMIT 1",
-            [week],
-        )["topic_id"][0]
-    )
+    week, topic = _largest_topic(store)
     with store.connect() as con:
         con.execute(
             "UPDATE weekly_stats SET status = 'growing', status_test = 'trend', p_value = 0.012, "
@@ -262,14 +262,7 @@ def test_a_steady_fall_is_a_declining_card_with_what_customers_said_before(own_s
     customers have stopped saying); the topic page says the line too. Before, the dashboard brief
     listed rises only."""
     store = Store(own_store)
-    week = store.query("SELECT max(week) AS w FROM weekly_stats")["w"][0]
-    topic = int(
-        store.query(
-            "SELECT topic_id FROM weekly_stats WHERE week = ? AND topic_id >= 0 "
-            "ORDER BY messages DESC LIMIT 1",
-            [week],
-        )["topic_id"][0]
-    )
+    week, topic = _largest_topic(store)
     with store.connect() as con:
         con.execute("UPDATE weekly_stats SET status = 'stable' WHERE week = ?", [week])
         con.execute(
