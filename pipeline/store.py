@@ -380,9 +380,9 @@ TABLES: dict[str, tuple[str, str]] = {
         "topics left out): messages its topics hold, the count tested (its conversations, each once "
         "however many of its topics it touched), baseline, expected count, status and q from the same "
         "tests as topics (the "
-        "week against the 4 weeks before last week, BH across themes; then the steady-rise test, see "
-        "pipeline.theme_weekly); the theme's mean sentiment, its baseline weeks' mean, the shift test's p "
-        "and q across themes (on its conversations, each by its messages' mean score: "
+        "week against the 4 weeks before last week, BH across themes; then the steady rise and fall test, "
+        "see pipeline.theme_weekly); the theme's mean sentiment, its baseline weeks' mean, the shift test's "
+        "p and q across themes (on its conversations, each by its messages' mean score: "
         "sentiment_conversations this week), and the part of the move its topics' own customers made "
         "(sentiment_within; the rest is the mix)",
     ),
@@ -401,7 +401,7 @@ TABLES: dict[str, tuple[str, str]] = {
         "one row per ISO week and channel from the channel's first week: customer messages and "
         "conversations, and a status tested on conversations as topics are (the week "
         "against the 4 weeks before last week scaled by the week's conversations, BH across channels; "
-        "then the steady-rise test, see pipeline.channel_weekly)",
+        "then the steady rise and fall test, see pipeline.channel_weekly)",
     ),
     "source_files": (
         """
