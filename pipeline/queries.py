@@ -453,10 +453,13 @@ def date_span(store: Store) -> tuple[date, date] | None:
     return pd.Timestamp(row["a"]).date(), pd.Timestamp(row["b"]).date()
 
 
-def themes(store: Store) -> list[str]:
+def themes(store: Store, requests_only: bool = False) -> list[str]:
+    """Theme names, for a filter; ``requests_only``: the themes of requests, leaving out those of the
+    turns customers close conversations with and their courtesy turns (a re-fit groups those apart)."""
+    aside = f"AND topic_id NOT IN ({SET_ASIDE})" if requests_only else ""
     frame = store.query(
         "SELECT DISTINCT coalesce(theme_label, '(unassigned)') AS v FROM topics "
-        "WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' ORDER BY 1"
+        f"WHERE topic_id >= 0 AND coalesce(state, 'active') != 'merged' {aside} ORDER BY 1"
     )
     return frame["v"].tolist()
 

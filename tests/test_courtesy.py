@@ -161,8 +161,8 @@ def test_the_dashboard_brief_leaves_courtesy_turns_out_and_says_so(tmp_path, mon
 
 def test_the_explorer_shows_requests_unless_asked_for_every_turn(tmp_path, monkeypatch):
     """Product teams filter what customers came about: closing and courtesy turns are left out of the
-    explorer's topics by default, shown with the toggle off (and in a shared link), and shown when
-    picked by name."""
+    explorer's topics and its theme filter by default, shown with the toggle off (and in a shared
+    link), and shown when picked by name."""
     from tests.test_dashboard import _page  # the app on a page, no exception nor error shown
 
     store = _store(tmp_path)
@@ -177,8 +177,12 @@ def test_the_explorer_shows_requests_unless_asked_for_every_turn(tmp_path, monke
     monkeypatch.setenv("VOC_STORE", str(store.path))
     at = _page("explorer")
     assert set(at.dataframe[0].value["topic"]) == requests
+    # the theme filter offers the themes of requests; the closers' own theme with every turn
+    request_themes = ["card / arrive", "pin / change", "refund / top"]
+    assert at.multiselect(key="theme").options == request_themes
     at.toggle(key="requests_only").set_value(False).run()
     assert set(at.dataframe[0].value["topic"]) == every and at.query_params["turns"] == "all"
+    assert at.multiselect(key="theme").options == [*request_themes, "thank / frustrating"]
     assert set(_page("explorer", turns="all").dataframe[0].value["topic"]) == every
 
 

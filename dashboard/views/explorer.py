@@ -63,7 +63,9 @@ with state.store_errors_as_messages():
                 default=[s for s in _param_list("sentiment") if s in SENTIMENTS],
                 key="sentiment",
             )
-            theme_list = state.themes()
+            # the toggle below is drawn later; its value (or the link's) decides which themes are offered
+            requests_first = st.session_state.get("requests_only", st.query_params.get("turns", "") != "all")
+            theme_list = state.themes(requests_first)
             chosen_themes = st.multiselect(
                 "Theme",
                 theme_list,
