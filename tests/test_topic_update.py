@@ -238,3 +238,25 @@ def test_a_refit_groups_requests_into_themes_apart_from_courtesy_and_closing_tur
     for r in requests:
         words = set(name[topic_of[r]].replace("/", " ").split())
         assert words <= request_words, f"{name[topic_of[r]]!r} borrows a word of a courtesy or closing turn"
+
+
+def test_a_topic_added_later_joins_the_nearest_theme_of_its_own_kind():
+    """A new request whose nearest topic is a closing turn joins the nearest theme of requests, and a
+    closing or courtesy topic the fit did not describe joins theirs: themes stay one kind or the other."""
+    unit = np.eye(4)
+    near_closer = unit[2] + 0.2 * unit[1]
+    table = pd.DataFrame(
+        {
+            "topic_id": [0, 1, 2, 3, 4],
+            "centroid": [list(unit[0]), list(unit[1]), list(unit[2]), list(near_closer), list(unit[3])],
+            "theme_id": [0, 0, 1, None, None],
+            "theme_label": ["card / refund", "card / refund", "thank / great", None, None],
+            "state": "active",
+            "x": None,
+            "y": None,
+        }
+    )
+    topic_update._place(table, aside={2, 4})
+    assert table.loc[3, "theme_label"] == "card / refund"  # a request, though nearest the closer
+    assert table.loc[4, "theme_label"] == "thank / great"  # set aside: with the set-aside turns
+    assert table["x"].notna().all()
