@@ -53,7 +53,6 @@ MONDAY = datetime(2026, 1, 5, 12, tzinfo=UTC)
 STEADY = 25
 UP, DOWN = ("emerging", "growing"), ("declining", "dormant")
 ALARMS = ("emerging", "growing", "declining")
-PLANTED_FALLS = [("stop", DOWN), ("fade", DOWN)]
 
 
 def planted_rates(rng: np.random.Generator) -> dict[str, np.ndarray]:
