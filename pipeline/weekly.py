@@ -62,9 +62,9 @@ test used):
   (``pipeline.trend_test``, BH across the topics left stable, this week still at or above the flat
   line): a slow climb never stands out against a baseline that climbs with it; ``declining`` when it
   fell steadily to at most ``FALL_TO`` of where its fitted line began (from at least ``min_volume``
-  conversations, this week at or below the flat line): a fade week after week never stands out
-  against the baseline either. Its row says ``status_test = 'trend'`` and carries the fitted line
-  (``trend_*``).
+  conversations, this week at or below the flat line, and without the window's first week too): a
+  fade week after week never stands out against the baseline either. Its row says
+  ``status_test = 'trend'`` and carries the fitted line (``trend_*``).
 """
 
 from __future__ import annotations
@@ -262,7 +262,8 @@ def _steady_trends(out: pd.DataFrame, status: np.ndarray, topics: np.ndarray, al
     so the week after a one-week surge, which tilts the window's fit, is no "growth".
 
     A fall is ``declining`` only when its fitted line ends at most at ``FALL_TO`` of where it began,
-    from at least ``min_volume``, and this week is at most its no-trend expectation. A mild steady
+    from at least ``min_volume``, and this week is at most its no-trend expectation (``trend_test``
+    also requires a fall to hold without the window's first week). A mild steady
     fall is what every other topic shows while a new request takes a share of the volume for weeks
     (counts are scaled by the week's explained volume): with no floor, trend declines flagged 20
     steady topics in 60 replicates of the same bench, as many as every other alarm together."""
@@ -273,20 +274,15 @@ def _steady_trends(out: pd.DataFrame, status: np.ndarray, topics: np.ndarray, al
         q[tested] = false_discovery_control(p[tested], method="bh")
     out["trend_q"] = q
     n = out["tested_conversations"].to_numpy(dtype=float)
-    rising = (
-        tested
-        & (q < alpha)
-        & (out["trend_factor"].to_numpy(dtype=float) > 1)
-        & (n >= min_volume)
-        & (n >= out["trend_flat"].to_numpy(dtype=float))
-    )
+    flat = out["trend_flat"].to_numpy(dtype=float)
     start = out["trend_from"].to_numpy(dtype=float)
+    significant = tested & (q < alpha)
+    rising = significant & (out["trend_factor"].to_numpy(dtype=float) > 1) & (n >= min_volume) & (n >= flat)
     falling = (
-        tested
-        & (q < alpha)
+        significant
         & (out["trend_to"].to_numpy(dtype=float) <= FALL_TO * start)
         & (start >= min_volume)
-        & (n <= out["trend_flat"].to_numpy(dtype=float))
+        & (n <= flat)
     )
     status[rising] = "growing"
     status[falling] = "declining"
